@@ -1,0 +1,139 @@
+"""The ``sonar-bdc`` command line: parse options, build Settings, call the library.
+
+No SQL and no HTTP here. Our exceptions become one line on stderr and an exit
+code (0 done, 1 some customers failed, 2 configuration or environment, 130 Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import ConfigError, SonarBdcError
+from .settings import REPORT_LAYOUTS, Settings, load_settings
+
+log = logging.getLogger("sonar_bdc")
+
+IMPORT_DESCRIPTION = (
+    "Import Sonar customers, services, groups and inventory into PostgreSQL/PostGIS. "
+    "Database and Sonar credentials come from POSTGRES_* and SONAR_* variables "
+    "(environment, then .env)."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one line (not the whole usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def add_import_options(p: argparse.ArgumentParser) -> None:
+    """The design document's options, with its defaults, plus what users need."""
+    d = Settings()
+    p.add_argument("-w", "--workers", type=int, help=f"worker threads (default: {d.workers})")
+    p.add_argument("-b", "--batch-size", type=int,
+                   help=f"rows per staged database batch (default: {d.batch_size})")
+    p.add_argument("-c", "--commit-interval", type=int,
+                   help=f"rows per database commit (default: {d.commit_interval})")
+    p.add_argument("-f", "--force", action="store_true", default=None,
+                   help="update all data regardless of age")
+    p.add_argument("-d", "--days", type=float,
+                   help=f"only update data older than this many days (default: {d.days:g})")
+    p.add_argument("-p", "--prefix",
+                   help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})")
+    p.add_argument("-l", "--limit", type=int, help="limit the number of customers to import")
+    p.add_argument("-v", "--verbose", action="store_true", default=None, help="verbose output")
+    part = p.add_mutually_exclusive_group()
+    part.add_argument("--inventory-only", action="store_true", default=None,
+                      help="only import inventory data")
+    part.add_argument("--customers-only", action="store_true", default=None,
+                      help="only import customer data")
+    p.add_argument("--max-retries", type=int,
+                   help=f"retries per API call (default: {d.max_retries})")
+    p.add_argument("--initial-backoff", type=float,
+                   help=f"first retry delay in seconds (default: {d.initial_backoff:g})")
+    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
+    p.add_argument("--report-layout", choices=REPORT_LAYOUTS,
+                   help="contact report column layout (default: auto-detect)")
+    p.add_argument("--rate-limit", type=float,
+                   help="most requests per second to Sonar, all workers together (default: off)")
+    p.add_argument("--dry-run", action="store_true", default=None,
+                   help="fetch and stage everything, then roll back")
+    p.add_argument("--log-file", help=f"log file, rotated (default: {d.log_file})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sonar-bdc", description="Sonar -> PostGIS for FCC BDC filings.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_import_options(sub.add_parser("import", help="import from Sonar",
+                                      description=IMPORT_DESCRIPTION))
+    _add_simulate(sub.add_parser("simulate", help="serve the bundled Sonar simulator"))
+    demo = sub.add_parser("demo", help="import from a bundled simulator into the local PostGIS")
+    add_import_options(demo)
+    demo.add_argument("--accounts", type=int, default=3000, help="simulated accounts (3000)")
+    demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
+    return parser
+
+
+def _add_simulate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accounts", type=int, default=1000, help="number of accounts (1000)")
+    p.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
+    p.add_argument("--layout", choices=("A", "B"), default="A", help="report layout (A)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="listen port (8080)")
+    p.add_argument("--username", default="admin", help="accepted username (admin)")
+    p.add_argument("--password", default="sonar", help="accepted password (sonar)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    p.add_argument("--jitter", type=float, default=0.0, help="random extra latency, seconds")
+    p.add_argument("--rate-limit", type=float, default=0.0, help="requests/second, 429 above")
+    p.add_argument("--error-rate", type=float, default=0.0, help="share of random 5xx")
+    p.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
+    p.add_argument("--truncate-rate", type=float, default=0.0, help="share of truncated bodies")
+    p.add_argument("--session-expiry", type=int, default=0,
+                   help="expire web sessions every N requests (0: never)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    keys = [
+        "workers", "batch_size", "commit_interval", "force", "days", "prefix", "limit",
+        "verbose", "inventory_only", "customers_only", "max_retries", "initial_backoff",
+        "report_layout", "rate_limit", "dry_run", "log_file",
+    ]
+    overrides = {k: getattr(args, k, None) for k in keys}
+    return load_settings(overrides, env_file=args.env_file)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    try:
+        return _dispatch(args)
+    except SonarBdcError as exc:
+        if verbose:
+            log.debug("details", exc_info=exc)
+        print(f"sonar-bdc: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sonar-bdc: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from . import commands  # imported late: `--help` stays fast
+
+    if args.command == "import":
+        return commands.import_command(settings_from_args(args))
+    if args.command == "demo":
+        return commands.demo_command(settings_from_args(args), args.accounts, args.seed)
+    if args.command == "simulate":
+        return commands.simulate_command(args)
+    raise ConfigError(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

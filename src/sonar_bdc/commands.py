@@ -1,0 +1,82 @@
+"""One function per command: set up logging, call the library, print the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import shlex
+
+from .importer import run_import
+from .logsetup import setup_logging
+from .settings import Settings
+from .summary import Summary
+
+log = logging.getLogger("sonar_bdc")
+
+
+def import_command(settings: Settings) -> int:
+    setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    log.debug("settings: %r", settings)
+    summary = run_import(settings)
+    _print_summary(summary)
+    return summary.exit_code
+
+
+def _print_summary(summary: Summary) -> None:
+    for line in summary.lines():
+        log.info("%s", line)
+
+
+def demo_command(settings: Settings, accounts: int, seed: int) -> int:
+    """Serve a generated Sonar on loopback and import it: the README's first command."""
+    from .simulator import Simulator, generate
+
+    setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    log.info("generating a simulated Sonar with %d accounts (seed %d)", accounts, seed)
+    with Simulator(generate(accounts=accounts, seed=seed), username="demo",
+                   password="demo-password") as sim:
+        host = sim.base_url.removeprefix("http://")
+        demo = dataclasses.replace(
+            settings, sonar_protocol="http", sonar_host=host,
+            sonar_username="demo", sonar_password="demo-password",
+        )
+        log.info("simulated Sonar at %s; importing into %s", sim.base_url, _db_label(demo))
+        summary = run_import(demo)
+    _print_summary(summary)
+    _print_psql_hint(demo)
+    return summary.exit_code
+
+
+def _db_label(s: Settings) -> str:
+    return f"postgresql://{s.postgres_user}@{s.postgres_host}:{s.postgres_port}/{s.postgres_db}"
+
+
+def _print_psql_hint(s: Settings) -> None:
+    schema, _, table_prefix = s.prefix.rpartition(".")
+    table = f"{schema + '.' if schema else ''}{table_prefix}customers"
+    query = (
+        f"SELECT id, name, status, city, state, ST_AsText(geom) FROM {table} "
+        "ORDER BY id LIMIT 10;"
+    )
+    cmd = (
+        f"psql -h {shlex.quote(s.postgres_host)} -p {s.postgres_port} "
+        f"-U {shlex.quote(s.postgres_user)} -d {shlex.quote(s.postgres_db)} "
+        f"-c {shlex.quote(query)}"
+    )
+    print(f"\nSee your customers:\n  {cmd}")
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from .simulator import Faults, generate, serve
+
+    setup_logging(False, None)
+    faults = Faults(
+        latency=args.latency, jitter=args.jitter, rate_limit=args.rate_limit,
+        error_rate=args.error_rate, drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate, session_expiry_every=args.session_expiry,
+    )
+    dataset = generate(accounts=args.accounts, seed=args.seed)
+    serve(dataset, layout=args.layout, username=args.username, password=args.password,
+          faults=faults, host=args.host, port=args.port)
+    return 0

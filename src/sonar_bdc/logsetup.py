@@ -1,0 +1,69 @@
+"""Logging to the console and a rotated log file, with secrets redacted.
+
+Secrets never reach a log call on purpose; the redacting filter is a second
+line of defence for messages built by libraries (URLs, exception texts).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from collections.abc import Iterable
+
+LOGGER_NAME = "sonar_bdc"
+_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+class RedactFilter(logging.Filter):
+    """Replace known secret values and credential-looking fragments with ***."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        text = _AUTH_HEADER.sub(r"\1\2 ***", text)
+        return _URL_PASSWORD.sub(r"\1***@", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = self.redact(message), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def setup_logging(
+    verbose: bool, log_file: str | None, secrets: Iterable[str] = ()
+) -> logging.Logger:
+    """Console at INFO (DEBUG with -v), file at DEBUG, both redacted."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    redact = RedactFilter(secrets)
+    console = logging.StreamHandler()
+    console.setLevel(logging.DEBUG if verbose else logging.INFO)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    handlers: list[logging.Handler] = [console]
+    if log_file:
+        file = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+        )
+        file.setLevel(logging.DEBUG)
+        file.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+        )
+        handlers.append(file)
+    for handler in handlers:
+        handler.addFilter(redact)
+        logger.addHandler(handler)
+    return logger

@@ -1,0 +1,57 @@
+"""The closing summary of an import run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Summary:
+    listed: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped_fresh: int = 0
+    fetched: int = 0
+    failed: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    invalid_coordinates: int = 0
+    duplicate_rows: int = 0
+    nul_cleaned: int = 0
+    requests: int = 0
+    retries: int = 0
+    wait_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    layout: str | None = None
+    interrupted: bool = False
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed else 0
+
+    def lines(self) -> list[str]:
+        rows = [
+            ("customers listed", f"{self.listed}"),
+            ("new", f"{self.new}"),
+            ("updated", f"{self.updated}"),
+            ("unchanged", f"{self.unchanged}"),
+            ("details fetched", f"{self.fetched}"),
+            ("skipped as fresh", f"{self.skipped_fresh}"),
+            ("failed", f"{len(self.failed)}"),
+            ("deleted in Sonar (404)", f"{len(self.deleted)}"),
+            ("invalid coordinates", f"{self.invalid_coordinates}"),
+            ("duplicate report rows", f"{self.duplicate_rows}"),
+            ("NUL characters cleaned", f"{self.nul_cleaned}"),
+            ("requests", f"{self.requests}"),
+            ("retries", f"{self.retries}"),
+            ("time waiting", f"{self.wait_seconds:.1f} s"),
+            ("wall time", f"{self.wall_seconds:.1f} s"),
+        ]
+        width = max(len(label) for label, _ in rows)
+        head = "Import summary" + (" (dry run: nothing was written)" if self.dry_run else "")
+        if self.interrupted:
+            head += " (interrupted)"
+        return [head, *(f"  {label:<{width}}  {value}" for label, value in rows)]
