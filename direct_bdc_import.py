@@ -12,8 +12,9 @@ from pathlib import Path
 try:
     from sonar_bdc.cli import main
 except ImportError:
-    venv_python = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
-    if venv_python.exists() and Path(sys.executable).resolve() != venv_python.resolve():
+    venv = Path(__file__).resolve().parent / ".venv"
+    venv_python = venv / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != venv.resolve():
         os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])
     sys.exit("direct_bdc_import.py: sonar_bdc is not installed; run ./scripts/setup.sh first")
 
