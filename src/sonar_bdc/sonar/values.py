@@ -121,4 +121,3 @@ def parse_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value if value != "" else None
     return None
-

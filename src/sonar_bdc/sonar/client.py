@@ -1,0 +1,116 @@
+"""SonarClient: the facade the importer uses. Each call is retried as one unit.
+
+Layers, each wrapping the one below: transport (one attempt, login/re-login) ->
+retry policy -> pagination -> parsing into records. Thread-safe: worker threads
+share one client, one connection pool, one session and one rate limiter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ..errors import SonarDataError
+from ..records import Catalogs, CustomerDetail, CustomerInventory
+from .config import SonarConfig
+from .inventory import InventoryCatalog, mac_field_id, parse_manufacturer, parse_model
+from .limiter import RateLimiter
+from .pagination import iter_pages
+from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
+from .report import Report, parse_report
+from .retry import Retrier, RetryPolicy
+from .stats import Counters, RequestStats
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+REPORT_PATH = "/reports/accounts/contact_information/json"
+
+
+class SonarClient:
+    def __init__(self, config: SonarConfig) -> None:
+        self.config = config
+        self._counters = Counters()
+        self._transport = Transport(config, self._counters, RateLimiter(config.rate_limit))
+        policy = RetryPolicy(config.max_retries, config.initial_backoff, config.max_backoff)
+        self._retrier = Retrier(policy, self._counters)
+
+    def __enter__(self) -> SonarClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    @property
+    def stats(self) -> RequestStats:
+        return self._counters.snapshot()
+
+    def login(self) -> None:
+        """Check both logins now: the web session, then Basic auth with a one-item list."""
+        self._retry(self._transport.login, "web login")
+        self._api("system/account_statuses", {"page": 1, "limit": 1})
+
+    def report(self) -> Report:
+        """The contact-information report, one typed row per account."""
+        body = self._retry(lambda: self._transport.web_json(REPORT_PATH), f"GET {REPORT_PATH}")
+        if not isinstance(body, dict) or "data" not in body:
+            raise SonarDataError(f"GET {REPORT_PATH}: expected an object with 'data'")
+        return parse_report(body["data"], self.config.report_layout)
+
+    def catalogs(self) -> Catalogs:
+        return Catalogs(
+            groups=tuple(
+                parse_all(self.iter_pages("system/account_groups"), parse_group, "groups")
+            ),
+            statuses=tuple(
+                parse_all(self.iter_pages("system/account_statuses"), parse_status, "statuses")
+            ),
+            types=tuple(parse_all(self.iter_pages("system/account_types"), parse_type, "types")),
+        )
+
+    def inventory_catalog(self) -> InventoryCatalog:
+        """Models, manufacturers and each model's MAC field (one fields list per model)."""
+        models = parse_all(self.iter_pages("inventory/models"), parse_model, "inventory models")
+        manufacturers = parse_all(
+            self.iter_pages("inventory/manufacturers"), parse_manufacturer, "manufacturers"
+        )
+        mac_fields = {}
+        for model in models:
+            field_id = mac_field_id(self.iter_pages(f"inventory/models/{model.id}/fields"))
+            if field_id is not None:
+                mac_fields[model.id] = field_id
+        return InventoryCatalog({m.id: m for m in models}, dict(manufacturers), mac_fields)
+
+    def account_detail(self, account_id: int) -> CustomerDetail:
+        """The account's detail; SonarNotFound when the account is gone (404)."""
+        path = f"/accounts/{int(account_id)}/json"
+        body = self._retry(lambda: self._transport.web_json(path), f"GET {path}")
+        return parse_account_detail(body, int(account_id))
+
+    def account_inventory(self, account_id: int, catalog: InventoryCatalog) -> CustomerInventory:
+        """The items assigned to the account; SonarNotFound when the account is gone."""
+        pages = self.iter_pages(f"accounts/{int(account_id)}/inventory_items")
+        items = parse_all(pages, catalog.item, "inventory items")
+        return CustomerInventory(int(account_id), tuple(items))
+
+    def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Every item of an ``/api/v1`` list (``path`` relative to /api/v1), page by page."""
+        return iter_pages(self._api, _api_path(path), params)
+
+    def _api(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._retry(lambda: self._transport.api_json(path, params), f"GET /api/v1/{path}")
+
+    def _retry(self, attempt: Callable[[], T], what: str) -> T:
+        return self._retrier.call(attempt, what)
+
+
+def _api_path(path: str) -> str:
+    """``accounts``, ``/accounts`` and ``/api/v1/accounts`` all mean the same list."""
+    return path.lstrip("/").removeprefix("api/v1/")

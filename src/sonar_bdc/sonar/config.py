@@ -1,0 +1,68 @@
+"""What the Sonar client needs to know, checked once when it is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+
+HOST_SETTINGS = "SONAR_HOST and SONAR_PROTOCOL"
+CREDENTIAL_SETTINGS = "SONAR_USERNAME and SONAR_PASSWORD"
+CA_BUNDLE_SETTING = "SONAR_CA_BUNDLE"
+REPORT_LAYOUTS = ("auto", "A", "B")
+
+
+@dataclass(frozen=True)
+class SonarConfig:
+    """Connection, retry and parsing settings for one Sonar instance.
+
+    ``verify`` is True (system CAs), a CA bundle path, or False (off; logged
+    loudly). ``rate_limit`` is requests per second over all threads, None for no
+    limit. The password never appears in ``repr``.
+    """
+
+    base_url: str
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 30.0
+    verify: bool | str = True
+    max_retries: int = 5
+    initial_backoff: float = 1.0
+    max_backoff: float = 60.0
+    rate_limit: float | None = None
+    pool_size: int = 10
+    report_layout: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        _check_url(self.base_url)
+        checks = [
+            (self.timeout > 0, "SONAR_TIMEOUT must be more than 0 seconds"),
+            (self.max_retries >= 0, "--max-retries must be 0 or more"),
+            (self.initial_backoff >= 0, "--initial-backoff must be 0 or more"),
+            (self.max_backoff >= 0, "the maximum backoff must be 0 or more"),
+            (self.rate_limit is None or self.rate_limit > 0, "--rate-limit must be more than 0"),
+            (self.pool_size >= 1, "the connection pool size (--workers) must be at least 1"),
+            (self.report_layout in REPORT_LAYOUTS, "--report-layout must be auto, A or B"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+def _check_url(url: str) -> None:
+    # The URL itself is never echoed: it could carry a password in its user part.
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"SONAR_PROTOCOL must be http or https (got {parts.scheme!r})")
+    if not parts.hostname:
+        raise ConfigError(f"SONAR_HOST is empty or invalid: check {HOST_SETTINGS}")
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"SONAR_HOST must not contain a user name or password: use {CREDENTIAL_SETTINGS}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"SONAR_HOST has an invalid port: check {HOST_SETTINGS}") from None

@@ -1,0 +1,82 @@
+"""Inventory: the model catalog (names, manufacturers, MAC fields) and items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..records import InventoryItem
+from .values import parse_int, parse_text
+
+MAC_FIELD_TYPE = "mac"
+
+
+@dataclass(frozen=True)
+class InventoryModel:
+    id: int
+    name: str | None = None
+    manufacturer_id: int | None = None
+
+
+@dataclass(frozen=True)
+class InventoryCatalog:
+    """What an item's ``inventory_model_id`` and ``fields`` mean; fetched once per run."""
+
+    models: Mapping[int, InventoryModel] = field(default_factory=dict)
+    manufacturers: Mapping[int, str | None] = field(default_factory=dict)  # id -> name
+    mac_fields: Mapping[int, int] = field(default_factory=dict)  # model id -> MAC field_id
+
+    def item(self, raw: dict[str, Any]) -> InventoryItem | None:
+        """An item with model, manufacturer and MAC resolved; None without a usable id."""
+        item_id = parse_int(raw.get("id"))
+        if item_id is None:
+            return None
+        model_id = parse_int(raw.get("inventory_model_id"))
+        model = self.models.get(model_id) if model_id is not None else None
+        manufacturer_id = model.manufacturer_id if model else None
+        return InventoryItem(
+            id=item_id,
+            inventory_model_id=model_id,
+            model_name=model.name if model else None,
+            manufacturer_id=manufacturer_id,
+            manufacturer_name=(
+                self.manufacturers.get(manufacturer_id) if manufacturer_id is not None else None
+            ),
+            status=parse_text(raw.get("status")),
+            mac_address=self._mac(model_id, raw.get("fields")),
+        )
+
+    def _mac(self, model_id: int | None, fields: Any) -> str | None:
+        field_id = self.mac_fields.get(model_id) if model_id is not None else None
+        if field_id is None or not isinstance(fields, list):
+            return None
+        for entry in fields:
+            if isinstance(entry, dict) and parse_int(entry.get("field_id")) == field_id:
+                return parse_text(entry.get("data"))
+        return None
+
+
+def parse_model(raw: dict[str, Any]) -> InventoryModel | None:
+    model_id = parse_int(raw.get("id"))
+    if model_id is None:
+        return None
+    return InventoryModel(
+        model_id, parse_text(raw.get("name")), parse_int(raw.get("manufacturer_id"))
+    )
+
+
+def parse_manufacturer(raw: dict[str, Any]) -> tuple[int, str | None] | None:
+    manufacturer_id = parse_int(raw.get("id"))
+    return None if manufacturer_id is None else (manufacturer_id, parse_text(raw.get("name")))
+
+
+def mac_field_id(fields: Iterable[Any]) -> int | None:
+    """The id of a model's MAC field; with several, the lowest id (stable across runs)."""
+    ids = [
+        parse_int(f.get("id"))
+        for f in fields
+        if isinstance(f, dict) and str(f.get("type", "")).strip().lower() == MAC_FIELD_TYPE
+    ]
+    valid = [i for i in ids if i is not None]
+    return min(valid) if valid else None

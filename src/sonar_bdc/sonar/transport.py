@@ -1,0 +1,349 @@
+"""HTTP to one Sonar instance: one pooled client, two logins, one attempt per call.
+
+``api_json`` opens ``/api/v1`` with HTTP Basic auth. ``web_json`` opens the web
+JSON views with a browser-style session (CSRF token, form POST, cookie) and logs
+in again, once, when the session has expired. Each call is one attempt: it returns
+decoded JSON or raises one of our errors (``SonarRetriableError`` for what the
+retry layer above should repeat). httpx exceptions do not leave this module.
+
+The session cookie is kept here, not in httpx's cookie jar: the jar would mix
+cookies from API answers into the web session and is shared unsynchronised by all
+threads. The client's jar refuses every cookie; web requests carry ours.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+import threading
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .. import __version__
+from ..errors import (
+    ConfigError,
+    SonarAuthError,
+    SonarError,
+    SonarNotFound,
+    SonarRetriableError,
+)
+from .config import CA_BUNDLE_SETTING, CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
+from .limiter import RateLimiter
+from .retry import parse_retry_after
+from .stats import Counters
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
+RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_CSRF_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+class SessionExpired(SonarRetriableError):
+    """A web view answered with a redirect or HTML instead of JSON: log in again."""
+
+
+class EmptyBody(SonarRetriableError):
+    """An empty 200 answer: what an overloaded instance sends."""
+
+
+class _RejectAllCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class _Session:
+    cookie_header: str  # "name=value; ..." from the login answers
+
+
+class Transport:
+    """Sends requests; thread-safe; one login at a time."""
+
+    def __init__(self, config: SonarConfig, counters: Counters, limiter: RateLimiter) -> None:
+        self._config, self._counters, self._limiter = config, counters, limiter
+        self._client = httpx.Client(
+            base_url=config.base_url,
+            auth=None,  # Basic auth goes on /api/v1 requests only
+            timeout=httpx.Timeout(config.timeout),
+            verify=_tls_verification(config.verify),
+            limits=httpx.Limits(
+                max_connections=config.pool_size, max_keepalive_connections=config.pool_size
+            ),
+            follow_redirects=False,  # a redirect is information: expired session, wrong scheme
+            cookies=CookieJar(policy=_RejectAllCookies()),
+            headers={"User-Agent": f"sonar-bdc/{__version__}"},
+        )
+        self._basic_auth = httpx.BasicAuth(config.username, config.password)
+        self._session: _Session | None = None
+        self._login_error: SonarAuthError | None = None
+        self._login_lock = threading.Lock()
+        self._answered = False  # has the instance ever answered? (for the unreachable hint)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- /api/v1 with Basic auth -------------------------------------------------------
+
+    def api_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """One GET of ``/api/v1/{path}``: decoded JSON, or one of our errors."""
+        url = API_PREFIX + path.lstrip("/")
+        response = self._send(
+            "GET", url, params=params, auth=self._basic_auth, headers={"Accept": "application/json"}
+        )
+        if response.is_redirect:
+            raise SonarError(f"GET {url}: {_redirect_hint(response, self._config.base_url)}")
+        return self._decode(response, url, _credentials_refused)
+
+    # --- web JSON views with a session ---------------------------------------------------
+
+    def web_json(self, path: str) -> Any:
+        """One GET of a web JSON view; logs in again once if the session has expired."""
+        session = self._current_session()
+        try:
+            return self._web_once(path, session)
+        except SessionExpired as exc:
+            log.info("Sonar web session expired (%s); logging in again", exc)
+            self._invalidate(session)
+        session = self._current_session()
+        try:
+            return self._web_once(path, session)
+        except SessionExpired as exc:
+            self._invalidate(session)
+            raise SessionExpired(f"{exc}, again right after a new login") from exc
+
+    def login(self) -> None:
+        """A fresh web login now (raises SonarAuthError if refused)."""
+        with self._login_lock:
+            self._session = None
+            self._session = self._login_locked()
+
+    def _web_once(self, path: str, session: _Session) -> Any:
+        # No "Accept: application/json" here: Laravel answers such a request without a
+        # session with 401 JSON, which would look like wrong credentials.
+        response = self._send("GET", path, headers={"Cookie": session.cookie_header})
+        if response.is_redirect:
+            raise SessionExpired(f"GET {path}: redirected to {response.headers['location']!r}")
+        if response.status_code in (401, 419):
+            raise SessionExpired(f"GET {path}: HTTP {response.status_code}")
+        if response.status_code == 200 and _looks_like_html(response):
+            raise SessionExpired(f"GET {path}: an HTML page instead of JSON")
+        try:
+            return self._decode(response, path, _view_refused)
+        except EmptyBody:
+            self._invalidate(session)  # overloaded or logged out: wait, log in again, retry
+            raise
+
+    def _current_session(self) -> _Session:
+        # Under the lock: when several threads find the session expired, the first one
+        # logs in and the others wait here and reuse its session.
+        with self._login_lock:
+            if self._session is None:
+                self._session = self._login_locked()
+            return self._session
+
+    def _invalidate(self, session: _Session) -> None:
+        with self._login_lock:
+            if self._session is session:  # not one another thread has just made
+                self._session = None
+
+    def _login_locked(self) -> _Session:
+        if self._login_error is not None:
+            raise self._login_error  # never repeat a refused login: it may lock the user out
+        page = self._send("GET", "/", headers={"Accept": "text/html"})
+        self._check_login_answer(page, "GET /")
+        token = _csrf_token(page)
+        if token is None:
+            raise SonarRetriableError(
+                f"no CSRF token on the login page of {self._config.base_url}/: "
+                f"is this a Sonar instance? Check {HOST_SETTINGS}"
+            )
+        cookies = _cookies(page)
+        answer = self._send(
+            "POST",
+            "/",
+            data={"username": self._config.username, "password": self._config.password,
+                  "_token": token},
+            headers={"X-CSRF-TOKEN": token, "Cookie": _cookie_header(cookies),
+                     "Accept": "text/html"},
+        )  # fmt: skip
+        self._check_login_answer(answer, "POST /")
+        if not _login_accepted(answer):
+            self._login_error = SonarAuthError(
+                f"Sonar refused the web login of user {self._config.username!r} at "
+                f"{self._config.base_url}: check {CREDENTIAL_SETTINGS}"
+            )
+            raise self._login_error
+        cookies.update(_cookies(answer))
+        self._counters.add("logins")
+        log.info("logged in to the Sonar web session as %r", self._config.username)
+        return _Session(_cookie_header(cookies))
+
+    def _check_login_answer(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status in RETRIABLE_STATUS or status == 419:  # 419: CSRF token expired meanwhile
+            raise SonarRetriableError(f"login {what}: HTTP {status}", _retry_after(response))
+        if what == "GET /" and response.is_redirect:
+            raise SonarError(f"login {what}: {_redirect_hint(response, self._config.base_url)}")
+
+    # --- one request ------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self._counters.add("wait_seconds", self._limiter.acquire())
+        self._counters.add("requests")
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise SonarRetriableError(
+                f"{method} {url}: no answer within {self._config.timeout:g} s "
+                f"({type(exc).__name__})"
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise ConfigError(f"{exc}: check {HOST_SETTINGS}") from exc
+        except httpx.TransportError as exc:
+            raise self._transport_error(method, url, exc) from exc
+        self._answered = True
+        return response
+
+    def _transport_error(self, method: str, url: str, exc: httpx.TransportError) -> SonarError:
+        reason = str(exc) or type(exc).__name__
+        if _is_certificate_error(exc):
+            return SonarError(
+                f"TLS certificate verification failed for {self._config.base_url}: {reason}. "
+                f"If the instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA "
+                "certificate (PEM file)"
+            )
+        if isinstance(exc, httpx.ConnectError) or not self._answered:
+            # Nothing ever answered: DNS, a refused port, or http:// to a TLS port.
+            return SonarRetriableError(
+                f"cannot reach Sonar at {self._config.base_url} ({method} {url}: {reason}); "
+                f"check {HOST_SETTINGS}"
+            )
+        return SonarRetriableError(f"{method} {url}: connection failed: {reason}")
+
+    def _decode(self, response: httpx.Response, url: str, refused: Any) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise refused(url, status, self._config.username)
+        if status == 404:
+            self._counters.add("not_found")
+            raise SonarNotFound(f"GET {url}: {_error_message(response) or 'not found'} (404)")
+        if status in RETRIABLE_STATUS:
+            message = _error_message(response)
+            raise SonarRetriableError(
+                f"GET {url}: HTTP {status}" + (f" ({message})" if message else ""),
+                _retry_after(response),
+            )
+        if not 200 <= status < 300:
+            raise SonarError(f"GET {url}: HTTP {status}: {_error_message(response) or 'error'}")
+        if not response.content.strip():
+            raise EmptyBody(f"GET {url}: empty answer")
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise SonarRetriableError(f"GET {url}: the answer is not JSON (truncated?)") from exc
+
+
+def _credentials_refused(url: str, status: int, username: str) -> SonarAuthError:
+    return SonarAuthError(
+        f"Sonar refused the API credentials of user {username!r} (HTTP {status} on {url}): "
+        f"check {CREDENTIAL_SETTINGS}"
+        + (", and that the user may use the API" if status == 403 else "")
+    )
+
+
+def _view_refused(url: str, status: int, username: str) -> SonarAuthError:
+    # 401 is handled as an expired session before this; a 403 after a fresh login is
+    # a permission the user lacks.
+    return SonarAuthError(
+        f"Sonar refused {url} to user {username!r} (HTTP {status}): check {CREDENTIAL_SETTINGS} "
+        "and that the user may open reports and accounts"
+    )
+
+
+def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, bool):
+        if not verify:
+            log.warning("TLS certificate verification is OFF for Sonar")
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"{CA_BUNDLE_SETTING}={verify}: not a readable PEM CA bundle ({exc})"
+        ) from exc
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _redirect_hint(response: httpx.Response, base_url: str) -> str:
+    location = response.headers.get("location", "")
+    scheme = urlsplit(location).scheme
+    if scheme and scheme != urlsplit(base_url).scheme:
+        return f"redirected to {scheme}:// ({location!r}): set SONAR_PROTOCOL={scheme}"
+    return f"unexpected redirect to {location!r}: check {HOST_SETTINGS}"
+
+
+def _looks_like_html(response: httpx.Response) -> bool:
+    if "html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.content.lstrip()[:1] == b"<"
+
+
+def _login_accepted(response: httpx.Response) -> bool:
+    """Sonar accepts a login with a redirect away from the login page (to /home)."""
+    if not response.is_redirect:
+        return False  # the login page again
+    path = urlsplit(response.headers.get("location", "")).path.rstrip("/")
+    return path not in ("", "/login")
+
+
+def _csrf_token(page: httpx.Response) -> str | None:
+    token = page.headers.get("X-Meta-CSRF-Token")
+    if token:
+        return token
+    for tag in _CSRF_META.findall(page.text):
+        attrs = {m[0].lower(): m[1] or m[2] for m in _ATTR.findall(tag)}
+        if attrs.get("name", "").lower() == "csrf-token" and attrs.get("content"):
+            return attrs["content"]
+    return None
+
+
+def _cookies(response: httpx.Response) -> dict[str, str]:
+    return {cookie.name: cookie.value or "" for cookie in response.cookies.jar}
+
+
+def _cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"))
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The text of Sonar's error envelope, in any of its known shapes, or ""."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        error = error.get("message")
+    if isinstance(error, dict):  # 422: {field: text}
+        error = "; ".join(f"{key}: {value}" for key, value in error.items())
+    return str(error)[:300] if error else ""

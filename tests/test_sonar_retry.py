@@ -1,0 +1,149 @@
+"""The retry policy, Retry-After parsing and the rate limiter, without HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from sonar_bdc.errors import (
+    SonarAuthError,
+    SonarNotFound,
+    SonarRetriableError,
+    SonarRetriesExhausted,
+)
+from sonar_bdc.sonar.limiter import RateLimiter
+from sonar_bdc.sonar.retry import Retrier, RetryPolicy, parse_retry_after
+from sonar_bdc.sonar.stats import Counters
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(None, None), ("", None), ("1", 1.0), (" 120 ", 120.0), ("0", 0.0), ("1.5", 1.5),
+     ("-1", None), ("soon", None), ("1e3", None), ("99999999999", 99999999999.0),
+     (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
+     (format_datetime(NOW - timedelta(hours=1), usegmt=True), 0.0),
+     ("Wed, 01 Jan 2026 12:00:10 GMT", 10.0), ("Thu, 32 Foo 2026 99:00:00 GMT", None)],
+)  # fmt: skip
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+class FakeSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def flaky(failures: list[BaseException], result: str = "ok"):
+    """An attempt that raises the given errors in turn, then returns ``result``."""
+    pending = list(failures)
+
+    def attempt() -> str:
+        if pending:
+            raise pending.pop(0)
+        return result
+
+    return attempt
+
+
+def make(max_retries: int = 3, initial: float = 1.0, maximum: float = 60.0):
+    counters, sleep = Counters(), FakeSleep()
+    return Retrier(RetryPolicy(max_retries, initial, maximum), counters, sleep), counters, sleep
+
+
+def test_recovers_within_budget() -> None:
+    retrier, counters, sleep = make(max_retries=3)
+    assert retrier.call(flaky([SonarRetriableError("503")] * 3), "GET x") == "ok"
+    stats = counters.snapshot()
+    assert stats.retries == 3 and len(sleep.calls) == 3
+    assert stats.wait_seconds == pytest.approx(sum(sleep.calls))
+
+
+def test_gives_up_past_budget_with_cause() -> None:
+    retrier, counters, _ = make(max_retries=2)
+    with pytest.raises(SonarRetriesExhausted, match=r"HTTP 503 \(gave up after 2 retries") as info:
+        retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET x")
+    assert isinstance(info.value.__cause__, SonarRetriableError)
+    assert counters.snapshot().retries == 2
+
+
+def test_zero_retries_means_one_attempt() -> None:
+    retrier, _, sleep = make(max_retries=0)
+    with pytest.raises(SonarRetriesExhausted):
+        retrier.call(flaky([SonarRetriableError("x")]), "GET x")
+    assert sleep.calls == []
+
+
+@pytest.mark.parametrize("error", [SonarAuthError("401"), SonarNotFound("404"), ValueError("x")])
+def test_fatal_errors_are_not_retried(error: Exception) -> None:
+    retrier, counters, sleep = make()
+    with pytest.raises(type(error)):
+        retrier.call(flaky([error]), "GET x")
+    assert sleep.calls == [] and counters.snapshot().retries == 0
+
+
+def test_backoff_is_full_jitter_exponential_and_capped() -> None:
+    retrier, _, sleep = make(max_retries=8, initial=1.0, maximum=10.0)
+    for _ in range(30):
+        retrier.call(flaky([SonarRetriableError("x")] * 8), "GET x")
+    by_retry = [sleep.calls[i::8] for i in range(8)]
+    for number, waits in enumerate(by_retry):
+        window = min(10.0, 2.0**number)
+        assert all(0 <= w <= window for w in waits)
+    assert max(by_retry[0]) <= 1.0 and max(max(w) for w in by_retry[4:]) > 2.0
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "low", "high"),
+    [(5.0, 5.0, 5.0), (0.0, 0.0, 0.01), (None, 0.0, 0.01), (10_000.0, 30.0, 30.0)],
+)
+def test_retry_after_is_a_floor_capped_at_max_backoff(retry_after, low, high) -> None:
+    retrier, _, sleep = make(max_retries=1, initial=0.01, maximum=30.0)
+    retrier.call(flaky([SonarRetriableError("429", retry_after=retry_after)]), "GET x")
+    (waited,) = sleep.calls
+    assert low <= waited <= high
+
+
+def test_limiter_off_never_waits() -> None:
+    limiter = RateLimiter(None)
+    assert all(limiter.acquire() == 0.0 for _ in range(1000))
+
+
+def test_limiter_spaces_slots_with_fake_clock() -> None:
+    now = [100.0]
+    slept: list[float] = []
+    limiter = RateLimiter(4.0, clock=lambda: now[0], sleep=slept.append)
+    waits = [limiter.acquire() for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    now[0] = 200.0  # after an idle spell: no saved-up burst beyond one request
+    assert limiter.acquire() == 0.0 and limiter.acquire() == pytest.approx(0.25)
+
+
+def test_limiter_holds_rate_across_20_threads() -> None:
+    rate, per_thread = 50.0, 5
+    limiter, stamps, lock = RateLimiter(rate), [], threading.Lock()
+
+    def worker() -> None:
+        for _ in range(per_thread):
+            limiter.acquire()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stamps.sort()
+    assert len(stamps) == 100
+    assert stamps[-1] - stamps[0] >= (len(stamps) - 1) / rate * 0.95
+    for i, start in enumerate(stamps):  # no one-second window holds more than rate (+1 edge)
+        assert sum(1 for s in stamps[i:] if s - start < 1.0) <= rate + 1
