@@ -6,7 +6,7 @@ import pytest
 
 from sonar_bdc.errors import SonarDataError
 from sonar_bdc.records import AccountStatus, AccountType, Group, InventoryItem, Service
-from sonar_bdc.sonar.inventory import InventoryCatalog, InventoryModel, mac_field_id
+from sonar_bdc.sonar.inventory import InventoryCatalog, InventoryModel, mac_field_ids
 from sonar_bdc.sonar.parse import parse_account_detail, parse_all, parse_status, parse_type
 
 FIPS = "480291915001012"
@@ -83,20 +83,20 @@ def test_catalog_records() -> None:
     assert parse_all(types, parse_type, "types") == [AccountType(1, "Residential", "residential")]
 
 
-def test_mac_field_id() -> None:
+def test_mac_field_ids() -> None:
     fields = [{"id": 9, "type": "string"}, {"id": 12, "type": "mac"}, {"id": 11, "type": "MAC"}]
-    assert mac_field_id(fields) == 11
-    assert mac_field_id([{"id": 9, "type": "string"}]) is None
-    assert mac_field_id([]) is None
+    assert mac_field_ids(fields) == {11, 12}
+    assert mac_field_ids([{"id": 9, "type": "string"}, "junk"]) == frozenset()
 
 
 def test_inventory_item_resolution() -> None:
     catalog = InventoryCatalog(
         models={5: InventoryModel(5, "ePMP 1000", 3), 6: InventoryModel(6, "Mystery", 99)},
         manufacturers={3: "Cambium"},
-        mac_fields={5: 11},
+        mac_fields={5: frozenset({11, 12})},
     )
-    fields = [{"field_id": 10, "data": "SN1"}, {"field_id": "11", "data": "00:04:56:AA:BB:CC"}]
+    fields = [{"field_id": 10, "data": "SN1"}, {"field_id": "11", "data": "00:04:56:AA:BB:CC"},
+              {"field_id": 12, "data": "second MAC"}]  # fmt: skip
     assert catalog.item({"id": 1, "inventory_model_id": 5, "status": "functional",
                          "fields": fields}) == InventoryItem(
         1, 5, "ePMP 1000", 3, "Cambium", "functional", "00:04:56:AA:BB:CC"

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from ..errors import SonarDataError
 from ..records import Catalogs, CustomerDetail, CustomerInventory
 from .config import SonarConfig
-from .inventory import InventoryCatalog, mac_field_id, parse_manufacturer, parse_model
+from .inventory import InventoryCatalog, mac_field_ids, parse_manufacturer, parse_model
 from .limiter import RateLimiter
 from .pagination import iter_pages
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
@@ -83,9 +83,9 @@ class SonarClient:
         )
         mac_fields = {}
         for model in models:
-            field_id = mac_field_id(self.iter_pages(f"inventory/models/{model.id}/fields"))
-            if field_id is not None:
-                mac_fields[model.id] = field_id
+            field_ids = mac_field_ids(self.iter_pages(f"inventory/models/{model.id}/fields"))
+            if field_ids:
+                mac_fields[model.id] = field_ids
         return InventoryCatalog({m.id: m for m in models}, dict(manufacturers), mac_fields)
 
     def account_detail(self, account_id: int) -> CustomerDetail:

@@ -25,7 +25,7 @@ class InventoryCatalog:
 
     models: Mapping[int, InventoryModel] = field(default_factory=dict)
     manufacturers: Mapping[int, str | None] = field(default_factory=dict)  # id -> name
-    mac_fields: Mapping[int, int] = field(default_factory=dict)  # model id -> MAC field_id
+    mac_fields: Mapping[int, frozenset[int]] = field(default_factory=dict)  # model -> field ids
 
     def item(self, raw: dict[str, Any]) -> InventoryItem | None:
         """An item with model, manufacturer and MAC resolved; None without a usable id."""
@@ -48,11 +48,12 @@ class InventoryCatalog:
         )
 
     def _mac(self, model_id: int | None, fields: Any) -> str | None:
-        field_id = self.mac_fields.get(model_id) if model_id is not None else None
-        if field_id is None or not isinstance(fields, list):
+        """The data of the item's first field that its model declares as type "mac"."""
+        mac_ids = self.mac_fields.get(model_id, frozenset()) if model_id is not None else ()
+        if not mac_ids or not isinstance(fields, list):
             return None
         for entry in fields:
-            if isinstance(entry, dict) and parse_int(entry.get("field_id")) == field_id:
+            if isinstance(entry, dict) and parse_int(entry.get("field_id")) in mac_ids:
                 return parse_text(entry.get("data"))
         return None
 
@@ -71,12 +72,11 @@ def parse_manufacturer(raw: dict[str, Any]) -> tuple[int, str | None] | None:
     return None if manufacturer_id is None else (manufacturer_id, parse_text(raw.get("name")))
 
 
-def mac_field_id(fields: Iterable[Any]) -> int | None:
-    """The id of a model's MAC field; with several, the lowest id (stable across runs)."""
-    ids = [
+def mac_field_ids(fields: Iterable[Any]) -> frozenset[int]:
+    """The ids of a model's fields of type "mac" (usually one)."""
+    ids = (
         parse_int(f.get("id"))
         for f in fields
         if isinstance(f, dict) and str(f.get("type", "")).strip().lower() == MAC_FIELD_TYPE
-    ]
-    valid = [i for i in ids if i is not None]
-    return min(valid) if valid else None
+    )
+    return frozenset(i for i in ids if i is not None)

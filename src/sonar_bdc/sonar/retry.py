@@ -98,8 +98,10 @@ class Retrier:
             return retrying(attempt)
         except RetryError as exc:
             last = exc.last_attempt.exception()
+            count = self.policy.max_retries
             raise SonarRetriesExhausted(
-                f"{last} (gave up after {self.policy.max_retries} retries; see --max-retries)"
+                f"{last} (gave up after {count} {'retry' if count == 1 else 'retries'}; "
+                "see --max-retries)"
             ) from last
 
     def _sleep_counted(self, seconds: float) -> None:
