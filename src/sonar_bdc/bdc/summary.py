@@ -1,0 +1,100 @@
+"""The terminal summary of a subscription file: what was counted and what was left out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from .model import REASONS, Connection, Exclusion, Outcome, Skipped
+
+STALE_DAYS = 7  # warn when the data was imported this far from the as-of date
+
+
+@dataclass
+class FilingSummary:
+    as_of: date
+    data_imported_at: datetime | None = None  # the latest report import
+    csv_path: Path | None = None
+    exceptions_path: Path | None = None
+    rows: int = 0
+    by_technology: Counter[int] = field(default_factory=Counter)
+    consumer_by_technology: Counter[int] = field(default_factory=Counter)
+    tract_sources: Counter[str] = field(default_factory=Counter)
+    excluded: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    tracts_loaded: int = 0
+
+    @classmethod
+    def from_outcomes(cls, as_of: date, outcomes: Sequence[Outcome]) -> FilingSummary:
+        summary = cls(as_of=as_of)
+        for outcome in outcomes:
+            summary.add(outcome)
+        return summary
+
+    def add(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Connection):
+            self.by_technology[outcome.technology_code] += 1
+            self.consumer_by_technology[outcome.technology_code] += outcome.consumer
+            self.tract_sources[outcome.tract_source] += 1
+        elif isinstance(outcome, Exclusion):
+            self.excluded[outcome.reason] += 1
+        elif isinstance(outcome, Skipped):
+            self.skipped[outcome.why] += 1
+
+    @property
+    def connections(self) -> int:
+        return sum(self.by_technology.values())
+
+    @property
+    def consumer(self) -> int:
+        return sum(self.consumer_by_technology.values())
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.data_imported_at is None:
+            found.append("no import found: run sonar-bdc import first")
+        else:
+            days = (self.data_imported_at.date() - self.as_of).days
+            if abs(days) > STALE_DAYS:
+                found.append(
+                    f"the data was imported on {self.data_imported_at.date()}, {abs(days)} days "
+                    f"{'after' if days > 0 else 'before'} the as-of date {self.as_of}: the file "
+                    "shows the subscriptions of the import day; import closer to the as-of date"
+                )
+        return found
+
+    def lines(self) -> list[str]:
+        imported = self.data_imported_at.date() if self.data_imported_at else "never"
+        lines = [
+            f"subscription as of {self.as_of} (data imported {imported})",
+            f"file: {self.csv_path} ({self.rows} rows)",
+            f"connections counted: {self.connections}, consumer {self.consumer} "
+            f"({_share(self.consumer, self.connections)})",
+        ]
+        for code in sorted(self.by_technology):
+            total, consumer = self.by_technology[code], self.consumer_by_technology[code]
+            lines.append(f"  technology {code:>2}: {total} (consumer {consumer})")
+        lines.append(
+            f"tract from census block: {self.tract_sources['fips']}, "
+            f"from tract polygons: {self.tract_sources['polygon']} "
+            f"({self.tracts_loaded} polygons loaded)"
+        )
+        return lines + self._excluded_lines()
+
+    def _excluded_lines(self) -> list[str]:
+        total = sum(self.excluded.values())
+        lines = [f"excluded: {total} (listed in {self.exceptions_path})"]
+        lines += [
+            f"  {reason}: {self.excluded[reason]}" for reason in REASONS if self.excluded[reason]
+        ]
+        if self.skipped:
+            parts = ", ".join(f"{why} {n}" for why, n in sorted(self.skipped.items()))
+            lines.append(f"not subscribers (not listed): {parts}")
+        return lines
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
