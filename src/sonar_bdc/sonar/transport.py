@@ -157,6 +157,25 @@ class Transport:
     def _login_locked(self) -> _Session:
         if self._login_error is not None:
             raise self._login_error  # never repeat a refused login: it may lock the user out
+        for _ in range(2):
+            answer, cookies = self._submit_login()
+            if _login_accepted(answer):
+                cookies.update(_cookies(answer))
+                self._counters.add("logins")
+                log.info("logged in to the Sonar web session as %r", self._config.username)
+                return _Session(_cookie_header(cookies))
+            if not answer.is_redirect:
+                break  # the login page again: the credentials were refused
+            # A redirect back to "/" also follows a CSRF token that expired between
+            # the two requests: one fresh try tells that apart from a wrong password.
+        self._login_error = SonarAuthError(
+            f"Sonar refused the web login of user {self._config.username!r} at "
+            f"{self._config.base_url}: check {CREDENTIAL_SETTINGS}"
+        )
+        raise self._login_error
+
+    def _submit_login(self) -> tuple[httpx.Response, dict[str, str]]:
+        """GET the login page, POST the form: (the POST's answer, the guest cookies)."""
         page = self._send("GET", "/", headers={"Accept": "text/html"})
         self._check_login_answer(page, "GET /")
         token = _csrf_token(page)
@@ -175,16 +194,7 @@ class Transport:
                      "Accept": "text/html"},
         )  # fmt: skip
         self._check_login_answer(answer, "POST /")
-        if not _login_accepted(answer):
-            self._login_error = SonarAuthError(
-                f"Sonar refused the web login of user {self._config.username!r} at "
-                f"{self._config.base_url}: check {CREDENTIAL_SETTINGS}"
-            )
-            raise self._login_error
-        cookies.update(_cookies(answer))
-        self._counters.add("logins")
-        log.info("logged in to the Sonar web session as %r", self._config.username)
-        return _Session(_cookie_header(cookies))
+        return answer, cookies
 
     def _check_login_answer(self, response: httpx.Response, what: str) -> None:
         status = response.status_code
