@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -35,6 +35,7 @@ from ..errors import (
 )
 from .config import CA_BUNDLE_SETTING, CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
 from .limiter import RateLimiter
+from .login import cookie_header, csrf_token, login_accepted
 from .retry import parse_retry_after
 from .stats import Counters
 
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_CSRF_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+Refusal = Callable[[str, int, str], SonarAuthError]  # (url, status, username) -> error
 
 
 class SessionExpired(SonarRetriableError):
@@ -159,11 +161,11 @@ class Transport:
             raise self._login_error  # never repeat a refused login: it may lock the user out
         for _ in range(2):
             answer, cookies = self._submit_login()
-            if _login_accepted(answer):
+            if login_accepted(answer.status_code, answer.headers.get("location")):
                 cookies.update(_cookies(answer))
                 self._counters.add("logins")
                 log.info("logged in to the Sonar web session as %r", self._config.username)
-                return _Session(_cookie_header(cookies))
+                return _Session(cookie_header(cookies))
             if not answer.is_redirect:
                 break  # the login page again: the credentials were refused
             # A redirect back to "/" also follows a CSRF token that expired between
@@ -178,7 +180,7 @@ class Transport:
         """GET the login page, POST the form: (the POST's answer, the guest cookies)."""
         page = self._send("GET", "/", headers={"Accept": "text/html"})
         self._check_login_answer(page, "GET /")
-        token = _csrf_token(page)
+        token = csrf_token(page.headers, page.text)
         if token is None:
             raise SonarRetriableError(
                 f"no CSRF token on the login page of {self._config.base_url}/: "
@@ -190,7 +192,7 @@ class Transport:
             "/",
             data={"username": self._config.username, "password": self._config.password,
                   "_token": token},
-            headers={"X-CSRF-TOKEN": token, "Cookie": _cookie_header(cookies),
+            headers={"X-CSRF-TOKEN": token, "Cookie": cookie_header(cookies),
                      "Accept": "text/html"},
         )  # fmt: skip
         self._check_login_answer(answer, "POST /")
@@ -238,7 +240,7 @@ class Transport:
             )
         return SonarRetriableError(f"{method} {url}: connection failed: {reason}")
 
-    def _decode(self, response: httpx.Response, url: str, refused: Any) -> Any:
+    def _decode(self, response: httpx.Response, url: str, refused: Refusal) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise refused(url, status, self._config.username)
@@ -314,31 +316,8 @@ def _looks_like_html(response: httpx.Response) -> bool:
     return response.content.lstrip()[:1] == b"<"
 
 
-def _login_accepted(response: httpx.Response) -> bool:
-    """Sonar accepts a login with a redirect away from the login page (to /home)."""
-    if not response.is_redirect:
-        return False  # the login page again
-    path = urlsplit(response.headers.get("location", "")).path.rstrip("/")
-    return path not in ("", "/login")
-
-
-def _csrf_token(page: httpx.Response) -> str | None:
-    token = page.headers.get("X-Meta-CSRF-Token")
-    if token:
-        return token
-    for tag in _CSRF_META.findall(page.text):
-        attrs = {m[0].lower(): m[1] or m[2] for m in _ATTR.findall(tag)}
-        if attrs.get("name", "").lower() == "csrf-token" and attrs.get("content"):
-            return attrs["content"]
-    return None
-
-
 def _cookies(response: httpx.Response) -> dict[str, str]:
     return {cookie.name: cookie.value or "" for cookie in response.cookies.jar}
-
-
-def _cookie_header(cookies: dict[str, str]) -> str:
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
 def _retry_after(response: httpx.Response) -> float | None:
