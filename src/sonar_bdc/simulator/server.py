@@ -1,0 +1,235 @@
+"""The HTTP plumbing: a quiet keep-alive ``ThreadingHTTPServer``, :class:`Simulator`, ``serve``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qsl, urlsplit
+
+from sonar_bdc.errors import ConfigError
+from sonar_bdc.simulator.app import App, State
+from sonar_bdc.simulator.faults import FaultInjector, Faults
+from sonar_bdc.simulator.model import Dataset
+from sonar_bdc.simulator.responses import Request, Response
+
+log = logging.getLogger(__name__)
+LAYOUTS = ("A", "B")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
+    server_version = "nginx"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    timeout = 120  # idle keep-alive connections are closed after this
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: no per-request logging."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Bad Content-Length")
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query))
+        request = Request(self.command, url.path, query, self.headers, body)
+        self._send(self.server.app.handle(request))
+
+    def _send(self, response: Response) -> None:
+        if response.fault == "drop":
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.fault == "truncate":
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.close_connection = True
+        else:
+            self.wfile.write(response.body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() closes keep-alive connections itself
+    request_queue_size = 128  # 32+ clients connecting at once
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)  # type: ignore[arg-type]
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # client hang-ups are routine
+            log.exception("simulator connection from %s failed", client_address)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            open_sockets = list(self._open)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class Simulator:
+    """A Sonar v1 instance on loopback serving ``dataset``; a context manager.
+
+    ``faults`` can be replaced while running; ``dataset`` is the live ground truth.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        layout: str = "A",
+        username: str = "admin",
+        password: str = "sonar",
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ConfigError(f"simulator layout must be 'A' or 'B', got {layout!r}")
+        injector = FaultInjector(faults or Faults())
+        self._state = State(dataset, layout, username, password, injector)
+        self._app = App(self._state)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Simulator:
+        """Bind and serve in a background thread (no-op if already running)."""
+        if self._server is not None:
+            return self
+        host, port = self._address
+        try:
+            self._server = _Server((host, port), self._app)
+        except OSError as exc:
+            msg = f"simulator cannot listen on {host}:{port} ({exc.strerror}); choose another port"
+            raise ConfigError(msg) from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.1,), name="sonar-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        host = self._address[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def layout(self) -> str:
+        return self._state.layout
+
+    @property
+    def dataset(self) -> Dataset:
+        return self._state.dataset
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.injector.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._state.injector.replace(faults)
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests served, faulted ones included, ``/_simulator/*`` excluded."""
+        return sum(self._app.counts().values())
+
+    @property
+    def requests_by_kind(self) -> dict[str, int]:
+        """Counts by kind: login, home, report, detail, inventory, api_list, other."""
+        return self._app.counts()
+
+    def change_accounts(self, fraction: float = 0.1, seed: int = 0) -> list[int]:
+        """Mutate ``fraction`` of the live accounts (see ``changes.py``); sorted changed ids."""
+        return self._app.change(fraction, seed)
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._server else "stopped"
+        return f"Simulator({where}, layout={self.layout}, accounts={len(self.dataset.accounts)})"
+
+
+def serve(
+    dataset: Dataset,
+    layout: str = "A",
+    username: str = "admin",
+    password: str = "sonar",
+    faults: Faults | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+) -> None:
+    """Run a simulator in the foreground until Ctrl-C (for ``sonar-bdc simulate``)."""
+    with Simulator(dataset, layout, username, password, faults, host, port) as sim:
+        print(
+            f"Sonar simulator on {sim.base_url} (layout {layout}, "
+            f"{len(dataset.accounts)} accounts)\n"
+            f"  username: {username}\n  password: {password}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
