@@ -81,7 +81,7 @@ def _reason(text: str) -> str:
         return "only one dot is allowed, right after the schema name"
     if text.startswith("."):
         return "a schema name must come before the dot"
-    if text[:1].isdigit() or "." in text and text.split(".", 1)[1][:1].isdigit():
+    if text[:1].isdigit() or ("." in text and text.split(".", 1)[1][:1].isdigit()):
         return "a name cannot start with a digit"
     return "only lowercase letters, digits and '_' are allowed, with one optional '.'"
 

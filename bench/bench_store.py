@@ -1,0 +1,330 @@
+"""Benchmark the store's COPY-staged upsert against a plain ``executemany``.
+
+Creates its own database (dropped at the end), generates ``--customers`` accounts
+with groups, services and inventory, and writes them three ways per path:
+into empty tables, as an unchanged rewrite (same rows, same timestamps), and as a
+new run of the same data (new timestamps, so every row's freshness moves).
+
+    .venv/bin/python bench/bench_store.py --customers 100000
+
+The baseline imports psycopg directly: it is the thing being compared against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+from psycopg import sql
+
+from sonar_bdc.records import (
+    CustomerDetail,
+    CustomerInventory,
+    Group,
+    InventoryItem,
+    ReportRow,
+    Service,
+)
+from sonar_bdc.store import Store, parse_prefix
+from sonar_bdc.store.rows import valid_coordinates
+
+T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Data:
+    report: list[ReportRow]
+    details: list[CustomerDetail]
+    inventories: list[CustomerInventory]
+
+    @property
+    def child_rows(self) -> int:
+        groups = sum(len(d.groups) for d in self.details)
+        services = sum(len(d.services) for d in self.details)
+        items = sum(len(i.items) for i in self.inventories)
+        return groups + services + 2 * items  # items and their links
+
+    @property
+    def rows(self) -> int:
+        return len(self.report) + self.child_rows
+
+
+def generate(count: int, seed: int = 42) -> Data:
+    rnd = random.Random(seed)
+    report, details, inventories = [], [], []
+    item_id = 1
+    for cid in range(1, count + 1):
+        report.append(_report_row(rnd, cid))
+        details.append(_detail(rnd, cid))
+        items = []
+        for _ in range(rnd.randint(1, 2)):
+            items.append(_item(rnd, item_id))
+            item_id += 1
+        inventories.append(CustomerInventory(cid, tuple(items)))
+    return Data(report, details, inventories)
+
+
+def _report_row(rnd: random.Random, cid: int) -> ReportRow:
+    return ReportRow(
+        id=cid,
+        name=f"Customer {cid} O'Brien",
+        status="Active",
+        address=f"{rnd.randint(1, 9999)} Main St",
+        street2=None if cid % 3 else f"Apt {cid % 100}",
+        city="Springfield",
+        state="OR",
+        zip=f"{97000 + cid % 1000:05d}",
+        plus4=None,
+        country="US",
+        source="billing",
+        latitude=round(rnd.uniform(42.0, 46.0), 6),
+        longitude=round(rnd.uniform(-124.0, -117.0), 6),
+    )
+
+
+def _detail(rnd: random.Random, cid: int) -> CustomerDetail:
+    groups = tuple(Group(g) for g in rnd.sample(range(1, 21), rnd.randint(1, 3)))
+    services = tuple(
+        Service(
+            service_id=s,
+            name=f"Internet {s}",
+            data_service=True,
+            download_kbps=100_000,
+            upload_kbps=20_000,
+            technology_code=50,
+            technology_name="50",
+            quantity=1,
+        )
+        for s in rnd.sample(range(1, 41), rnd.randint(1, 2))
+    )
+    fips = f"41{rnd.randint(0, 10**13 - 1):013d}"
+    return CustomerDetail(cid, None, 1, 2, fips, groups, services)
+
+
+def _item(rnd: random.Random, item_id: int) -> InventoryItem:
+    mac = ":".join(f"{rnd.randint(0, 255):02x}" for _ in range(6))
+    return InventoryItem(item_id, 7, "Router X", 3, "Acme", "In use", mac)
+
+
+# --- the store path -------------------------------------------------------------
+
+
+def store_write(store: Store, data: Data, at: datetime) -> None:
+    store.write_report(data.report, at)
+    with store.writer() as writer:
+        for detail, inventory in zip(data.details, data.inventories, strict=True):
+            writer.add_detail(detail, at)
+            writer.add_inventory(inventory, at)
+
+
+# --- the executemany baseline ------------------------------------------------------
+
+REPORT_COLUMNS = (
+    "name, status, address, street2, city, state, zip, plus4, country, source, latitude, longitude"
+)
+BASELINE_SQL = {
+    "customer": (
+        "customers",
+        f"INSERT INTO {{}} AS t (id, {REPORT_COLUMNS}, geom, last_seen_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s)"
+        f" ON CONFLICT (id) DO UPDATE SET ({REPORT_COLUMNS}, geom, last_seen_at) ="
+        " ROW(EXCLUDED.name, EXCLUDED.status, EXCLUDED.address, EXCLUDED.street2,"
+        " EXCLUDED.city, EXCLUDED.state, EXCLUDED.zip, EXCLUDED.plus4, EXCLUDED.country,"
+        " EXCLUDED.source, EXCLUDED.latitude, EXCLUDED.longitude, EXCLUDED.geom,"
+        " EXCLUDED.last_seen_at)"
+        " WHERE (t.name, t.status, t.address, t.street2, t.city, t.state, t.zip, t.plus4,"
+        " t.country, t.source, t.latitude, t.longitude, t.last_seen_at) IS DISTINCT FROM"
+        " (EXCLUDED.name, EXCLUDED.status, EXCLUDED.address, EXCLUDED.street2, EXCLUDED.city,"
+        " EXCLUDED.state, EXCLUDED.zip, EXCLUDED.plus4, EXCLUDED.country, EXCLUDED.source,"
+        " EXCLUDED.latitude, EXCLUDED.longitude, EXCLUDED.last_seen_at)",
+    ),
+    "detail": (
+        "customers",
+        "UPDATE {} SET account_status_id = %s, account_type_id = %s, fips = %s,"
+        " updated_at = %s WHERE id = %s",
+    ),
+    "del_groups": ("customer_groups", "DELETE FROM {} WHERE customer_id = %s"),
+    "del_services": ("services", "DELETE FROM {} WHERE customer_id = %s"),
+    "group": ("customer_groups", "INSERT INTO {} (customer_id, group_id) VALUES (%s, %s)"),
+    "service": (
+        "services",
+        "INSERT INTO {} (customer_id, service_id, name, data_service, download_kbps,"
+        " upload_kbps, technology_code, technology_name, quantity)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    ),
+    "inv_seen": ("customers", "UPDATE {} SET inventory_updated_at = %s WHERE id = %s"),
+    "item": (
+        "inventory_items",
+        "INSERT INTO {} (id, inventory_model_id, model_name, manufacturer_id,"
+        " manufacturer_name, status, mac_address) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET (inventory_model_id, model_name, manufacturer_id,"
+        " manufacturer_name, status, mac_address) = ROW(EXCLUDED.inventory_model_id,"
+        " EXCLUDED.model_name, EXCLUDED.manufacturer_id, EXCLUDED.manufacturer_name,"
+        " EXCLUDED.status, EXCLUDED.mac_address)",
+    ),
+    "del_links": ("customer_inventory", "DELETE FROM {} WHERE customer_id = %s"),
+    "link": (
+        "customer_inventory",
+        "INSERT INTO {} (customer_id, inventory_item_id) VALUES (%s, %s)",
+    ),
+}
+
+
+def baseline_statements(schema: str) -> dict[str, sql.Composed]:
+    return {
+        key: sql.SQL(text).format(sql.Identifier(schema, table))
+        for key, (table, text) in BASELINE_SQL.items()
+    }
+
+
+def many_write(conn: psycopg.Connection, schema: str, data: Data, at: datetime, every: int) -> None:
+    """The same writes as the store, one parameter set per row, via executemany."""
+    q = baseline_statements(schema)
+    for start in range(0, len(data.report), every):
+        chunk = data.report[start : start + every]
+        with conn.cursor() as cur:
+            cur.executemany(q["customer"], [_many_customer(r, at) for r in chunk])
+        conn.commit()
+    for start in range(0, len(data.details), every):
+        stop = start + every
+        _many_children(conn, q, data.details[start:stop], data.inventories[start:stop], at)
+        conn.commit()
+
+
+def _many_children(
+    conn: psycopg.Connection, q: dict, details: list, inventories: list, at: datetime
+) -> None:
+    ids = [(d.id,) for d in details]
+    items = [(i.customer_id, it) for i in inventories for it in i.items]
+    with conn.cursor() as cur:
+        cur.executemany(
+            q["detail"],
+            [(d.account_status_id, d.account_type_id, d.fips, at, d.id) for d in details],
+        )
+        cur.executemany(q["del_groups"], ids)
+        cur.executemany(q["del_services"], ids)
+        cur.executemany(q["group"], [(d.id, g.id) for d in details for g in d.groups])
+        cur.executemany(q["service"], [_many_service(d.id, s) for d in details for s in d.services])
+        cur.executemany(q["inv_seen"], [(at, i.customer_id) for i in inventories])
+        cur.executemany(q["item"], [_many_item(it) for _, it in items])
+        cur.executemany(q["del_links"], ids)
+        cur.executemany(q["link"], [(cid, it.id) for cid, it in items])
+
+
+def _many_customer(r: ReportRow, at: datetime) -> tuple:
+    ok = valid_coordinates(r.latitude, r.longitude)
+    lat, lon = (r.latitude, r.longitude) if ok else (None, None)
+    fields = (r.name, r.status, r.address, r.street2, r.city, r.state, r.zip, r.plus4)
+    return (r.id, *fields, r.country, r.source, lat, lon, lon, lat, at)
+
+
+def _many_service(cid: int, s: Service) -> tuple:
+    return (cid, s.service_id, s.name, s.data_service, s.download_kbps, s.upload_kbps,
+            s.technology_code, s.technology_name, s.quantity)  # fmt: skip
+
+
+def _many_item(it: InventoryItem) -> tuple:
+    return (it.id, it.inventory_model_id, it.model_name, it.manufacturer_id,
+            it.manufacturer_name, it.status, it.mac_address)  # fmt: skip
+
+
+# --- running and reporting ---------------------------------------------------------
+
+
+def admin_params(args: argparse.Namespace) -> dict:
+    return {"host": args.host, "port": args.port, "user": args.user, "dbname": "postgres"}
+
+
+@contextmanager
+def bench_database(admin: dict) -> Iterator[dict]:
+    name = f"sonar_bdc_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield {**admin, "dbname": name}
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(drop.format(sql.Identifier(name)))
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+SCENARIOS = (
+    ("empty", T0),
+    ("unchanged rewrite", T0),
+    ("new run, same data", T0 + timedelta(days=1)),
+)
+
+
+def run_store(conninfo: dict, data: Data, args: argparse.Namespace) -> list[float]:
+    options = {"batch_size": args.batch_size, "commit_interval": args.commit_interval}
+    with Store.connect(conninfo, parse_prefix("copy."), **options) as store:
+        store.ensure_schema()
+        return [timed(lambda at=at: store_write(store, data, at)) for _, at in SCENARIOS]
+
+
+def run_baseline(conninfo: dict, data: Data, args: argparse.Namespace) -> list[float]:
+    with Store.connect(conninfo, parse_prefix("many.")) as store:
+        store.ensure_schema()
+    with psycopg.connect(**conninfo) as conn:
+        every = args.commit_interval
+        return [
+            timed(lambda at=at: many_write(conn, "many", data, at, every)) for _, at in SCENARIOS
+        ]
+
+
+def print_table(data: Data, store_times: list[float], many_times: list[float]) -> None:
+    customers = len(data.report)
+    print(f"{customers} customers, {data.rows} rows in all ({data.child_rows} child rows)")
+    columns = ("scenario", "path", "seconds", "customers/s", "rows/s", "speedup")
+    header = "{:<20} {:<12} {:>8} {:>12} {:>10} {:>8}".format(*columns)
+    print(header)
+    print("-" * len(header))
+    for (scenario, _), copy_s, many_s in zip(SCENARIOS, store_times, many_times, strict=True):
+        for path, seconds in (("copy+upsert", copy_s), ("executemany", many_s)):
+            speedup = f"{many_s / copy_s:.1f}x" if path == "copy+upsert" else ""
+            print(
+                f"{scenario:<20} {path:<12} {seconds:>8.2f} {customers / seconds:>12,.0f}"
+                f" {data.rows / seconds:>10,.0f} {speedup:>8}"
+            )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("-b", "--batch-size", type=int, default=5000)
+    parser.add_argument("-c", "--commit-interval", type=int, default=50_000)
+    parser.add_argument("--host", default=os.environ.get("PGHOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    parser.add_argument("--user", default=os.environ.get("PGUSER", "postgres"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data = generate(args.customers)
+    print(f"batch size {args.batch_size}, commit interval {args.commit_interval}")
+    with bench_database(admin_params(args)) as conninfo:
+        store_times = run_store(conninfo, data, args)
+        many_times = run_baseline(conninfo, data, args)
+    print_table(data, store_times, many_times)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The one connection: opening it, translating psycopg errors, and transactions.
+
+psycopg exceptions never leave ``sonar_bdc.store``: they become StoreError or
+StoreUnavailable here, with the cause kept and no password in any message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from sonar_bdc.errors import StoreError, StoreUnavailable
+
+DEFAULT_CONNECT_TIMEOUT = 10
+_SAVEPOINT = sql.Identifier("sonar_bdc_dry_run")
+SAVEPOINT = sql.SQL("SAVEPOINT {}").format(_SAVEPOINT)
+RELEASE = sql.SQL("RELEASE SAVEPOINT {}").format(_SAVEPOINT)
+ROLLBACK_TO = sql.SQL("ROLLBACK TO SAVEPOINT {}").format(_SAVEPOINT)
+
+_AUTH_HINTS = ("password", "authentication", "role ")
+_DB_HINTS = ("database",)
+
+
+def connect(conninfo: Mapping[str, Any], application_name: str) -> psycopg.Connection:
+    """Open a non-autocommit connection; StoreUnavailable names the setting to fix."""
+    params = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT, **conninfo}
+    try:
+        return psycopg.connect(**params, application_name=application_name, autocommit=False)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(connect_message(exc, params)) from exc
+
+
+def connect_message(exc: Exception, params: Mapping[str, Any]) -> str:
+    """One line saying what failed and which POSTGRES_* settings to check."""
+    detail = one_line(str(exc), params.get("password"))
+    where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+    lowered = detail.lower()
+    if any(hint in lowered for hint in _AUTH_HINTS):
+        check = "POSTGRES_USER and POSTGRES_PASSWORD"
+    elif any(hint in lowered for hint in _DB_HINTS):
+        check = "POSTGRES_DB"
+    else:
+        check = "POSTGRES_HOST and POSTGRES_PORT"
+    return f"cannot connect to PostgreSQL at {where} (check {check}): {detail}"
+
+
+def one_line(text: str, secret: object = None) -> str:
+    """Collapse a libpq message to one line and mask ``secret`` if it appears."""
+    line = " ".join(text.split())
+    line = line.removeprefix("connection failed: ")
+    if isinstance(secret, str) and secret:
+        line = line.replace(secret, "***")
+    return line
+
+
+@contextlib.contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise psycopg errors met while doing ``action`` as our store errors."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
+            raise StoreError(f"{action} failed: {describe(exc)}") from exc
+        raise StoreUnavailable(f"{action} failed, lost the database: {describe(exc)}") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"{action} failed: {describe(exc)}") from exc
+
+
+def describe(exc: psycopg.Error) -> str:
+    """The server's primary message (one line), else the exception text."""
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag is not None else None
+    return one_line(primary or str(exc) or type(exc).__name__)
+
+
+class Transactions:
+    """commit/rollback that never persist anything in a dry run.
+
+    A dry run keeps one transaction open for the whole session: a "commit" moves
+    a savepoint forward and a "rollback" returns to it, so the run sees its own
+    writes exactly as a real run would, and ``close`` throws everything away.
+    """
+
+    def __init__(self, conn: psycopg.Connection, dry_run: bool) -> None:
+        self.conn = conn
+        self.dry_run = dry_run
+        if dry_run:
+            conn.execute(SAVEPOINT)
+
+    def commit(self) -> None:
+        if self.dry_run:
+            self.conn.execute(RELEASE)
+            self.conn.execute(SAVEPOINT)
+        else:
+            self.conn.commit()
+
+    def rollback(self) -> None:
+        if self.dry_run:
+            self.conn.execute(ROLLBACK_TO)
+        else:
+            self.conn.rollback()
+
+    def close(self) -> None:
+        """Roll back whatever is not committed (everything, in a dry run) and close."""
+        try:
+            if not self.conn.closed:
+                self.conn.rollback()
+        finally:
+            self.conn.close()

@@ -1,0 +1,174 @@
+"""Versioned DDL: each schema version is a list of idempotent statements.
+
+A fresh database runs every version in order, exactly like an old one being
+upgraded, so the upgrade path is the path every test exercises. Versions are
+frozen once released: change the schema by appending a version, never by
+editing an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from psycopg import sql
+
+from sonar_bdc.store.prefix import Prefix
+
+SCHEMA_VERSION_KEY = "schema_version"
+
+
+def _fmt(template: str, prefix: Prefix, **tables: str) -> sql.Composed:
+    """Fill each ``{placeholder}`` with the qualified identifier of the table it names."""
+    idents = {key: prefix.table(table) for key, table in tables.items()}
+    return sql.SQL(template).format(**idents)
+
+
+def _index(prefix: Prefix, table: str, suffix: str) -> sql.Identifier:
+    return sql.Identifier(prefix.name(f"{table}_{suffix}"))
+
+
+def v1(prefix: Prefix) -> list[sql.Composed]:
+    """The base tables of the issue."""
+    return [
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {metadata} ("
+            " key text PRIMARY KEY, value text,"
+            " updated_at timestamptz NOT NULL DEFAULT now())",
+            prefix,
+            metadata="metadata",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {customers} ("
+            " id bigint PRIMARY KEY, name text, status text,"
+            " address text, street2 text, city text, state text, zip text, plus4 text,"
+            " country text, source text,"
+            " latitude double precision, longitude double precision,"
+            " geom geometry(Point, 4326), account_type_id bigint, fips text,"
+            " updated_at timestamptz, last_seen_at timestamptz)",
+            prefix,
+            customers="customers",
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+            _index(prefix, "customers", "geom_idx"), prefix.table("customers")
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {groups} (id bigint PRIMARY KEY, name text)",
+            prefix,
+            groups="groups",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {customer_groups} ("
+            " customer_id bigint NOT NULL REFERENCES {customers} (id) ON DELETE CASCADE,"
+            " group_id bigint NOT NULL,"
+            " PRIMARY KEY (customer_id, group_id))",
+            prefix,
+            customer_groups="customer_groups",
+            customers="customers",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {services} ("
+            " customer_id bigint NOT NULL REFERENCES {customers} (id) ON DELETE CASCADE,"
+            " service_id bigint NOT NULL, name text, data_service boolean,"
+            " download_kbps bigint, upload_kbps bigint, technology_code integer,"
+            " quantity integer,"
+            " PRIMARY KEY (customer_id, service_id))",
+            prefix,
+            services="services",
+            customers="customers",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {inventory_items} ("
+            " id bigint PRIMARY KEY, inventory_model_id bigint, model_name text,"
+            " manufacturer_id bigint, manufacturer_name text, status text,"
+            " mac_address text)",
+            prefix,
+            inventory_items="inventory_items",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {customer_inventory} ("
+            " customer_id bigint NOT NULL REFERENCES {customers} (id) ON DELETE CASCADE,"
+            " inventory_item_id bigint NOT NULL,"
+            " PRIMARY KEY (customer_id, inventory_item_id))",
+            prefix,
+            customer_inventory="customer_inventory",
+            customers="customers",
+        ),
+    ]
+
+
+def v2(prefix: Prefix) -> list[sql.Composed]:
+    """Account status and freshness columns, catalogs, services.technology_name."""
+    return [
+        _fmt(
+            "ALTER TABLE {customers}"
+            " ADD COLUMN IF NOT EXISTS account_status_id bigint,"
+            " ADD COLUMN IF NOT EXISTS inventory_updated_at timestamptz,"
+            " ADD COLUMN IF NOT EXISTS deleted_at timestamptz,"
+            " ADD COLUMN IF NOT EXISTS created_at timestamptz",
+            prefix,
+            customers="customers",
+        ),
+        # Rows that predate v2 keep created_at NULL (unknown); new rows get the time.
+        _fmt(
+            "ALTER TABLE {customers} ALTER COLUMN created_at SET DEFAULT now()",
+            prefix,
+            customers="customers",
+        ),
+        _fmt(
+            "ALTER TABLE {services} ADD COLUMN IF NOT EXISTS technology_name text",
+            prefix,
+            services="services",
+        ),
+        # v1 sources sent the technology as a number: its text is what they sent.
+        _fmt(
+            "UPDATE {services} SET technology_name = technology_code::text"
+            " WHERE technology_name IS NULL AND technology_code IS NOT NULL",
+            prefix,
+            services="services",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {account_statuses} ("
+            " id bigint PRIMARY KEY, name text, active boolean)",
+            prefix,
+            account_statuses="account_statuses",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {account_types} ("
+            " id bigint PRIMARY KEY, name text, type text)",
+            prefix,
+            account_types="account_types",
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (inventory_item_id)").format(
+            _index(prefix, "customer_inventory", "item_idx"), prefix.table("customer_inventory")
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (group_id)").format(
+            _index(prefix, "customer_groups", "group_idx"), prefix.table("customer_groups")
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2}
+LATEST_VERSION = max(MIGRATIONS)
+
+
+def migration_plan(current: int) -> list[int]:
+    """The versions to apply, in order, to bring ``current`` to the latest."""
+    return [version for version in sorted(MIGRATIONS) if version > current]
+
+
+def derived_names(prefix: Prefix) -> list[str]:
+    """Every unqualified name the DDL creates (for length checks in tests)."""
+    tables = [
+        "metadata",
+        "customers",
+        "groups",
+        "customer_groups",
+        "services",
+        "inventory_items",
+        "customer_inventory",
+        "account_statuses",
+        "account_types",
+    ]
+    indexes = ["customers_geom_idx", "customer_inventory_item_idx", "customer_groups_group_idx"]
+    pkeys = [f"{table}_pkey" for table in tables]
+    return [prefix.name(name) for name in tables + indexes + pkeys]

@@ -1,0 +1,261 @@
+"""The SQL of the BDC filing: the census tracts table and what the filing reads.
+
+``tracts`` (``geoid`` 11-digit 2020 tract, ``geom`` MultiPolygon SRID 4326 with a
+GiST index) is filled by ``sonar-bdc tracts load``; the subscription file reads the
+imported tables in one read-only snapshot, so an import running meanwhile cannot
+mix two states of the data. Builders are pure (``*_sql``); ``FilingDb`` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from sonar_bdc.errors import StoreUnavailable
+from sonar_bdc.store import queries
+from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.migrate import ensure_postgis
+from sonar_bdc.store.prefix import Prefix
+
+TRACTS = "tracts"
+STAGE = sql.Identifier("sonar_bdc_tract_stage")
+# What the filing needs from the import (all created by `sonar-bdc import`).
+IMPORTED_TABLES = (
+    "customers",
+    "services",
+    "groups",
+    "customer_groups",
+    "account_statuses",
+    "account_types",
+)
+
+
+def create_tracts_sql(prefix: Prefix) -> list[sql.Composed]:
+    tracts = prefix.table(TRACTS)
+    return [
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " geoid text PRIMARY KEY CHECK (geoid ~ '^[0-9]{{11}}$'),"
+            " geom geometry(MultiPolygon, 4326) NOT NULL,"
+            " source text, loaded_at timestamptz NOT NULL DEFAULT now())"
+        ).format(tracts),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+            sql.Identifier(prefix.name(f"{TRACTS}_geom_idx")), tracts
+        ),
+    ]
+
+
+STAGE_SQL = sql.SQL(
+    "CREATE TEMP TABLE IF NOT EXISTS {} (geoid text, geojson text, source text) ON COMMIT DROP"
+).format(STAGE)
+COPY_STAGE_SQL = sql.SQL("COPY {} (geoid, geojson, source) FROM STDIN").format(STAGE)
+
+
+def delete_tracts_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("DELETE FROM {}").format(prefix.table(TRACTS))
+
+
+def upsert_tracts_sql(prefix: Prefix) -> sql.Composed:
+    """Staged GeoJSON -> one valid MultiPolygon per GEOID (parts of one tract are merged)."""
+    return sql.SQL(
+        "INSERT INTO {tracts} (geoid, geom, source, loaded_at)"
+        " SELECT geoid, CASE WHEN ST_IsValid(g) THEN g"
+        "   ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3)) END, source, now()"
+        " FROM (SELECT geoid, min(source) AS source, ST_Multi(ST_CollectionExtract("
+        "   ST_Collect(ST_SetSRID(ST_GeomFromGeoJSON(geojson), 4326)), 3)) AS g"
+        "   FROM {stage} GROUP BY geoid) AS staged"
+        " ON CONFLICT (geoid) DO UPDATE SET geom = EXCLUDED.geom, source = EXCLUDED.source,"
+        " loaded_at = EXCLUDED.loaded_at"
+    ).format(tracts=prefix.table(TRACTS), stage=STAGE)
+
+
+def count_sql(prefix: Prefix, table: str) -> sql.Composed:
+    return sql.SQL("SELECT count(*) FROM {}").format(prefix.table(table))
+
+
+def statuses_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("SELECT id, name, active FROM {} ORDER BY id").format(
+        prefix.table("account_statuses")
+    )
+
+
+def latest_report_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("SELECT max(last_seen_at) FROM {}").format(prefix.table("customers"))
+
+
+_SERVICE_JSON = sql.SQL(
+    "json_build_object('service_id', sv.service_id, 'name', sv.name,"
+    " 'data_service', sv.data_service, 'download_kbps', sv.download_kbps,"
+    " 'upload_kbps', sv.upload_kbps, 'technology_code', sv.technology_code,"
+    " 'technology_name', sv.technology_name)"
+)
+
+
+def customers_sql(prefix: Prefix, with_tracts: bool) -> sql.Composed:
+    """Every customer with what the rules need; one row each, ordered by id.
+
+    ``polygon_tracts`` lists every loaded tract covering the point (a point on a shared
+    boundary is covered by both), or NULL when no tracts table exists.
+    """
+    t = prefix.table
+    polygons = (
+        sql.SQL(
+            "SELECT array_agg(tr.geoid ORDER BY tr.geoid) AS polygon_tracts"
+            " FROM {} tr WHERE ST_Covers(tr.geom, c.geom)"
+        ).format(t(TRACTS))
+        if with_tracts
+        else sql.SQL("SELECT NULL::text[] AS polygon_tracts")
+    )
+    return sql.SQL(
+        "SELECT c.id, c.name, c.status, c.account_status_id, ty.type AS account_type,"
+        " c.fips, c.latitude, c.longitude, c.geom IS NOT NULL AS has_point,"
+        " c.deleted_at IS NOT NULL AS deleted,"
+        " c.last_seen_at IS NOT DISTINCT FROM latest.seen AS in_latest_report,"
+        " c.updated_at IS NOT NULL AS detail_imported,"
+        " g.group_ids, g.group_names, s.services, p.polygon_tracts"
+        " FROM {customers} c"
+        " CROSS JOIN (SELECT max(last_seen_at) AS seen FROM {customers}) latest"
+        " LEFT JOIN {account_types} ty ON ty.id = c.account_type_id"
+        " LEFT JOIN LATERAL (SELECT array_agg(cg.group_id ORDER BY cg.group_id) AS group_ids,"
+        "   array_agg(gr.name ORDER BY cg.group_id) AS group_names"
+        "   FROM {customer_groups} cg LEFT JOIN {groups} gr ON gr.id = cg.group_id"
+        "   WHERE cg.customer_id = c.id) g ON true"
+        " LEFT JOIN LATERAL (SELECT json_agg({service} ORDER BY sv.service_id) AS services"
+        "   FROM {services} sv WHERE sv.customer_id = c.id) s ON true"
+        " LEFT JOIN LATERAL ({polygons}) p ON true"
+        " ORDER BY c.id"
+    ).format(
+        customers=t("customers"),
+        account_types=t("account_types"),
+        customer_groups=t("customer_groups"),
+        groups=t("groups"),
+        services=t("services"),
+        service=_SERVICE_JSON,
+        polygons=polygons,
+    )
+
+
+@dataclass(frozen=True)
+class TractsLoaded:
+    shapes: int  # polygons read from the files
+    tracts: int  # tracts inserted or replaced (parts of one GEOID merged)
+    total: int  # tracts in the table afterwards
+
+
+@dataclass(frozen=True)
+class FilingData:
+    """One consistent snapshot of what the subscription file is built from."""
+
+    statuses: list[dict[str, Any]]  # id, name, active
+    customers: list[dict[str, Any]]  # see customers_sql
+    tracts_loaded: int
+    latest_report: datetime | None
+
+
+class FilingDb:
+    """A connection for the BDC commands: load tracts, read the filing snapshot."""
+
+    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
+        self.conn = conn
+        self.prefix = prefix
+
+    @classmethod
+    def connect(cls, conninfo: Mapping[str, Any], prefix: Prefix) -> FilingDb:
+        return cls(connect(conninfo, "sonar-bdc bdc"), prefix)
+
+    def load_tracts(
+        self, rows: Iterable[tuple[str, str, str]], replace: bool = False
+    ) -> TractsLoaded:
+        """Upsert (geoid, GeoJSON, source) rows in one transaction.
+
+        ``replace`` empties the table first. Any error (ours from ``rows`` included)
+        rolls everything back: the table is as it was.
+        """
+        try:
+            with translated(f"loading census tracts into {self.prefix}{TRACTS}"):
+                self._prepare_tracts_table()
+                if replace:
+                    self.conn.execute(delete_tracts_sql(self.prefix))
+                staged = self._stage(rows)
+                upserted = self.conn.execute(upsert_tracts_sql(self.prefix)).rowcount
+                total = self._scalar(count_sql(self.prefix, TRACTS))
+                self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        return TractsLoaded(staged, upserted, int(total or 0))
+
+    def _prepare_tracts_table(self) -> None:
+        ensure_postgis(self.conn)
+        self.conn.execute(queries.create_schema_sql(self.prefix))
+        for statement in create_tracts_sql(self.prefix):
+            self.conn.execute(statement)
+        self.conn.execute(STAGE_SQL)
+
+    def _stage(self, rows: Iterable[tuple[str, str, str]]) -> int:
+        count = 0
+        with self.conn.cursor() as cur, cur.copy(COPY_STAGE_SQL) as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        return count
+
+    def read_filing(self) -> FilingData:
+        """Everything the subscription file needs, in one read-only snapshot."""
+        self.conn.read_only = True
+        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            with translated(f"reading the imported tables at {self.prefix}"):
+                self._require_import()
+                data = self._read()
+        finally:
+            self.conn.rollback()
+        return data
+
+    def _read(self) -> FilingData:
+        with_tracts = self._exists(TRACTS)
+        tracts = self._scalar(count_sql(self.prefix, TRACTS)) if with_tracts else 0
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            statuses = cur.execute(statuses_sql(self.prefix)).fetchall()
+            customers = cur.execute(customers_sql(self.prefix, with_tracts)).fetchall()
+        latest = self._scalar(latest_report_sql(self.prefix))
+        return FilingData(statuses, customers, int(tracts or 0), latest)
+
+    def _require_import(self) -> None:
+        missing = [t for t in IMPORTED_TABLES if not self._exists(t)]
+        if missing:
+            raise StoreUnavailable(
+                f"no imported data at {self.prefix} (missing: "
+                f"{', '.join(self.prefix.name(t) for t in missing)}): run sonar-bdc import "
+                "first, or pass the -p/--prefix you imported with"
+            )
+
+    def _exists(self, table: str) -> bool:
+        return bool(
+            self._scalar(queries.TABLE_EXISTS, [self.prefix.schema_name, self.prefix.name(table)])
+        )
+
+    def _scalar(self, query: sql.Composable, params: list[Any] | None = None) -> Any:
+        row = self.conn.execute(query, params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> FilingDb:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

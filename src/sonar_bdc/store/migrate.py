@@ -1,0 +1,104 @@
+"""Bring a database to the latest schema version: PostGIS, schema, tables, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+
+import psycopg
+
+from sonar_bdc.errors import StoreError, StoreUnavailable
+from sonar_bdc.store import ddl, queries
+from sonar_bdc.store.db import describe
+from sonar_bdc.store.prefix import Prefix
+
+
+def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
+    """Create or upgrade everything in the current transaction; return the version reached."""
+    ensure_postgis(conn)
+    _run_ddl(conn, prefix, [queries.create_schema_sql(prefix)] if prefix.schema else [])
+    conn.execute(queries.XACT_LOCK, [migration_lock_key(prefix)])
+    current = schema_version(conn, prefix)
+    if current > ddl.LATEST_VERSION:
+        raise StoreError(
+            f"the tables at {prefix} are at schema version {current}, newer than this "
+            f"sonar-bdc understands ({ddl.LATEST_VERSION}): upgrade sonar-bdc"
+        )
+    for version in ddl.migration_plan(current):
+        apply_version(conn, prefix, version)
+    return max(current, ddl.LATEST_VERSION)
+
+
+def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> None:
+    """Run one version's DDL and record it in metadata."""
+    _run_ddl(conn, prefix, ddl.MIGRATIONS[version](prefix))
+    conn.execute(queries.set_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY, str(version)])
+
+
+def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
+    """The recorded version; 0 when there is no metadata table or no version row."""
+    exists = conn.execute(queries.TABLE_EXISTS, [prefix.schema_name, prefix.name("metadata")])
+    if not _scalar(exists):
+        return 0
+    cur = conn.execute(queries.get_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY])
+    value = _scalar(cur)
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        raise StoreError(
+            f"metadata at {prefix} has schema_version {value!r}, not a number: "
+            "the tables were not created by sonar-bdc; use another -p/--prefix"
+        ) from None
+
+
+def ensure_postgis(conn: psycopg.Connection) -> None:
+    """Create the extension unless it is there; explain how to get it when we cannot."""
+    if _scalar(conn.execute(queries.POSTGIS_INSTALLED)):
+        return
+    if not _scalar(conn.execute(queries.POSTGIS_AVAILABLE)):
+        raise StoreUnavailable(postgis_missing_message(conn.info.server_version))
+    try:
+        conn.execute(queries.CREATE_POSTGIS)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise StoreUnavailable(postgis_privilege_message(conn.info.dbname)) from exc
+
+
+def postgis_missing_message(server_version: int) -> str:
+    major = server_version // 10000
+    return (
+        "the PostGIS extension is not installed on the PostgreSQL server: install the package "
+        f"postgresql-{major}-postgis-3 (Debian/Ubuntu; generally postgresql-<major>-postgis-3) "
+        "on the database host, then run again; enabling it (CREATE EXTENSION postgis) needs "
+        "a superuser or the database owner"
+    )
+
+
+def postgis_privilege_message(dbname: str) -> str:
+    return (
+        f"PostGIS is not enabled in database {dbname!r} and this user may not enable it: "
+        f"ask a superuser to run CREATE EXTENSION postgis in {dbname!r} (or connect as one)"
+    )
+
+
+def migration_lock_key(prefix: Prefix) -> int:
+    """Serialises concurrent ensure_schema calls; distinct from the run lock."""
+    digest = hashlib.blake2b(f"sonar-bdc-migrate:{prefix}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _run_ddl(conn: psycopg.Connection, prefix: Prefix, statements: list) -> None:
+    for statement in statements:
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreError(
+                f"creating the tables at {prefix} was refused: {describe(exc)}; the PostgreSQL "
+                f"user needs CREATE on the database (for a new schema) or on schema "
+                f"{prefix.schema_name}; or choose another -p/--prefix"
+            ) from exc
+
+
+def _scalar(cur: psycopg.Cursor) -> object:
+    row = cur.fetchone()
+    return None if row is None else row[0]

@@ -1,0 +1,103 @@
+"""Writing the report (customers' report fields) and the catalogs through staging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from sonar_bdc.records import Catalogs, ReportRow
+from sonar_bdc.store import rows, staging, upserts
+from sonar_bdc.store.db import translated
+from sonar_bdc.store.session import Session
+
+
+@dataclass
+class ReportWriteResult:
+    """What one ``write_report`` did, per distinct customer id."""
+
+    new_ids: set[int] = field(default_factory=set)
+    updated_ids: set[int] = field(default_factory=set)  # report fields changed
+    unchanged: int = 0  # listed again with the same report fields
+    nul_cleaned: int = 0  # text values that had characters PostgreSQL cannot store
+
+    @property
+    def total(self) -> int:
+        return len(self.new_ids) + len(self.updated_ids) + self.unchanged
+
+
+def batched(items: Iterable[ReportRow], size: int) -> Iterator[list[ReportRow]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def write_report(
+    session: Session, report: Iterable[ReportRow], seen_at: datetime
+) -> ReportWriteResult:
+    """COPY-stage and upsert the report in batches, committing every commit_interval rows."""
+    result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
+    pending = 0
+    try:
+        for batch in batched(report, session.batch_size):
+            staged = rows.last_by_key(rows.report_row(row, clean) for row in batch)
+            _write_batch(session, staged, seen_at, result)
+            seen.update(row.id for row in batch)
+            pending += len(batch)
+            if pending >= session.commit_interval:
+                _commit(session)
+                pending = 0
+        _commit(session)
+    except BaseException:
+        session.rollback(quiet=True)
+        raise
+    result.updated_ids -= result.new_ids
+    result.unchanged = len(seen - result.new_ids - result.updated_ids)
+    result.nul_cleaned = clean.cleaned
+    return result
+
+
+def _write_batch(
+    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
+) -> None:
+    with translated("writing the report"):
+        session.staging.clear([staging.REPORT])
+        session.staging.copy(staging.REPORT, staged)
+        cur = session.conn.execute(upserts.report_sql(session.prefix), {"seen": seen_at})
+        for customer_id, is_new in cur.fetchall():
+            (result.new_ids if is_new else result.updated_ids).add(customer_id)
+
+
+def _commit(session: Session) -> None:
+    with translated("committing the report"):
+        session.commit()
+
+
+CATALOGS = (
+    ("groups", staging.GROUPS, ("name",)),
+    ("account_statuses", staging.STATUSES, ("name", "active")),
+    ("account_types", staging.TYPES, ("name", "type")),
+)
+
+
+def write_catalogs(session: Session, catalogs: Catalogs) -> int:
+    """Upsert the three catalogs (nothing is deleted); return the NUL-cleaned count."""
+    clean = rows.TextCleaner()
+    staged = {
+        "groups": [rows.group_row(group, clean) for group in catalogs.groups],
+        "account_statuses": [rows.status_row(status, clean) for status in catalogs.statuses],
+        "account_types": [rows.type_row(kind, clean) for kind in catalogs.types],
+    }
+    try:
+        with translated("writing the catalogs"):
+            session.staging.clear([stage for _, stage, _ in CATALOGS])
+            for table, stage, values in CATALOGS:
+                session.staging.copy(stage, rows.last_by_key(staged[table]))
+                target = session.prefix.table(table)
+                session.conn.execute(upserts.upsert_sql(target, stage, ("id",), values))
+        _commit(session)
+    except BaseException:
+        session.rollback(quiet=True)
+        raise
+    return clean.cleaned

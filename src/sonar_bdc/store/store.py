@@ -1,0 +1,168 @@
+"""``Store``: the one object the importer talks to. All SQL lives in this package."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from psycopg import pq
+
+from sonar_bdc.errors import ConfigError, StoreError
+from sonar_bdc.records import Catalogs, ReportRow
+from sonar_bdc.store import migrate, queries
+from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.prefix import Prefix, parse_prefix
+from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
+from sonar_bdc.store.session import Session
+from sonar_bdc.store.writer import Writer
+
+
+class Store:
+    """One connection to PostGIS, the tables under one prefix, and the write path."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @classmethod
+    def connect(
+        cls,
+        conninfo: Mapping[str, Any],
+        prefix: Prefix | str,
+        *,
+        batch_size: int = 100,
+        commit_interval: int = 1000,
+        dry_run: bool = False,
+        application_name: str = "sonar-bdc",
+    ) -> Store:
+        """Open the connection; StoreUnavailable names the POSTGRES_* setting to check."""
+        _check_positive("-b/--batch-size", batch_size)
+        _check_positive("-c/--commit-interval", commit_interval)
+        parsed = parse_prefix(prefix) if isinstance(prefix, str) else prefix
+        conn = connect(conninfo, application_name)
+        try:
+            with translated("starting the session"):
+                session = Session(conn, parsed, batch_size, commit_interval, dry_run)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(session)
+
+    @property
+    def prefix(self) -> Prefix:
+        return self._session.prefix
+
+    @property
+    def dry_run(self) -> bool:
+        return self._session.dry_run
+
+    def ensure_schema(self) -> None:
+        """PostGIS, schema, tables, indexes and migrations to the latest version; idempotent."""
+        try:
+            with translated(f"creating the tables at {self.prefix}"):
+                migrate.ensure_schema(self._session.conn, self.prefix)
+                self._session.commit()
+        except BaseException:
+            self._session.rollback(quiet=True)
+            raise
+
+    def schema_version(self) -> int:
+        with translated("reading the schema version"):
+            version = migrate.schema_version(self._session.conn, self.prefix)
+        self._end_read()
+        return version
+
+    @contextlib.contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Hold an advisory lock on this prefix so two imports cannot interleave."""
+        key = self.prefix.lock_key()
+        with translated("taking the run lock"):
+            (got,) = self._session.conn.execute(queries.TRY_LOCK, [key]).fetchone() or (False,)
+        self._end_read()
+        if not got:
+            raise StoreError(
+                f"another sonar-bdc import is running against {self.prefix}; wait for it to finish"
+            )
+        try:
+            yield
+        finally:
+            self._unlock(key)
+
+    def write_report(self, rows: Iterable[ReportRow], seen_at: datetime) -> ReportWriteResult:
+        """Upsert the report fields and ``last_seen_at``; detail fields are left alone."""
+        return write_report(self._session, rows, seen_at)
+
+    def write_catalogs(self, catalogs: Catalogs) -> None:
+        """Upsert groups, account statuses and account types (nothing is deleted)."""
+        write_catalogs(self._session, catalogs)
+
+    def stale_customer_ids(
+        self, part: str, seen_at: datetime, older_than: datetime | None, limit: int | None
+    ) -> list[int]:
+        """Customers the run ``seen_at`` listed whose ``part`` needs fetching, in fetch order.
+
+        ``part`` is "detail" or "inventory"; ``older_than`` None means all (--force).
+        """
+        if part not in queries.FRESHNESS_COLUMNS:
+            raise ValueError(f"part must be one of {sorted(queries.FRESHNESS_COLUMNS)}: {part!r}")
+        params = {"seen": seen_at, "cutoff": older_than, "limit": limit}
+        with translated(f"listing customers whose {part} is stale"):
+            cur = self._session.conn.execute(queries.stale_ids_sql(self.prefix, part), params)
+            ids = [row[0] for row in cur.fetchall()]
+        self._end_read()
+        return ids
+
+    def writer(self) -> Writer:
+        return Writer(self._session)
+
+    def set_meta(self, key: str, value: str) -> None:
+        try:
+            with translated(f"saving metadata {key!r}"):
+                self._session.conn.execute(queries.set_meta_sql(self.prefix), [key, value])
+                self._session.commit()
+        except BaseException:
+            self._session.rollback(quiet=True)
+            raise
+
+    def get_meta(self, key: str) -> str | None:
+        with translated(f"reading metadata {key!r}"):
+            row = self._session.conn.execute(queries.get_meta_sql(self.prefix), [key]).fetchone()
+        self._end_read()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        """Close; anything uncommitted (everything, in a dry run) is rolled back."""
+        with contextlib.suppress(Exception):
+            self._session.tx.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _end_read(self) -> None:
+        """Do not sit idle in a transaction after a read (a dry run keeps its one)."""
+        conn = self._session.conn
+        if not self.dry_run and conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            with translated("ending a read"):
+                self._session.commit()
+
+    def _unlock(self, key: int) -> None:
+        with contextlib.suppress(StoreError), translated("releasing the run lock"):
+            if self._session.conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                self._session.rollback()
+            self._session.conn.execute(queries.UNLOCK, [key])
+            self._end_read()
+
+
+def _check_positive(option: str, value: int) -> None:
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{option} must be a whole number of at least 1, got {value!r}")
