@@ -1,0 +1,136 @@
+"""The BDC subcommands: ``sonar-bdc bdc subscription`` and ``sonar-bdc tracts load``.
+
+``cli.py`` calls ``add_bdc_commands(subparsers)`` when building its parser and
+``run_bdc_command(args)`` for these commands. Options are parsed here, the work is
+done by ``sonar_bdc.bdc.run``; errors propagate to ``cli.main`` as ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import date
+from pathlib import Path
+
+from sonar_bdc.logsetup import setup_logging
+from sonar_bdc.settings import Settings, load_settings
+
+from .run import SubscriptionOptions, load_tracts, subscription
+
+log = logging.getLogger("sonar_bdc.bdc")
+
+COMMANDS = ("bdc", "tracts")
+SUBSCRIPTION_DESCRIPTION = (
+    "Write the BDC fixed broadband subscription file (one row per census tract, technology "
+    "and advertised speeds) from the tables `sonar-bdc import` fills, and next to it "
+    "FILE.exceptions.csv listing every active data customer left out and why. "
+    "Nothing is written when a check fails. Database settings: POSTGRES_* (environment, .env)."
+)
+TRACTS_DESCRIPTION = (
+    "Load census tract polygons from the Census Bureau's TIGER/Line tract files "
+    "(tl_2020_SS_tract.zip, one per state; shapefile, zipped shapefile or GeoJSON). "
+    "Used for customers whose census block (fips) is missing. Tracts already loaded are "
+    "replaced by GEOID; all files load in one transaction."
+)
+
+
+def add_bdc_commands(subparsers: argparse._SubParsersAction) -> None:
+    bdc = subparsers.add_parser("bdc", help="FCC BDC filing files from the imported tables")
+    bdc_sub = bdc.add_subparsers(dest="bdc_command", required=True)
+    sub = bdc_sub.add_parser(
+        "subscription", help="write the subscription CSV", description=SUBSCRIPTION_DESCRIPTION
+    )
+    sub.add_argument(
+        "--as-of",
+        required=True,
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the filing's as-of date (June 30 or December 31)",
+    )
+    sub.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE.csv",
+        help="output file (default: bdc_subscription_<as-of>.csv)",
+    )
+    sub.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="technology mapping and consumer groups (see docs/bdc.example.toml)",
+    )
+    _add_common(sub)
+    tracts = subparsers.add_parser("tracts", help="census tract polygons for the BDC files")
+    tracts_sub = tracts.add_subparsers(dest="tracts_command", required=True)
+    load = tracts_sub.add_parser(
+        "load", help="load TIGER/Line tract files", description=TRACTS_DESCRIPTION
+    )
+    load.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help=".shp, .zip (zipped shapefile) or .geojson",
+    )
+    load.add_argument(
+        "--replace",
+        action="store_true",
+        help="remove every loaded tract first (default: add or replace by GEOID)",
+    )
+    _add_common(load)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    p.add_argument(
+        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
+    )
+    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=None,
+        help="debug output, tracebacks on errors",
+    )
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def run_bdc_command(args: argparse.Namespace) -> int:
+    """Run ``bdc subscription`` or ``tracts load``; return the exit code."""
+    settings = load_settings(
+        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file
+    )
+    setup_logging(settings.verbose, None, settings.secrets())
+    if args.command == "tracts":
+        return _tracts_load(settings, args)
+    return _subscription(settings, args)
+
+
+def _subscription(settings: Settings, args: argparse.Namespace) -> int:
+    options = SubscriptionOptions(as_of=args.as_of, output=args.output, config=args.config)
+    summary = subscription(settings, options)
+    for line in summary.lines():
+        log.info("%s", line)
+    for warning in summary.warnings():
+        log.warning("%s", warning)
+    return 0
+
+
+def _tracts_load(settings: Settings, args: argparse.Namespace) -> int:
+    loaded = load_tracts(settings, args.files, replace=args.replace)
+    log.info(
+        "loaded %d tracts (%d polygons) into %stracts; %d tracts in the table",
+        loaded.tracts,
+        loaded.shapes,
+        settings.prefix,
+        loaded.total,
+    )
+    return 0

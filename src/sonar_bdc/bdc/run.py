@@ -1,0 +1,80 @@
+"""The BDC commands as library calls: load tract polygons, build the subscription file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sonar_bdc.errors import ConfigError
+from sonar_bdc.settings import Settings
+from sonar_bdc.store import parse_prefix
+from sonar_bdc.store.filing import FilingData, FilingDb, TractsLoaded
+
+from .config import BdcConfig, load_config
+from .model import Connection, CustomerRow, Exclusion, Status
+from .output import aggregate, write_files
+from .rules import Rules, StatusResolver
+from .summary import FilingSummary
+from .tiger import read_tracts
+
+log = logging.getLogger("sonar_bdc.bdc")
+
+
+@dataclass(frozen=True)
+class SubscriptionOptions:
+    as_of: date
+    output: Path | None = None  # default: bdc_subscription_<as_of>.csv
+    config: Path | None = None  # the TOML configuration; None: the defaults
+
+    @property
+    def csv_path(self) -> Path:
+        return self.output or Path(f"bdc_subscription_{self.as_of.isoformat()}.csv")
+
+
+def subscription(settings: Settings, options: SubscriptionOptions) -> FilingSummary:
+    """Read the imported tables, decide every customer, validate and write both files."""
+    config = load_config(options.config)  # a bad file stops us before any SQL
+    prefix = parse_prefix(settings.prefix)
+    with FilingDb.connect(settings.postgres_conninfo(), prefix) as db:
+        data = db.read_filing()
+    return build_files(data, config, options)
+
+
+def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOptions) -> FilingSummary:
+    """The subscription CSV and its exceptions file from one snapshot of the tables."""
+    statuses = StatusResolver(Status(s["id"], s["name"], s["active"]) for s in data.statuses)
+    rules = Rules(config, statuses, data.tracts_loaded)
+    outcomes = [rules.decide(CustomerRow.from_row(row)) for row in data.customers]
+    rows = aggregate(o for o in outcomes if isinstance(o, Connection))
+    exclusions = [o for o in outcomes if isinstance(o, Exclusion)]
+    path = options.csv_path
+    try:
+        extra = write_files(path, rows, exclusions)
+    except OSError as exc:
+        raise ConfigError(f"-o {path}: cannot write the file: {exc.strerror or exc}") from exc
+    summary = FilingSummary.from_outcomes(options.as_of, outcomes)
+    summary.data_imported_at = data.latest_report
+    summary.csv_path, summary.exceptions_path = path, extra
+    summary.rows, summary.tracts_loaded = len(rows), data.tracts_loaded
+    return summary
+
+
+def load_tracts(settings: Settings, files: Sequence[Path], replace: bool = False) -> TractsLoaded:
+    """Load TIGER/Line tract files into the tracts table: all of them, or nothing."""
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise ConfigError(f"no such file: {', '.join(missing)}")
+    prefix = parse_prefix(settings.prefix)
+    with FilingDb.connect(settings.postgres_conninfo(), prefix) as db:
+        return db.load_tracts(_tract_rows(files), replace)
+
+
+def _tract_rows(files: Sequence[Path]) -> Iterator[tuple[str, str, str]]:
+    for path in files:
+        tracts = read_tracts(path)
+        log.info("%s: %d tract polygons", path, len(tracts))
+        for tract in tracts:
+            yield tract.geoid, tract.geojson, Path(path).name
