@@ -22,7 +22,7 @@ LONGEST_DERIVED_NAME = len("customer_inventory_item_idx")
 MAX_TABLE_PREFIX = MAX_IDENTIFIER - LONGEST_DERIVED_NAME
 
 _WORD = r"[a-z_][a-z0-9_]*"
-_PREFIX_RE = re.compile(rf"^(?:(?P<schema>{_WORD})\.)?(?P<table>{_WORD})?$")
+_PREFIX_RE = re.compile(rf"(?:(?P<schema>{_WORD})\.)?(?P<table>{_WORD})?")
 _EXAMPLES = "'sonar.' (schema sonar), 'bdc_' (public.bdc_*), 'sonar.bdc_' (sonar.bdc_*)"
 
 
@@ -56,7 +56,7 @@ class Prefix:
 
 def parse_prefix(text: str) -> Prefix:
     """Parse ``-p/--prefix``; raise ConfigError naming the problem and valid forms."""
-    match = _PREFIX_RE.match(text)
+    match = _PREFIX_RE.fullmatch(text)
     if match is None:
         raise ConfigError(_invalid(text, _reason(text)))
     schema, table = match.group("schema"), match.group("table") or ""

@@ -1,0 +1,136 @@
+"""The -p/--prefix grammar and the SQL builders, without a database."""
+
+from __future__ import annotations
+
+import pytest
+from psycopg import sql
+
+from sonar_bdc.errors import ConfigError
+from sonar_bdc.store import Prefix, ddl, parse_prefix, staging, upserts
+from sonar_bdc.store.db import connect_message, one_line
+from sonar_bdc.store.prefix import MAX_IDENTIFIER, MAX_TABLE_PREFIX
+from sonar_bdc.store.rows import TextCleaner, valid_coordinates
+
+
+@pytest.mark.parametrize(
+    ("text", "schema", "table_prefix", "qualified"),
+    [
+        ("sonar.", "sonar", "", ("sonar", "customers")),
+        ("bdc_", None, "bdc_", ("public", "bdc_customers")),
+        ("sonar.bdc_", "sonar", "bdc_", ("sonar", "bdc_customers")),
+        ("", None, "", ("public", "customers")),
+        ("public.x1_", "public", "x1_", ("public", "x1_customers")),
+        ("_s2.", "_s2", "", ("_s2", "customers")),
+    ],
+)
+def test_prefix_forms(text: str, schema: str | None, table_prefix: str, qualified: tuple) -> None:
+    prefix = parse_prefix(text)
+    assert (prefix.schema, prefix.table_prefix) == (schema, table_prefix)
+    assert prefix.table("customers") == sql.Identifier(*qualified)
+
+
+def test_bare_word_is_a_table_prefix() -> None:
+    assert parse_prefix("sonar") == Prefix(schema=None, table_prefix="sonar")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".bdc_",
+        "sonar..",
+        "a.b.c",
+        "sonar.bdc.",
+        "so nar.",
+        "sonar;drop.",
+        'sonar".',
+        "sonar'.",
+        "Sonar.",
+        "1sonar.",
+        "sonar.1x",
+        "sonar-x.",
+        "pg_catalog.",
+        "information_schema.",
+        "sonar.\n",
+        "sønar.",
+        "x" * (MAX_IDENTIFIER + 1) + ".",
+        "s." + "x" * (MAX_TABLE_PREFIX + 1),
+    ],
+)
+def test_bad_prefixes_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"-p/--prefix") as info:
+        parse_prefix(text)
+    assert "\n" not in str(info.value)
+
+
+def test_longest_prefix_keeps_every_name_within_postgres_limit() -> None:
+    prefix = parse_prefix("s." + "x" * MAX_TABLE_PREFIX)
+    assert max(len(name) for name in ddl.derived_names(prefix)) <= MAX_IDENTIFIER
+
+
+def test_lock_key_is_stable_and_distinct() -> None:
+    assert parse_prefix("sonar.").lock_key() == parse_prefix("sonar.").lock_key()
+    assert parse_prefix("sonar.").lock_key() != parse_prefix("sonar.bdc_").lock_key()
+    assert -(2**63) <= parse_prefix("sonar.").lock_key() < 2**63
+
+
+def test_ddl_uses_only_qualified_identifiers() -> None:
+    prefix = parse_prefix("sch.p_")
+    text = " ".join(repr(statement) for statement in ddl.v1(prefix) + ddl.v2(prefix))
+    assert "Identifier('sch', 'p_customers')" in text
+    assert "Identifier('p_customers_geom_idx')" in text
+
+
+def test_migration_plan() -> None:
+    assert ddl.migration_plan(0) == [1, 2]
+    assert ddl.migration_plan(1) == [2]
+    assert ddl.migration_plan(ddl.LATEST_VERSION) == []
+
+
+def test_upsert_builder_returns_composed() -> None:
+    target = sql.Identifier("s", "groups")
+    statement = upserts.upsert_sql(target, staging.GROUPS, ("id",), ("name",))
+    assert isinstance(statement, sql.Composed)
+    assert "IS DISTINCT FROM" in repr(statement)
+    no_values = upserts.upsert_sql(target, staging.GROUP_LINKS, ("customer_id", "group_id"), ())
+    assert "DO NOTHING" in repr(no_values)
+
+
+def test_text_cleaner_counts_nul_and_surrogates() -> None:
+    clean = TextCleaner()
+    assert clean("plain") == "plain"
+    assert clean(None) is None
+    assert clean("é ü ✓") == "é ü ✓"
+    assert clean("a\x00b") == "ab"
+    assert clean("bad \ud800 surrogate") == "bad ? surrogate"
+    assert clean.cleaned == 2
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "ok"),
+    [
+        (45.5, -122.6, True),
+        (None, -122.6, False),
+        (45.5, None, False),
+        (0.0, 0.0, False),
+        (0.0, 10.0, True),
+        (91.0, 0.5, False),
+        (45.0, 181.0, False),
+        (float("nan"), 1.0, False),
+        (1.0, float("inf"), False),
+    ],
+)
+def test_valid_coordinates(lat: float | None, lon: float | None, ok: bool) -> None:
+    assert valid_coordinates(lat, lon) is ok
+
+
+def test_connect_messages_name_the_setting_and_hide_the_password() -> None:
+    params = {"host": "db", "port": 5432, "password": "hunter2"}
+    auth = connect_message(Exception("FATAL: password authentication failed hunter2"), params)
+    assert "POSTGRES_USER and POSTGRES_PASSWORD" in auth
+    assert "hunter2" not in auth
+    db = connect_message(Exception('FATAL:  database "x" does not exist'), params)
+    assert "POSTGRES_DB" in db
+    refused = connect_message(Exception("Connection refused\n\tIs the server running"), params)
+    assert "POSTGRES_HOST and POSTGRES_PORT" in refused
+    assert "\n" not in refused
+    assert one_line("a\n  b") == "a b"
