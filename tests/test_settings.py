@@ -11,10 +11,19 @@ from sonar_bdc.settings import Settings, load_settings
 
 def test_defaults_are_the_design_documents() -> None:
     s = load_settings(environ={})
-    assert (s.workers, s.batch_size, s.commit_interval, s.days, s.prefix) == (10, 100, 1000, 7, "sonar.")
+    assert (s.workers, s.batch_size, s.commit_interval, s.days, s.prefix) == (
+        10,
+        100,
+        1000,
+        7,
+        "sonar.",
+    )
     assert (s.max_retries, s.initial_backoff, s.force, s.limit) == (5, 1.0, False, None)
     assert (s.postgres_host, s.postgres_db, s.postgres_user, s.postgres_port) == (
-        "localhost", "propagation", "propagation", 5432,
+        "localhost",
+        "propagation",
+        "propagation",
+        5432,
     )
 
 
@@ -84,10 +93,33 @@ def test_missing_sonar_credentials_are_named() -> None:
 def test_command_line_parses_the_design_documents_options(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = build_parser().parse_args(
-        ["import", "-w", "20", "-b", "50", "-c", "500", "-f", "-d", "3", "-p", "bdc.",
-         "-l", "100", "-v", "--inventory-only", "--max-retries", "2",
-         "--initial-backoff", "0.5", "--report-layout", "B", "--rate-limit", "20",
-         "--dry-run"]
+        [
+            "import",
+            "-w",
+            "20",
+            "-b",
+            "50",
+            "-c",
+            "500",
+            "-f",
+            "-d",
+            "3",
+            "-p",
+            "bdc.",
+            "-l",
+            "100",
+            "-v",
+            "--inventory-only",
+            "--max-retries",
+            "2",
+            "--initial-backoff",
+            "0.5",
+            "--report-layout",
+            "B",
+            "--rate-limit",
+            "20",
+            "--dry-run",
+        ]
     )
     s = settings_from_args(args)
     assert (s.workers, s.batch_size, s.commit_interval, s.force, s.days) == (20, 50, 500, True, 3)
@@ -98,8 +130,12 @@ def test_command_line_parses_the_design_documents_options(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize(
     "argv",
-    [["import", "-w", "many"], ["import", "--days", "x"], ["import", "--report-layout", "C"],
-     ["import", "--inventory-only", "--customers-only"]],
+    [
+        ["import", "-w", "many"],
+        ["import", "--days", "x"],
+        ["import", "--report-layout", "C"],
+        ["import", "--inventory-only", "--customers-only"],
+    ],
 )
 def test_bad_command_lines_exit_2(argv, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:

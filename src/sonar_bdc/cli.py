@@ -35,34 +35,64 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     """The design document's options, with its defaults, plus what users need."""
     d = Settings()
     p.add_argument("-w", "--workers", type=int, help=f"worker threads (default: {d.workers})")
-    p.add_argument("-b", "--batch-size", type=int,
-                   help=f"rows per staged database batch (default: {d.batch_size})")
-    p.add_argument("-c", "--commit-interval", type=int,
-                   help=f"rows per database commit (default: {d.commit_interval})")
-    p.add_argument("-f", "--force", action="store_true", default=None,
-                   help="update all data regardless of age")
-    p.add_argument("-d", "--days", type=float,
-                   help=f"only update data older than this many days (default: {d.days:g})")
-    p.add_argument("-p", "--prefix",
-                   help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})")
+    p.add_argument(
+        "-b",
+        "--batch-size",
+        type=int,
+        help=f"rows per staged database batch (default: {d.batch_size})",
+    )
+    p.add_argument(
+        "-c",
+        "--commit-interval",
+        type=int,
+        help=f"rows per database commit (default: {d.commit_interval})",
+    )
+    p.add_argument(
+        "-f", "--force", action="store_true", default=None, help="update all data regardless of age"
+    )
+    p.add_argument(
+        "-d",
+        "--days",
+        type=float,
+        help=f"only update data older than this many days (default: {d.days:g})",
+    )
+    p.add_argument(
+        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
+    )
     p.add_argument("-l", "--limit", type=int, help="limit the number of customers to import")
     p.add_argument("-v", "--verbose", action="store_true", default=None, help="verbose output")
     part = p.add_mutually_exclusive_group()
-    part.add_argument("--inventory-only", action="store_true", default=None,
-                      help="only import inventory data")
-    part.add_argument("--customers-only", action="store_true", default=None,
-                      help="only import customer data")
-    p.add_argument("--max-retries", type=int,
-                   help=f"retries per API call (default: {d.max_retries})")
-    p.add_argument("--initial-backoff", type=float,
-                   help=f"first retry delay in seconds (default: {d.initial_backoff:g})")
+    part.add_argument(
+        "--inventory-only", action="store_true", default=None, help="only import inventory data"
+    )
+    part.add_argument(
+        "--customers-only", action="store_true", default=None, help="only import customer data"
+    )
+    p.add_argument(
+        "--max-retries", type=int, help=f"retries per API call (default: {d.max_retries})"
+    )
+    p.add_argument(
+        "--initial-backoff",
+        type=float,
+        help=f"first retry delay in seconds (default: {d.initial_backoff:g})",
+    )
     p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
-    p.add_argument("--report-layout", choices=REPORT_LAYOUTS,
-                   help="contact report column layout (default: auto-detect)")
-    p.add_argument("--rate-limit", type=float,
-                   help="most requests per second to Sonar, all workers together (default: off)")
-    p.add_argument("--dry-run", action="store_true", default=None,
-                   help="fetch and stage everything, then roll back")
+    p.add_argument(
+        "--report-layout",
+        choices=REPORT_LAYOUTS,
+        help="contact report column layout (default: auto-detect)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        help="most requests per second to Sonar, all workers together (default: off)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="fetch and stage everything, then roll back",
+    )
     p.add_argument("--log-file", help=f"log file, rotated (default: {d.log_file})")
 
 
@@ -70,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sonar-bdc", description="Sonar -> PostGIS for FCC BDC filings.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_import_options(sub.add_parser("import", help="import from Sonar",
-                                      description=IMPORT_DESCRIPTION))
+    add_import_options(
+        sub.add_parser("import", help="import from Sonar", description=IMPORT_DESCRIPTION)
+    )
     _add_simulate(sub.add_parser("simulate", help="serve the bundled Sonar simulator"))
     demo = sub.add_parser("demo", help="import from a bundled simulator into the local PostGIS")
     add_import_options(demo)
@@ -94,15 +125,32 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--error-rate", type=float, default=0.0, help="share of random 5xx")
     p.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
     p.add_argument("--truncate-rate", type=float, default=0.0, help="share of truncated bodies")
-    p.add_argument("--session-expiry", type=int, default=0,
-                   help="expire web sessions every N requests (0: never)")
+    p.add_argument(
+        "--session-expiry",
+        type=int,
+        default=0,
+        help="expire web sessions every N requests (0: never)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     keys = [
-        "workers", "batch_size", "commit_interval", "force", "days", "prefix", "limit",
-        "verbose", "inventory_only", "customers_only", "max_retries", "initial_backoff",
-        "report_layout", "rate_limit", "dry_run", "log_file",
+        "workers",
+        "batch_size",
+        "commit_interval",
+        "force",
+        "days",
+        "prefix",
+        "limit",
+        "verbose",
+        "inventory_only",
+        "customers_only",
+        "max_retries",
+        "initial_backoff",
+        "report_layout",
+        "rate_limit",
+        "dry_run",
+        "log_file",
     ]
     overrides = {k: getattr(args, k, None) for k in keys}
     return load_settings(overrides, env_file=args.env_file)

@@ -34,12 +34,16 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
 
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
     log.info("generating a simulated Sonar with %d accounts (seed %d)", accounts, seed)
-    with Simulator(generate(accounts=accounts, seed=seed), username="demo",
-                   password="demo-password") as sim:
+    with Simulator(
+        generate(accounts=accounts, seed=seed), username="demo", password="demo-password"
+    ) as sim:
         host = sim.base_url.removeprefix("http://")
         demo = dataclasses.replace(
-            settings, sonar_protocol="http", sonar_host=host,
-            sonar_username="demo", sonar_password="demo-password",
+            settings,
+            sonar_protocol="http",
+            sonar_host=host,
+            sonar_username="demo",
+            sonar_password="demo-password",
         )
         log.info("simulated Sonar at %s; importing into %s", sim.base_url, _db_label(demo))
         summary = run_import(demo)
@@ -56,8 +60,7 @@ def _print_psql_hint(s: Settings) -> None:
     schema, _, table_prefix = s.prefix.rpartition(".")
     table = f"{schema + '.' if schema else ''}{table_prefix}customers"
     query = (
-        f"SELECT id, name, status, city, state, ST_AsText(geom) FROM {table} "
-        "ORDER BY id LIMIT 10;"
+        f"SELECT id, name, status, city, state, ST_AsText(geom) FROM {table} ORDER BY id LIMIT 10;"
     )
     cmd = (
         f"psql -h {shlex.quote(s.postgres_host)} -p {s.postgres_port} "
@@ -72,11 +75,22 @@ def simulate_command(args: argparse.Namespace) -> int:
 
     setup_logging(False, None)
     faults = Faults(
-        latency=args.latency, jitter=args.jitter, rate_limit=args.rate_limit,
-        error_rate=args.error_rate, drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate, session_expiry_every=args.session_expiry,
+        latency=args.latency,
+        jitter=args.jitter,
+        rate_limit=args.rate_limit,
+        error_rate=args.error_rate,
+        drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
+        session_expiry_every=args.session_expiry,
     )
     dataset = generate(accounts=args.accounts, seed=args.seed)
-    serve(dataset, layout=args.layout, username=args.username, password=args.password,
-          faults=faults, host=args.host, port=args.port)
+    serve(
+        dataset,
+        layout=args.layout,
+        username=args.username,
+        password=args.password,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+    )
     return 0

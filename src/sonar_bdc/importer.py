@@ -76,10 +76,10 @@ def run_import(settings: Settings, *, show_progress: bool = True) -> Summary:
     settings.require_sonar_credentials()
     started = time.monotonic()
     summary = Summary(dry_run=settings.dry_run)
-    with open_store(settings) as store:
+    with open_store(settings) as store, SonarClient(sonar_config(settings)) as client:
+        client.login()  # before any DDL: a refused login must leave the database untouched
         store.ensure_schema()
-        with store.run_lock(), SonarClient(sonar_config(settings)) as client:
-            client.login()
+        with store.run_lock():
             try:
                 _run(settings, store, client, summary, show_progress)
             except KeyboardInterrupt:
@@ -104,7 +104,10 @@ def _run(
     summary.duplicate_rows = report.duplicate_rows
     log.info(
         "report: %d accounts in %d rows (layout %s), %d without valid coordinates",
-        len(report.rows), report.raw_rows, report.layout, report.invalid_coordinates,
+        len(report.rows),
+        report.raw_rows,
+        report.layout,
+        report.invalid_coordinates,
     )
     written = store.write_report(report.rows, seen_at)
     del report
@@ -214,7 +217,9 @@ def _fetch_and_write(
         with store.writer() as writer:
             try:
                 for customer_id, future in _bounded_map(
-                    pool, lambda job: _fetch_one(client, inv_catalog, job), plan,
+                    pool,
+                    lambda job: _fetch_one(client, inv_catalog, job),
+                    plan,
                     settings.workers * 4,
                 ):
                     _write_one(writer, customer_id, future, summary)
@@ -230,12 +235,14 @@ def _fetch_and_write(
         if summary.failed:
             log.error(
                 "%d customers failed and stay stale (the next run retries them): %s",
-                len(summary.failed), _id_list(summary.failed),
+                len(summary.failed),
+                _id_list(summary.failed),
             )
         if summary.deleted:
             log.warning(
                 "%d accounts listed by the report are gone in Sonar (404): %s",
-                len(summary.deleted), _id_list(summary.deleted),
+                len(summary.deleted),
+                _id_list(summary.deleted),
             )
 
 

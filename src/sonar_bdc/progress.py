@@ -50,7 +50,11 @@ class _NoProgress:
 
 
 def make_progress(
-    total: int | None, desc: str, unit: str = "customer", interval: float = 10.0, *,
+    total: int | None,
+    desc: str,
+    unit: str = "customer",
+    interval: float = 10.0,
+    *,
     enabled: bool = True,
 ) -> Progress:
     """A bar on a terminal; periodic log lines when stderr is not a terminal."""

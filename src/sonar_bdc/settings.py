@@ -59,7 +59,9 @@ class Settings:
     @property
     def sonar_base_url(self) -> str:
         if not self.sonar_host:
-            raise ConfigError("SONAR_HOST is not set: put your Sonar host name in .env or the environment")
+            raise ConfigError(
+                "SONAR_HOST is not set: put your Sonar host name in .env or the environment"
+            )
         return f"{self.sonar_protocol}://{self.sonar_host}"
 
     def postgres_conninfo(self) -> dict[str, Any]:

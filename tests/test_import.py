@@ -1,0 +1,330 @@
+"""The importer end to end: simulator over loopback HTTP, real PostGIS, exact comparison."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+import dbcompare
+from sonar_bdc.cli import main
+from sonar_bdc.importer import run_import
+from sonar_bdc.settings import Settings
+from sonar_bdc.simulator import Faults, Simulator, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def dataset_seed() -> int:
+    return 7
+
+
+@pytest.fixture
+def sim():
+    with Simulator(generate(accounts=250, seed=7), layout="A") as simulator:
+        yield simulator
+
+
+def settings_for(sim: Simulator, db: dict, schema: str, **kw) -> Settings:
+    base = Settings(
+        sonar_protocol="http",
+        sonar_host=sim.base_url.removeprefix("http://"),
+        sonar_username="admin",
+        sonar_password="sonar",
+        postgres_host=db["host"],
+        postgres_port=db["port"],
+        postgres_user=db["user"],
+        postgres_db=db["dbname"],
+        prefix=f"{schema}.",
+        initial_backoff=0.01,
+        log_file=None,
+        workers=4,
+    )
+    return dataclasses.replace(base, **kw)
+
+
+def env_for(sim: Simulator, db: dict) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SONAR_PROTOCOL": "http",
+        "SONAR_HOST": sim.base_url.removeprefix("http://"),
+        "SONAR_USERNAME": "admin",
+        "SONAR_PASSWORD": "sonar",
+        "POSTGRES_HOST": db["host"],
+        "POSTGRES_PORT": str(db["port"]),
+        "POSTGRES_USER": db["user"],
+        "POSTGRES_DB": db["dbname"],
+    }
+
+
+def check_exact(pg_conn, schema, sim, layout="A", **kw) -> None:
+    problems = dbcompare.mismatches(pg_conn, schema, sim.dataset, layout, **kw)
+    assert problems == [], problems[:10]
+
+
+def count(pg_conn, schema: str, table: str, where: str = "true") -> int:
+    query = sql.SQL("SELECT count(*) FROM {}.{} WHERE " + where).format(
+        sql.Identifier(schema), sql.Identifier(table)
+    )
+    return pg_conn.execute(query).fetchone()[0]
+
+
+def test_full_import_is_exact_and_a_second_run_fetches_only_report_and_catalogs(
+    sim, pg_schema, pg_conn
+) -> None:
+    db, schema = pg_schema
+    summary = run_import(settings_for(sim, db, schema), show_progress=False)
+    assert summary.exit_code == 0
+    assert summary.listed == len(sim.dataset.accounts) == summary.new
+    assert len(summary.deleted) == len(sim.dataset.deleted_ids()) > 0
+    assert summary.invalid_coordinates > 0 and summary.duplicate_rows > 0
+    check_exact(pg_conn, schema, sim)
+
+    before = dict(sim.requests_by_kind)
+    again = run_import(settings_for(sim, db, schema), show_progress=False)
+    after = sim.requests_by_kind
+    assert after.get("detail", 0) == before.get("detail", 0)
+    assert after.get("inventory", 0) == before.get("inventory", 0)
+    assert after["report"] == before["report"] + 1
+    assert (again.new, again.updated, again.fetched) == (0, 0, 0)
+    assert again.skipped_fresh == again.listed
+    meta = dict(
+        pg_conn.execute(
+            sql.SQL("SELECT key, value FROM {}.metadata").format(sql.Identifier(schema))
+        ).fetchall()
+    )
+    for key in ("report_imported_at", "customers_imported_at", "inventory_imported_at"):
+        assert meta.get(key)
+
+
+def test_layout_b_is_detected_and_imported_exactly(pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    with Simulator(generate(accounts=120, seed=3), layout="B") as sim_b:
+        summary = run_import(settings_for(sim_b, db, schema), show_progress=False)
+        assert summary.layout == "B"
+        check_exact(pg_conn, schema, sim_b, layout="B")
+
+
+def test_changed_accounts_are_made_equal_again_with_force(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    run_import(settings_for(sim, db, schema), show_progress=False)
+    changed = sim.change_accounts(fraction=0.1, seed=11)
+    assert changed
+    assert dbcompare.mismatches(pg_conn, schema, sim.dataset) != []  # the change is visible
+    summary = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    assert summary.exit_code == 0
+    assert summary.updated >= len(changed) // 2
+    check_exact(pg_conn, schema, sim)
+
+
+def test_days_zero_refreshes_everything(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    run_import(settings_for(sim, db, schema), show_progress=False)
+    sim.change_accounts(fraction=0.2, seed=5)
+    summary = run_import(settings_for(sim, db, schema, days=0), show_progress=False)
+    assert summary.skipped_fresh == 0
+    check_exact(pg_conn, schema, sim)
+
+
+def test_limit_fetches_at_most_that_many_and_the_rest_stays_stale(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    summary = run_import(settings_for(sim, db, schema, limit=40), show_progress=False)
+    assert summary.fetched + len(summary.deleted) == 40
+    assert count(pg_conn, schema, "customers") == len(sim.dataset.accounts)
+    assert count(pg_conn, schema, "customers", "updated_at IS NOT NULL") == 40
+    rest = run_import(settings_for(sim, db, schema), show_progress=False)
+    assert rest.fetched + len(rest.deleted) == len(sim.dataset.accounts) - 40
+    check_exact(pg_conn, schema, sim)
+
+
+def test_customers_only_and_inventory_only_keep_separate_freshness(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    run_import(settings_for(sim, db, schema, customers_only=True), show_progress=False)
+    assert sim.requests_by_kind.get("inventory", 0) == 0
+    assert count(pg_conn, schema, "customer_inventory") == 0
+    check_exact(pg_conn, schema, sim, inventory=False)
+
+    details_before = sim.requests_by_kind["detail"]
+    run_import(settings_for(sim, db, schema, inventory_only=True), show_progress=False)
+    assert sim.requests_by_kind["detail"] == details_before
+    assert sim.requests_by_kind["inventory"] >= len(sim.dataset.live_ids())
+    check_exact(pg_conn, schema, sim)
+
+    # Each part is now fresh: neither run refetches the other's data.
+    inventory_before = sim.requests_by_kind["inventory"]
+    run_import(settings_for(sim, db, schema, customers_only=True), show_progress=False)
+    run_import(settings_for(sim, db, schema, inventory_only=True), show_progress=False)
+    assert sim.requests_by_kind["detail"] == details_before
+    assert sim.requests_by_kind["inventory"] == inventory_before
+
+
+def test_dry_run_fetches_everything_and_writes_nothing(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    summary = run_import(settings_for(sim, db, schema, dry_run=True), show_progress=False)
+    assert summary.dry_run and summary.fetched == len(sim.dataset.live_ids())
+    exists = pg_conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)
+    ).fetchone()[0]
+    assert exists == 0
+
+
+def test_failed_customers_exit_1_stay_stale_and_the_next_run_completes(
+    sim, pg_schema, pg_conn, tmp_path, monkeypatch, caplog
+) -> None:
+    db, schema = pg_schema
+    bad = sim.dataset.live_ids()[:3]
+    sim.faults = Faults(fail_accounts=frozenset(bad))
+    for key, value in env_for(sim, db).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    argv = [
+        "import",
+        "-p",
+        f"{schema}.",
+        "--max-retries",
+        "1",
+        "--initial-backoff",
+        "0.01",
+        "-w",
+        "4",
+    ]
+    assert main(argv) == 1
+    log_text = (tmp_path / "bdc_import.log").read_text()
+    assert all(str(cid) in log_text for cid in bad)
+    stale = pg_conn.execute(
+        sql.SQL("SELECT id FROM {}.customers WHERE updated_at IS NULL ORDER BY id").format(
+            sql.Identifier(schema)
+        )
+    ).fetchall()
+    assert [r[0] for r in stale] == bad
+    others = [cid for cid in sim.dataset.accounts if cid not in bad]
+    check_exact(pg_conn, schema, sim, ids=others)
+
+    sim.faults = Faults()
+    assert main(argv) == 0
+    check_exact(pg_conn, schema, sim)
+
+
+@pytest.mark.parametrize(
+    ("argv_extra", "environ", "message"),
+    [
+        (["-p", "bad;prefix"], {}, "prefix"),
+        ([], {"SONAR_PASSWORD": ""}, "SONAR_PASSWORD"),
+        ([], {"SONAR_PASSWORD": "wrong"}, "SONAR_PASSWORD"),
+        ([], {"POSTGRES_PORT": "1"}, "POSTGRES"),
+        ([], {"POSTGRES_DB": "no_such_db_here"}, "POSTGRES_DB"),
+        (["--env-file", "/nonexistent/.env"], {}, "no such file"),
+    ],
+)
+def test_configuration_errors_exit_2_with_one_line_and_create_nothing(
+    sim, pg_schema, pg_conn, monkeypatch, tmp_path, capsys, argv_extra, environ, message
+) -> None:
+    db, schema = pg_schema
+    for key, value in {**env_for(sim, db), **environ}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    code = main(["import", "-p", f"{schema}.", *argv_extra])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert "'wrong'" not in err[0]  # the password is never echoed
+    created = pg_conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)
+    ).fetchone()[0]
+    assert created == 0
+
+
+def _start_import(sim, db, schema, tmp_path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "direct_bdc_import.py"),
+            "-p",
+            f"{schema}.",
+            "-w",
+            "4",
+            "-b",
+            "10",
+            "-c",
+            "20",
+            "--initial-backoff",
+            "0.01",
+            *extra,
+        ],
+        env=env_for(sim, db),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_for_details(sim, n: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while sim.requests_by_kind.get("detail", 0) < n:
+        assert time.monotonic() < deadline, "the import never got going"
+        time.sleep(0.02)
+
+
+def test_direct_bdc_import_script_runs_the_same_import(sim, pg_schema, pg_conn, tmp_path) -> None:
+    db, schema = pg_schema
+    proc = _start_import(sim, db, schema, tmp_path)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "Import summary" in out
+    check_exact(pg_conn, schema, sim)
+
+
+def test_ctrl_c_commits_complete_customers_and_exits_non_zero(
+    sim, pg_schema, pg_conn, tmp_path
+) -> None:
+    db, schema = pg_schema
+    sim.faults = Faults(latency=0.01)
+    proc = _start_import(sim, db, schema, tmp_path)
+    _wait_for_details(sim, 60)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    done = count(pg_conn, schema, "customers", "updated_at IS NOT NULL")
+    assert 0 < done < len(sim.dataset.accounts)
+    # What was committed is whole: every refreshed live customer is exact.
+    refreshed = [
+        r[0]
+        for r in pg_conn.execute(
+            sql.SQL(
+                "SELECT id FROM {}.customers WHERE updated_at IS NOT NULL"
+                " AND inventory_updated_at IS NOT NULL"
+            ).format(sql.Identifier(schema))
+        ).fetchall()
+    ]
+    check_exact(pg_conn, schema, sim, ids=refreshed)
+    sim.faults = Faults()
+    rerun = _start_import(sim, db, schema, tmp_path)
+    out, _ = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, out
+    check_exact(pg_conn, schema, sim)
+
+
+def test_sigkill_mid_run_then_rerun_makes_the_database_exact(
+    sim, pg_schema, pg_conn, tmp_path
+) -> None:
+    db, schema = pg_schema
+    sim.faults = Faults(latency=0.01)
+    proc = _start_import(sim, db, schema, tmp_path)
+    _wait_for_details(sim, 100)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    sim.faults = Faults()
+    rerun = _start_import(sim, db, schema, tmp_path)
+    out, _ = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, out
+    check_exact(pg_conn, schema, sim)
