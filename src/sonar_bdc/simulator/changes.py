@@ -26,11 +26,27 @@ def change_accounts(ds: Dataset, fraction: float, seed: int) -> list[int]:
     rng = random.Random(seed)
     live = ds.live_ids()
     count = min(len(live), max(1 if fraction > 0 else 0, round(fraction * len(live))))
-    changed: set[int] = set()
-    for account_id in sorted(rng.sample(live, count)):
-        changed |= _mutate(ds, rng, ds.accounts[account_id], live)
+    before = {i: _signature(ds.accounts[i]) for i in live}
+    chosen = sorted(rng.sample(live, count))
+    touched: set[int] = set()
+    for account_id in chosen:
+        touched |= _mutate(ds, rng, ds.accounts[account_id], live)
+    for account_id in chosen:  # an item can move in and back out: make sure it shows
+        if _signature(ds.accounts[account_id]) == before[account_id]:
+            _move(ds, rng, ds.accounts[account_id], live)
     ds.version += 1
-    return sorted(changed)
+    return sorted(i for i in touched | set(chosen) if _signature(ds.accounts[i]) != before[i])
+
+
+def _signature(account: Account) -> tuple[object, ...]:
+    """Everything a mutation can change (items are never edited in place)."""
+    addr = account.address
+    return (
+        tuple(account.services),
+        tuple(account.group_ids),
+        (addr.lat_raw, addr.lon_raw, addr.fips),
+        tuple(sorted(account.item_ids)),
+    )
 
 
 def _mutate(ds: Dataset, rng: random.Random, account: Account, live: list[int]) -> set[int]:
