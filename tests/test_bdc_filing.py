@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import shapefile
 
 from sonar_bdc.bdc.run import SubscriptionOptions, load_tracts, subscription
 from sonar_bdc.errors import ConfigError, StoreUnavailable
@@ -258,3 +260,26 @@ def test_missing_import_is_a_clear_error(pg_schema: tuple[dict, str], tmp_path: 
     with pytest.raises(StoreUnavailable, match="run sonar-bdc import first"):
         subscription(settings, SubscriptionOptions(date(2024, 6, 30), tmp_path / "x.csv"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_zipped_shapefile_with_a_hole_and_an_island(filled: Settings, tmp_path: Path) -> None:
+    base = tmp_path / "tl_2020_01_tract"
+    outer = [[-86.5, 32.4], [-86.5, 32.5], [-86.4, 32.5], [-86.4, 32.4], [-86.5, 32.4]]
+    hole = [[-86.46, 32.44], [-86.44, 32.44], [-86.44, 32.46], [-86.46, 32.46], [-86.46, 32.44]]
+    with shapefile.Writer(str(base), shapeType=shapefile.POLYGON) as w:
+        w.field("GEOID", "C", size=11)
+        w.poly([outer, hole])  # 01001020100 with a hole around Ada's point ...
+        w.record("01001020100")
+        w.poly([list(reversed(hole))])  # ... where the island tract lies
+        w.record("01001020300")
+    archive = tmp_path / "tl_2020_01_tract.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for ext in (".shp", ".shx", ".dbf"):
+            z.write(base.with_suffix(ext), base.with_suffix(ext).name)
+    loaded = load_tracts(filled, [archive], replace=True)
+    assert (loaded.tracts, loaded.total) == (2, 2)
+    summary = subscription(filled, SubscriptionOptions(date(2024, 6, 30), tmp_path / "c.csv"))
+    listed = {r[0]: r[3] for r in read_csv(tmp_path / "c.exceptions.csv")[1:]}
+    # Ada (fips 01001020100) sits in the island tract now: a conflict, reported.
+    assert "point (32.45, -86.45) is in tract 01001020300" in listed["1"]
+    assert summary.excluded["conflicting_tract"] == 1
