@@ -114,7 +114,8 @@ class Retrier:
         delay = state.next_action.sleep if state.next_action is not None else 0.0
         # One fault is routine under load; say it loudly only when it persists.
         level = logging.WARNING if state.attempt_number >= 3 else logging.DEBUG
+        text = str(error) if what in str(error) else f"{what}: {error}"
         log.log(
-            level, "%s: %s; retry %d of %d in %.2f s",
-            what, error, state.attempt_number, self.policy.max_retries, delay,
+            level, "%s; retry %d of %d in %.2f s",
+            text, state.attempt_number, self.policy.max_retries, delay,
         )  # fmt: skip
