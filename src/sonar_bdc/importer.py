@@ -109,26 +109,32 @@ def _run(
         report.layout,
         report.invalid_coordinates,
     )
-    written = store.write_report(report.rows, seen_at)
+    with summary.db_clock:
+        written = store.write_report(report.rows, seen_at)
+        store.set_meta(META_REPORT, seen_at.isoformat())
     del report
     summary.nul_cleaned += written.nul_cleaned
-    store.set_meta(META_REPORT, seen_at.isoformat())
 
-    store.write_catalogs(client.catalogs())
+    catalogs = client.catalogs()
     want_detail = not settings.inventory_only
     want_inventory = not settings.customers_only
     inv_catalog = client.inventory_catalog() if want_inventory else None
-    store.set_meta(META_CATALOGS, seen_at.isoformat())
+    with summary.db_clock:
+        store.write_catalogs(catalogs)
+        store.set_meta(META_CATALOGS, seen_at.isoformat())
 
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
-    detail_ids = (
-        store.stale_customer_ids("detail", seen_at, cutoff, settings.limit) if want_detail else []
-    )
-    inventory_ids = (
-        store.stale_customer_ids("inventory", seen_at, cutoff, settings.limit)
-        if want_inventory
-        else []
-    )
+    with summary.db_clock:
+        detail_ids = (
+            store.stale_customer_ids("detail", seen_at, cutoff, settings.limit)
+            if want_detail
+            else []
+        )
+        inventory_ids = (
+            store.stale_customer_ids("inventory", seen_at, cutoff, settings.limit)
+            if want_inventory
+            else []
+        )
     plan = _plan(detail_ids, inventory_ids, settings.limit)
     summary.skipped_fresh = summary.listed - len(plan)
     log.info("%d customers to refresh, %d fresh", len(plan), summary.skipped_fresh)
@@ -139,10 +145,11 @@ def _run(
     summary.unchanged = summary.listed - summary.new - summary.updated
     if not summary.interrupted:
         done_at = datetime.now(timezone.utc).isoformat()
-        if want_detail:
-            store.set_meta(META_DETAIL, done_at)
-        if want_inventory:
-            store.set_meta(META_INVENTORY, done_at)
+        with summary.db_clock:
+            if want_detail:
+                store.set_meta(META_DETAIL, done_at)
+            if want_inventory:
+                store.set_meta(META_INVENTORY, done_at)
 
 
 def _plan(
@@ -263,13 +270,15 @@ def _write_one(writer, customer_id: int, future: Future[Fetched], summary: Summa
     now = datetime.now(timezone.utc)
     if fetched.deleted:
         summary.deleted.append(customer_id)
-        writer.mark_deleted(customer_id, now)
+        with summary.db_clock:
+            writer.mark_deleted(customer_id, now)
         return
     summary.fetched += 1
-    if fetched.detail is not None:
-        writer.add_detail(fetched.detail, now)
-    if fetched.inventory is not None:
-        writer.add_inventory(fetched.inventory, now)
+    with summary.db_clock:
+        if fetched.detail is not None:
+            writer.add_detail(fetched.detail, now)
+        if fetched.inventory is not None:
+            writer.add_inventory(fetched.inventory, now)
 
 
 def _id_list(ids: list[int], most: int = 50) -> str:

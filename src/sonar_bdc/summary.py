@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from types import TracebackType
+
+
+class Clock:
+    """Adds up the seconds spent inside ``with clock:`` blocks (one thread)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> Clock:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.seconds += time.perf_counter() - self._started
 
 
 @dataclass
@@ -22,6 +41,7 @@ class Summary:
     retries: int = 0
     wait_seconds: float = 0.0
     wall_seconds: float = 0.0
+    db_clock: Clock = field(default_factory=Clock, repr=False)
     layout: str | None = None
     interrupted: bool = False
     dry_run: bool = False
@@ -48,6 +68,7 @@ class Summary:
             ("requests", f"{self.requests}"),
             ("retries", f"{self.retries}"),
             ("time waiting", f"{self.wait_seconds:.1f} s"),
+            ("time in database", f"{self.db_clock.seconds:.1f} s"),
             ("wall time", f"{self.wall_seconds:.1f} s"),
         ]
         width = max(len(label) for label, _ in rows)
