@@ -172,7 +172,8 @@ class Transport:
             # the two requests: one fresh try tells that apart from a wrong password.
         self._login_error = SonarAuthError(
             f"Sonar refused the web login of user {self._config.username!r} at "
-            f"{self._config.base_url}: check {CREDENTIAL_SETTINGS}"
+            f"{self._config.base_url}: check {CREDENTIAL_SETTINGS} (and {HOST_SETTINGS} "
+            "if that is not your Sonar)"
         )
         raise self._login_error
 
@@ -212,10 +213,14 @@ class Transport:
         self._counters.add("requests")
         try:
             response = self._client.request(method, url, **kwargs)
+        except httpx.PoolTimeout as exc:  # every pooled connection busy (workers > pool size)
+            raise SonarRetriableError(
+                f"{method} {url}: no free connection within {self._config.timeout:g} s"
+            ) from exc
         except httpx.TimeoutException as exc:
             raise SonarRetriableError(
                 f"{method} {url}: no answer within {self._config.timeout:g} s "
-                f"({type(exc).__name__})"
+                f"({type(exc).__name__}; see SONAR_TIMEOUT)"
             ) from exc
         except httpx.UnsupportedProtocol as exc:
             raise ConfigError(f"{exc}: check {HOST_SETTINGS}") from exc
