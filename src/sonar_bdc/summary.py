@@ -46,6 +46,13 @@ class Summary:
     interrupted: bool = False
     dry_run: bool = False
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain values for machines (benchmarks, monitoring)."""
+        values = {k: v for k, v in vars(self).items() if k != "db_clock"}
+        values["failed"], values["deleted"] = len(self.failed), len(self.deleted)
+        values["db_seconds"] = self.db_clock.seconds
+        return values
+
     @property
     def exit_code(self) -> int:
         if self.interrupted:
