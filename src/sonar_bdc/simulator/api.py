@@ -29,7 +29,7 @@ Window = Callable[[int, int], list[Json]]
 
 def handle(state: State, req: Request) -> Response:
     """Answer one ``/api/v1/...`` request."""
-    if not authorized(state, req.headers.get("Authorization")):
+    if not authorized(state, req.header("Authorization")):
         challenge = [("WWW-Authenticate", 'Basic realm="Sonar"')]
         return api_error(401, "Invalid username or password.", challenge)
     if req.method != "GET":
@@ -86,13 +86,17 @@ def _route(state: State, route: str, page: int, limit: int) -> Response:
             return api_error(404, "That account does not exist")
         return json_response(200, {"data": render.api_account(account)})
     if match := _FIELDS_ROUTE.fullmatch(route):
-        rows = render.model_fields(ds, int(match[1]))
-        if rows is None:
+        fields = render.model_fields(ds, int(match[1]))
+        if fields is None:
             return api_error(404, "That inventory model does not exist")
-        return paged(len(rows), page, limit, lambda s, e: rows[s:e])
+        return _paged_list(fields, page, limit)
     rows = render.catalog(ds, route)
     if rows is None:
         return api_error(404, "Not found")
+    return _paged_list(rows, page, limit)
+
+
+def _paged_list(rows: list[Json], page: int, limit: int) -> Response:
     return paged(len(rows), page, limit, lambda s, e: rows[s:e])
 
 
@@ -113,7 +117,7 @@ def _account_inventory(state: State, account_id: int, page: int, limit: int) -> 
     if account is None or account.deleted:
         return api_error(404, "That account does not exist")
     rows = [render.api_item(i, False) for i in state.dataset.items_of(account_id)]
-    return paged(len(rows), page, limit, lambda s, e: rows[s:e])
+    return _paged_list(rows, page, limit)
 
 
 def paged(total: int, page: int, limit: int, window: Window) -> Response:

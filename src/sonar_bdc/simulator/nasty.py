@@ -8,8 +8,8 @@ whitespace, so "strip or not" never decides a test.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from sonar_bdc.simulator.model import Raw
 
@@ -66,7 +66,7 @@ BAD_COORDINATES: dict[str, tuple[float, Raw, Raw]] = {
 }
 
 
-def pick_kind(rng: random.Random, kinds: dict[str, tuple]) -> str | None:
+def pick_kind(rng: random.Random, kinds: Mapping[str, tuple[Any, ...]]) -> str | None:
     """One kind by its rate (the first element of each entry), or None (the rest)."""
     roll = rng.random()
     for kind, entry in kinds.items():

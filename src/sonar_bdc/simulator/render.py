@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from sonar_bdc.simulator.catalogs import FIRST_NAMES, LAST_NAMES
@@ -17,14 +18,12 @@ Json = dict[str, Any]
 # ---------------------------------------------------------------- report
 
 
-def report_rows(ds: Dataset, layout: str) -> list[list[Raw]]:
+def report_rows(ds: Dataset, layout: str) -> Iterator[list[Raw]]:
     """One row per account contact; an account's rows are adjacent, first row first."""
     render = _row_a if layout == "A" else _row_b
-    return [
-        render(ds, account, contact)
-        for account in ds.accounts.values()
-        for contact in range(account.contacts)
-    ]
+    for account in ds.accounts.values():
+        for contact in range(account.contacts):
+            yield render(ds, account, contact)
 
 
 def _common(ds: Dataset, account: Account, contact: int) -> list[Raw]:

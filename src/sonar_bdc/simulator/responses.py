@@ -22,8 +22,11 @@ class Request:
     method: str
     path: str
     query: Mapping[str, str]
-    headers: Mapping[str, str]  # case-insensitive lookup (an email.message.Message)
+    headers: Mapping[str, str]  # names in lower case
     body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
 
 
 @dataclass(slots=True)

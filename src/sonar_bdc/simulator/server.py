@@ -48,7 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query))
-        request = Request(self.command, url.path, query, self.headers, body)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = Request(self.command, url.path, query, headers, body)
         self._send(self.server.app.handle(request))
 
     def _send(self, response: Response) -> None:
@@ -81,7 +82,7 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         with self._open_lock:
             self._open.add(request)
-        super().process_request(request, client_address)  # type: ignore[arg-type]
+        super().process_request(request, client_address)
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self._open_lock:

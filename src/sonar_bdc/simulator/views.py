@@ -36,10 +36,10 @@ def login_form(state: State) -> Response:
 
 def login(state: State, req: Request) -> Response:
     """``POST /``: 302 to /home with a new authenticated session, or the login page again."""
-    sid = session_id(req.headers.get("Cookie"))
+    sid = session_id(req.header("Cookie"))
     session = state.sessions.get(sid)
     form = parse_qs(req.body.decode("utf-8", "replace"))
-    tokens = [*form.get("_token", []), req.headers.get("X-CSRF-TOKEN") or ""]
+    tokens = [*form.get("_token", []), req.header("X-CSRF-TOKEN") or ""]
     if sid is None or session is None or not any(_same(t, session.csrf) for t in tokens):
         return redirect("/")  # no session or a stale token: back to the login page
     user = (form.get("username") or [""])[0]
@@ -60,7 +60,7 @@ def _same(given: str, wanted: str) -> bool:
 
 def _session_refused(state: State, req: Request) -> Response | None:
     """A redirect to the login page when the request has no live session, else None."""
-    session = state.sessions.get(session_id(req.headers.get("Cookie")))
+    session = state.sessions.get(session_id(req.header("Cookie")))
     if session is None or not session.authenticated:
         return redirect("/")
     if state.injector.session_expires():
@@ -70,7 +70,7 @@ def _session_refused(state: State, req: Request) -> Response | None:
 
 
 def home(state: State, req: Request) -> Response:
-    session = state.sessions.get(session_id(req.headers.get("Cookie")))
+    session = state.sessions.get(session_id(req.header("Cookie")))
     if session is None or not session.authenticated:
         return redirect("/")
     return html_response(200, HOME_PAGE)
@@ -84,9 +84,14 @@ def report(state: State, req: Request) -> Response:
     with state.lock:
         version = state.dataset.version
         if state.report_cache is None or state.report_cache[0] != version:
-            rows = render.report_rows(state.dataset, state.layout)
-            state.report_cache = (version, dumps({"data": rows}))
+            state.report_cache = (version, _report_body(state))
         return raw_json(state.report_cache[1])
+
+
+def _report_body(state: State) -> bytes:
+    """``{"data": [rows]}`` encoded row by row: one big ``json.dumps`` peaks at ~10x the size."""
+    rows = b",".join(dumps(row) for row in render.report_rows(state.dataset, state.layout))
+    return b'{"data":[' + rows + b"]}"
 
 
 def detail(state: State, req: Request, account_id: int) -> Response:
