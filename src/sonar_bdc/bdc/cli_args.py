@@ -11,6 +11,7 @@ import argparse
 import logging
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.settings import Settings, load_settings
@@ -34,7 +35,9 @@ TRACTS_DESCRIPTION = (
 )
 
 
-def add_bdc_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_bdc_commands(
+    subparsers: argparse._SubParsersAction[Any],
+) -> None:
     bdc = subparsers.add_parser("bdc", help="FCC BDC filing files from the imported tables")
     bdc_sub = bdc.add_subparsers(dest="bdc_command", required=True)
     sub = bdc_sub.add_parser(

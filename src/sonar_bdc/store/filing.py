@@ -247,7 +247,7 @@ class FilingDb:
             self._scalar(queries.TABLE_EXISTS, [self.prefix.schema_name, self.prefix.name(table)])
         )
 
-    def _scalar(self, query: sql.Composable, params: list[Any] | None = None) -> Any:
+    def _scalar(self, query: sql.SQL | sql.Composed, params: list[Any] | None = None) -> Any:
         row = self.conn.execute(query, params).fetchone()
         return None if row is None else row[0]
 
