@@ -145,7 +145,8 @@ class Dataset:
     """Catalogs and accounts; the simulator's ground truth.
 
     ``accounts`` and ``items`` are dicts ordered by id. ``version`` increases with
-    every mutation so renderers can cache.
+    every ``change_accounts`` so the server can cache the report: bump it yourself
+    after editing a dataset by hand while a simulator serves it.
     """
 
     seed: int

@@ -26,6 +26,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
     server_version = "nginx"
     sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
+
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     timeout = 120  # idle keep-alive connections are closed after this
     server: _Server
