@@ -16,8 +16,6 @@ from typing import Any
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.settings import Settings, load_settings
 
-from .run import SubscriptionOptions, load_tracts, subscription
-
 log = logging.getLogger("sonar_bdc.bdc")
 
 COMMANDS = ("bdc", "tracts")
@@ -30,8 +28,8 @@ SUBSCRIPTION_DESCRIPTION = (
 TRACTS_DESCRIPTION = (
     "Load census tract polygons from the Census Bureau's TIGER/Line tract files "
     "(tl_2020_SS_tract.zip, one per state; shapefile, zipped shapefile or GeoJSON). "
-    "Used for customers whose census block (fips) is missing. Tracts already loaded are "
-    "replaced by GEOID; all files load in one transaction."
+    "They place customers without a census block (fips) and check the others. Tracts "
+    "already loaded are replaced by GEOID; all files load in one transaction."
 )
 
 
@@ -118,6 +116,8 @@ def run_bdc_command(args: argparse.Namespace) -> int:
 
 
 def _subscription(settings: Settings, args: argparse.Namespace) -> int:
+    from .run import SubscriptionOptions, subscription  # late: `--help` stays fast
+
     options = SubscriptionOptions(as_of=args.as_of, output=args.output, config=args.config)
     summary = subscription(settings, options)
     for line in summary.lines():
@@ -128,6 +128,8 @@ def _subscription(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tracts_load(settings: Settings, args: argparse.Namespace) -> int:
+    from .run import load_tracts
+
     loaded = load_tracts(settings, args.files, replace=args.replace)
     log.info(
         "loaded %d tracts (%d polygons) into %stracts; %d tracts in the table",
