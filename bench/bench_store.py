@@ -35,7 +35,6 @@ from sonar_bdc.records import (
     Service,
 )
 from sonar_bdc.store import Store, parse_prefix
-from sonar_bdc.store.rows import valid_coordinates
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
 
@@ -222,10 +221,15 @@ def _many_children(
 
 
 def _many_customer(r: ReportRow, at: datetime) -> tuple:
-    ok = valid_coordinates(r.latitude, r.longitude)
-    lat, lon = (r.latitude, r.longitude) if ok else (None, None)
+    lat, lon = (r.latitude, r.longitude) if _valid(r.latitude, r.longitude) else (None, None)
     fields = (r.name, r.status, r.address, r.street2, r.city, r.state, r.zip, r.plus4)
     return (r.id, *fields, r.country, r.source, lat, lon, lon, lat, at)
+
+
+def _valid(lat: float | None, lon: float | None) -> bool:
+    if lat is None or lon is None:
+        return False
+    return -90 <= lat <= 90 and -180 <= lon <= 180 and (lat, lon) != (0, 0)
 
 
 def _many_service(cid: int, s: Service) -> tuple:

@@ -6,10 +6,11 @@ import pytest
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
+from sonar_bdc.records import ReportRow
 from sonar_bdc.store import Prefix, ddl, parse_prefix, staging, upserts
 from sonar_bdc.store.db import connect_message, one_line
 from sonar_bdc.store.prefix import MAX_IDENTIFIER, MAX_TABLE_PREFIX
-from sonar_bdc.store.rows import TextCleaner, valid_coordinates
+from sonar_bdc.store.rows import TextCleaner, report_rows, storable
 
 
 @pytest.mark.parametrize(
@@ -105,22 +106,22 @@ def test_text_cleaner_counts_nul_and_surrogates() -> None:
     assert clean.cleaned == 2
 
 
-@pytest.mark.parametrize(
-    ("lat", "lon", "ok"),
-    [
-        (45.5, -122.6, True),
-        (None, -122.6, False),
-        (45.5, None, False),
-        (0.0, 0.0, False),
-        (0.0, 10.0, True),
-        (91.0, 0.5, False),
-        (45.0, 181.0, False),
-        (float("nan"), 1.0, False),
-        (1.0, float("inf"), False),
-    ],
-)
-def test_valid_coordinates(lat: float | None, lon: float | None, ok: bool) -> None:
-    assert valid_coordinates(lat, lon) is ok
+def test_report_rows_dedupe_last_wins_and_clean() -> None:
+    clean = TextCleaner()
+    batch = [ReportRow(1, name="a"), ReportRow(2, name="b\x00"), ReportRow(1, name="c")]
+    staged = report_rows(batch, clean)
+    assert [(row[0], row[1]) for row in staged] == [(1, "c"), (2, "b")]
+    assert clean.cleaned == 1
+    untouched = [ReportRow(3, name="naïve ✓", city="x")]
+    assert report_rows(untouched, clean)[0][1] == "naïve ✓"
+    assert clean.cleaned == 1
+
+
+def test_storable() -> None:
+    assert storable("plain ascii")
+    assert storable("ünïcödé ✓ 🚀")
+    assert not storable("nul\x00")
+    assert not storable("lone \udc80")
 
 
 def test_connect_messages_name_the_setting_and_hide_the_password() -> None:

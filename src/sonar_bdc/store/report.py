@@ -41,9 +41,9 @@ def write_report(
     pending = 0
     try:
         for batch in batched(report, session.batch_size):
-            staged = rows.last_by_key(rows.report_row(row, clean) for row in batch)
+            staged = rows.report_rows(batch, clean)
             _write_batch(session, staged, seen_at, result)
-            seen.update(row.id for row in batch)
+            seen.update(row[0] for row in staged)  # type: ignore[misc]
             pending += len(batch)
             if pending >= session.commit_interval:
                 _commit(session)
@@ -64,7 +64,8 @@ def _write_batch(
     with translated("writing the report"):
         session.staging.clear([staging.REPORT])
         session.staging.copy(staging.REPORT, staged)
-        cur = session.conn.execute(upserts.report_sql(session.prefix), {"seen": seen_at})
+        params = {"seen": seen_at, "ids": [row[0] for row in staged]}
+        cur = session.conn.execute(upserts.report_sql(session.prefix), params)
         for customer_id, is_new in cur.fetchall():
             (result.new_ids if is_new else result.updated_ids).add(customer_id)
 
@@ -93,9 +94,11 @@ def write_catalogs(session: Session, catalogs: Catalogs) -> int:
         with translated("writing the catalogs"):
             session.staging.clear([stage for _, stage, _ in CATALOGS])
             for table, stage, values in CATALOGS:
-                session.staging.copy(stage, rows.last_by_key(staged[table]))
                 target = session.prefix.table(table)
-                session.conn.execute(upserts.upsert_sql(target, stage, ("id",), values))
+                unique = rows.last_by_key(staged[table])
+                session.staging.copy(stage, unique)
+                params = {"ids": [row[0] for row in unique]}
+                session.conn.execute(upserts.upsert_sql(target, stage, ("id",), values), params)
         _commit(session)
     except BaseException:
         session.rollback(quiet=True)

@@ -5,9 +5,10 @@ Pure functions; the tuple orders match the staging tables in ``staging.py``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 from sonar_bdc.records import (
     AccountStatus,
@@ -41,26 +42,57 @@ class TextCleaner:
             self.cleaned += 1
         return fixed
 
+    def rows(self, rows: list[Row], positions: tuple[int, ...]) -> list[Row]:
+        """Clean the text at ``positions`` of every row; one C-speed scan when all is well."""
+        if not rows or storable(_texts(rows, positions)):
+            return rows
+        return [self._row(row, positions) for row in rows]
 
-def valid_coordinates(latitude: float | None, longitude: float | None) -> bool:
-    """Both present, finite, in range, and not the (0, 0) placeholder."""
-    if latitude is None or longitude is None:
-        return False
-    if not (math.isfinite(latitude) and math.isfinite(longitude)):
-        return False
-    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
-        return False
-    return not (latitude == 0.0 and longitude == 0.0)
+    def _row(self, row: Row, positions: tuple[int, ...]) -> Row:
+        if storable(_texts([row], positions)):
+            return row
+        fields = list(row)
+        for position in positions:
+            fields[position] = self(fields[position])  # type: ignore[arg-type]
+        return tuple(fields)
 
 
-def report_row(row: ReportRow, clean: TextCleaner) -> Row:
-    """Invalid or missing coordinates become NULL latitude and longitude, never (0, 0)."""
-    point = (row.latitude, row.longitude)
-    if not valid_coordinates(*point):
-        point = (None, None)
-    texts = (row.name, row.status, row.address, row.street2, row.city, row.state, row.zip)
-    more = (row.plus4, row.country, row.source)
-    return (row.id, *(clean(value) for value in texts + more), *point)
+def _texts(rows: list[Row], positions: tuple[int, ...]) -> str:
+    if len(positions) == 1:
+        values: Iterable[object] = (row[positions[0]] for row in rows)
+    else:
+        values = chain.from_iterable(map(itemgetter(*positions), rows))
+    return "".join(filter(None, values))  # type: ignore[arg-type]
+
+
+def storable(text: str) -> bool:
+    """True when PostgreSQL can store ``text`` as it is (no NUL, valid UTF-8)."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+REPORT_FIELDS = (
+    "id", "name", "status", "address", "street2", "city", "state", "zip", "plus4",
+    "country", "source", "latitude", "longitude",
+)  # fmt: skip
+REPORT_TEXT_POSITIONS = tuple(range(1, 11))
+_report_tuple = attrgetter(*REPORT_FIELDS)
+
+
+def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
+    """Staging tuples for report rows, duplicate ids removed (the last one wins).
+
+    Coordinates go as they came: the upsert turns invalid ones into NULL in SQL.
+    """
+    staged = clean.rows(list(map(_report_tuple, batch)), REPORT_TEXT_POSITIONS)
+    return list(dict(zip(map(itemgetter(0), staged), staged, strict=True)).values())
 
 
 def detail_row(detail: CustomerDetail, fetched_at: datetime, clean: TextCleaner) -> Row:

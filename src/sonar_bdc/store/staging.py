@@ -12,12 +12,17 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from sonar_bdc.errors import StoreError
 from sonar_bdc.store.rows import Row
 
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """A staging table: its name and (column, PostgreSQL type) pairs in tuple order."""
+    """A staging table: its name and (column, PostgreSQL type) pairs in tuple order.
+
+    Integers stage as int8 whatever the target type: binary COPY does not range-check
+    int4 (psycopg wraps 2**40 to 0), while the INSERT's cast from int8 does.
+    """
 
     name: str
     columns: tuple[tuple[str, str], ...]
@@ -45,15 +50,17 @@ REPORT = Stage(
         ("longitude", "float8"),
     ),
 )
-DETAIL = Stage(
-    "sonar_bdc_stage_detail",
+CUSTOMERS = Stage(
+    "sonar_bdc_stage_customers",
     (
         ("id", "int8"),
         ("name", "text"),
         ("account_status_id", "int8"),
         ("account_type_id", "int8"),
         ("fips", "text"),
-        ("fetched_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("inventory_updated_at", "timestamptz"),
+        ("deleted_at", "timestamptz"),
     ),
 )
 GROUP_LINKS = Stage("sonar_bdc_stage_group_links", (("customer_id", "int8"), ("group_id", "int8")))
@@ -66,12 +73,11 @@ SERVICES = Stage(
         ("data_service", "bool"),
         ("download_kbps", "int8"),
         ("upload_kbps", "int8"),
-        ("technology_code", "int4"),
+        ("technology_code", "int8"),
         ("technology_name", "text"),
-        ("quantity", "int4"),
+        ("quantity", "int8"),
     ),
 )
-INVENTORY = Stage("sonar_bdc_stage_inventory", (("id", "int8"), ("fetched_at", "timestamptz")))
 ITEMS = Stage(
     "sonar_bdc_stage_items",
     (
@@ -87,20 +93,17 @@ ITEMS = Stage(
 ITEM_LINKS = Stage(
     "sonar_bdc_stage_item_links", (("customer_id", "int8"), ("inventory_item_id", "int8"))
 )
-DELETED = Stage("sonar_bdc_stage_deleted", (("id", "int8"), ("at", "timestamptz")))
 GROUPS = Stage("sonar_bdc_stage_groups", (("id", "int8"), ("name", "text")))
 STATUSES = Stage("sonar_bdc_stage_statuses", (("id", "int8"), ("name", "text"), ("active", "bool")))
 TYPES = Stage("sonar_bdc_stage_types", (("id", "int8"), ("name", "text"), ("type", "text")))
 
 ALL_STAGES = (
     REPORT,
-    DETAIL,
+    CUSTOMERS,
     GROUP_LINKS,
     SERVICES,
-    INVENTORY,
     ITEMS,
     ITEM_LINKS,
-    DELETED,
     GROUPS,
     STATUSES,
     TYPES,
@@ -147,7 +150,10 @@ class Staging:
     def copy(self, stage: Stage, rows: Sequence[Row]) -> None:
         if not rows:
             return
-        with self.conn.cursor() as cur, cur.copy(copy_sql(stage)) as copy:
-            copy.set_types(stage.types)
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with self.conn.cursor() as cur, cur.copy(copy_sql(stage)) as copy:
+                copy.set_types(stage.types)
+                for row in rows:
+                    copy.write_row(row)
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise StoreError(f"a value does not fit {stage.name}: {exc}") from exc

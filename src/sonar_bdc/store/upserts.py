@@ -4,6 +4,10 @@ Every statement skips rows that did not change twice over: unchanged staged rows
 are filtered out before the INSERT (so they are not even locked), and the
 ``ON CONFLICT DO UPDATE ... WHERE ... IS DISTINCT FROM`` guard keeps a racing
 duplicate from rewriting an identical row. Each returns the ids that changed.
+
+Lookups into the real tables are bounded by an array parameter of the batch's
+keys (``= ANY(%(ids)s)``), so they stay index probes however large the table
+grows and whatever the planner guesses about the unanalysed staging tables.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ from sonar_bdc.store.staging import Stage
 
 REPORT_FIELDS = staging.REPORT.column_names[1:]
 DETAIL_FIELDS = ("account_status_id", "account_type_id", "fips")
+CUSTOMER_STAMPS = staging.CUSTOMERS.column_names[1:]
+VALID_POINT = sql.SQL(
+    "(s.latitude BETWEEN -90 AND 90 AND s.longitude BETWEEN -180 AND 180"
+    " AND (s.latitude <> 0 OR s.longitude <> 0))"
+)
 GEOM = sql.SQL(
-    "CASE WHEN {alias}.latitude IS NOT NULL AND {alias}.longitude IS NOT NULL"
-    " THEN ST_SetSRID(ST_MakePoint({alias}.longitude, {alias}.latitude), 4326) END"
+    "CASE WHEN src.latitude IS NOT NULL"
+    " THEN ST_SetSRID(ST_MakePoint(src.longitude, src.latitude), 4326) END"
 )
 
 
@@ -47,9 +56,15 @@ def _assign(columns: Sequence[str]) -> sql.Composed:
     )
 
 
-def _unchanged(target: sql.Identifier, key: Sequence[str], values: Sequence[str]) -> sql.Composed:
+def _in_batch(alias: str, column: str, param: str) -> sql.Composed:
+    return sql.SQL("{} = ANY({})").format(sql.Identifier(alias, column), sql.Placeholder(param))
+
+
+def _unchanged(
+    target: sql.Identifier, key: Sequence[str], values: Sequence[str], scope: str
+) -> sql.Composed:
     """A predicate on staged row ``s``: the target already holds exactly this row."""
-    same = _same_key(key, "cur", "s")
+    same = sql.SQL("{} AND {}").format(_in_batch("cur", key[0], scope), _same_key(key, "cur", "s"))
     if values:
         same = sql.SQL("{} AND {} IS NOT DISTINCT FROM {}").format(
             same, _row(values, "cur"), _row(values, "s")
@@ -58,9 +73,16 @@ def _unchanged(target: sql.Identifier, key: Sequence[str], values: Sequence[str]
 
 
 def upsert_sql(
-    target: sql.Identifier, stage: Stage, key: Sequence[str], values: Sequence[str]
+    target: sql.Identifier,
+    stage: Stage,
+    key: Sequence[str],
+    values: Sequence[str],
+    scope: str = "ids",
 ) -> sql.Composed:
-    """Insert new staged rows, update differing ones; RETURNING the first key column."""
+    """Insert new staged rows, update differing ones; RETURNING the first key column.
+
+    Parameter ``scope``: an array of every staged value of ``key[0]``.
+    """
     columns = (*key, *values)
     if values:
         conflict = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
@@ -76,7 +98,7 @@ def upsert_sql(
         columns=_names(columns),
         staged=_names(columns, "s"),
         stage=stage.table,
-        unchanged=_unchanged(target, key, values),
+        unchanged=_unchanged(target, key, values, scope),
         key=_names(key),
         conflict=conflict,
         first=sql.Identifier("t", key[0]),
@@ -84,20 +106,20 @@ def upsert_sql(
 
 
 def replace_children_sql(
-    target: sql.Identifier, stage: Stage, owners: Stage, key: Sequence[str], values: Sequence[str]
+    target: sql.Identifier, stage: Stage, key: Sequence[str], values: Sequence[str]
 ) -> sql.Composed:
-    """Make the owners' rows in ``target`` exactly the staged ones; RETURNING changed owners.
+    """Make the rows of customers ``%(ids)s`` in ``target`` exactly the staged ones.
 
-    ``key`` starts with ``customer_id``; ``owners`` holds the customers (``id``) refreshed.
+    ``key`` starts with ``customer_id``. RETURNING the customers whose rows changed.
     """
     return sql.SQL(
-        "WITH gone AS (DELETE FROM {target} c USING {owners} o WHERE c.customer_id = o.id"
+        "WITH gone AS (DELETE FROM {target} c WHERE {in_batch}"
         " AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {same}) RETURNING c.customer_id),"
         " put AS ({upsert})"
         " SELECT customer_id FROM gone UNION SELECT customer_id FROM put"
     ).format(
         target=target,
-        owners=owners.table,
+        in_batch=_in_batch("c", "customer_id", "ids"),
         stage=stage.table,
         same=_same_key(key, "s", "c"),
         upsert=upsert_sql(target, stage, key, values),
@@ -105,111 +127,117 @@ def replace_children_sql(
 
 
 def report_sql(prefix: Prefix) -> sql.Composed:
-    """Upsert staged report rows with ``last_seen_at = %(seen)s``.
+    """Upsert staged report rows (ids ``%(ids)s``) with ``last_seen_at = %(seen)s``.
 
-    Returns (id, is_new) for rows that are new or whose report fields changed; a row
-    whose only change is ``last_seen_at`` is written but not returned.
+    Invalid or missing coordinates become NULL latitude, longitude and geom. Returns
+    (id, is_new) for rows that are new or whose report fields changed; a row whose
+    only change is ``last_seen_at`` is written but not returned.
     """
-    customers, stage = prefix.table("customers"), staging.REPORT.table
+    points = sql.SQL(
+        "CASE WHEN {valid} THEN s.latitude END AS latitude,"
+        " CASE WHEN {valid} THEN s.longitude END AS longitude"
+    ).format(valid=VALID_POINT)
     tracked = (*REPORT_FIELDS, "last_seen_at")
     return sql.SQL(
-        "WITH old AS (SELECT cur.id, {cur_fields} IS DISTINCT FROM {s_fields} AS changed,"
+        "WITH src AS (SELECT {texts}, {points} FROM {stage} s),"
+        " old AS (SELECT cur.id, {cur_fields} IS DISTINCT FROM {src_fields} AS changed,"
         " cur.last_seen_at IS DISTINCT FROM %(seen)s AS seen_changed"
-        " FROM {customers} cur JOIN {stage} s ON s.id = cur.id),"
+        " FROM {customers} cur JOIN src ON src.id = cur.id WHERE {in_batch}),"
         " up AS (INSERT INTO {customers} AS t (id, {fields}, geom, last_seen_at)"
-        " SELECT s.id, {s_names}, {geom}, %(seen)s FROM {stage} s"
-        " WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = s.id"
+        " SELECT src.id, {src_names}, {geom}, %(seen)s FROM src"
+        " WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = src.id"
         " AND NOT old.changed AND NOT old.seen_changed)"
         " ON CONFLICT (id) DO UPDATE SET {assign}, geom = EXCLUDED.geom"
         " WHERE {t_tracked} IS DISTINCT FROM {ex_tracked})"
-        " SELECT s.id, old.id IS NULL FROM {stage} s LEFT JOIN old ON old.id = s.id"
+        " SELECT src.id, old.id IS NULL FROM src LEFT JOIN old ON old.id = src.id"
         " WHERE old.id IS NULL OR old.changed"
     ).format(
+        texts=_names(staging.REPORT.column_names[:-2], "s"),
+        points=points,
+        stage=staging.REPORT.table,
         cur_fields=_row(REPORT_FIELDS, "cur"),
-        s_fields=_row(REPORT_FIELDS, "s"),
-        customers=customers,
-        stage=stage,
+        src_fields=_row(REPORT_FIELDS, "src"),
+        customers=prefix.table("customers"),
+        in_batch=_in_batch("cur", "id", "ids"),
         fields=_names(REPORT_FIELDS),
-        s_names=_names(REPORT_FIELDS, "s"),
-        geom=GEOM.format(alias=sql.Identifier("s")),
+        src_names=_names(REPORT_FIELDS, "src"),
+        geom=GEOM,
         assign=_assign(tracked),
         t_tracked=_row(tracked, "t"),
         ex_tracked=_row(tracked, "excluded"),
     )
 
 
-def detail_sql(prefix: Prefix) -> sql.Composed:
-    """Upsert staged details (a minimal row for an unknown id); RETURNING changed ids.
+# What the writer's staged customer row does to the stored one. A staged row is a
+# detail (updated_at set, deleted_at NULL), an inventory stamp (inventory_updated_at
+# set), both, or a deletion (all three timestamps set to the same moment).
+_IS_DETAIL = sql.SQL("EXCLUDED.updated_at IS NOT NULL AND EXCLUDED.deleted_at IS NULL")
+_NEW_VALUES = {
+    "name": sql.SQL("COALESCE(t.name, EXCLUDED.name)"),  # the report's name wins
+    **{
+        column: sql.SQL("CASE WHEN {detail} THEN EXCLUDED.{col} ELSE t.{col} END").format(
+            detail=_IS_DETAIL, col=sql.Identifier(column)
+        )
+        for column in DETAIL_FIELDS
+    },
+    "updated_at": sql.SQL("COALESCE(EXCLUDED.updated_at, t.updated_at)"),
+    "inventory_updated_at": sql.SQL(
+        "COALESCE(EXCLUDED.inventory_updated_at, t.inventory_updated_at)"
+    ),
+    "deleted_at": sql.SQL(
+        "CASE WHEN EXCLUDED.updated_at IS NULL THEN t.deleted_at ELSE EXCLUDED.deleted_at END"
+    ),
+}
+_CHANGED = sql.SQL(
+    "CASE WHEN s.deleted_at IS NOT NULL THEN cur.deleted_at IS NULL"
+    " WHEN s.updated_at IS NOT NULL THEN ROW({cur_fields}, cur.deleted_at IS NULL)"
+    " IS DISTINCT FROM ROW({s_fields}, true) ELSE false END"
+).format(cur_fields=_names(DETAIL_FIELDS, "cur"), s_fields=_names(DETAIL_FIELDS, "s"))
 
-    The report's name is kept; the detail's name only fills a missing one. A
-    successful detail clears ``deleted_at``.
+
+def customers_sql(prefix: Prefix) -> sql.Composed:
+    """Apply staged details, inventory stamps and deletions to customers ``%(ids)s``.
+
+    An unknown id gets a minimal row. RETURNING the ids whose detail fields or
+    deleted state changed (new rows included).
     """
-    customers, stage = prefix.table("customers"), staging.DETAIL.table
-    written = (*DETAIL_FIELDS, "updated_at", "deleted_at")
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(column), value)
+        for column, value in _NEW_VALUES.items()
+    )
+    new_row = sql.SQL(", ").join(_NEW_VALUES.values())
     return sql.SQL(
-        "WITH old AS (SELECT cur.id, ROW({cur_fields}, cur.deleted_at IS NULL)"
-        " IS DISTINCT FROM ROW({s_fields}, true) AS changed"
-        " FROM {customers} cur JOIN {stage} s ON s.id = cur.id),"
-        " up AS (INSERT INTO {customers} AS t (id, name, {fields}, updated_at)"
-        " SELECT s.id, s.name, {s_fields}, s.fetched_at FROM {stage} s"
-        " ON CONFLICT (id) DO UPDATE SET name = COALESCE(t.name, EXCLUDED.name),"
-        " {assign}, updated_at = EXCLUDED.updated_at, deleted_at = NULL"
-        " WHERE {t_written}"
-        " IS DISTINCT FROM ROW({ex_fields}, EXCLUDED.updated_at, NULL::timestamptz)"
-        " OR (t.name IS NULL AND EXCLUDED.name IS NOT NULL))"
+        "WITH old AS (SELECT cur.id, {changed} AS changed"
+        " FROM {customers} cur JOIN {stage} s ON s.id = cur.id WHERE {in_batch}),"
+        " up AS (INSERT INTO {customers} AS t (id, {columns}) SELECT s.id, {staged} FROM {stage} s"
+        " ON CONFLICT (id) DO UPDATE SET {assignments}"
+        " WHERE ROW({current}) IS DISTINCT FROM ROW({new_row}))"
         " SELECT s.id FROM {stage} s LEFT JOIN old ON old.id = s.id"
         " WHERE old.id IS NULL OR old.changed"
     ).format(
-        cur_fields=_names(DETAIL_FIELDS, "cur"),
-        s_fields=_names(DETAIL_FIELDS, "s"),
-        customers=customers,
-        stage=stage,
-        fields=_names(DETAIL_FIELDS),
-        assign=_assign(DETAIL_FIELDS),
-        t_written=_row(written, "t"),
-        ex_fields=_names(DETAIL_FIELDS, "excluded"),
+        changed=_CHANGED,
+        customers=prefix.table("customers"),
+        stage=staging.CUSTOMERS.table,
+        in_batch=_in_batch("cur", "id", "ids"),
+        columns=_names(CUSTOMER_STAMPS),
+        staged=_names(CUSTOMER_STAMPS, "s"),
+        assignments=assignments,
+        current=_names(tuple(_NEW_VALUES), "t"),
+        new_row=new_row,
     )
 
 
-def inventory_seen_sql(prefix: Prefix) -> sql.Composed:
-    """Set ``inventory_updated_at`` from the staged inventory customers (minimal row if new)."""
-    return sql.SQL(
-        "INSERT INTO {customers} AS t (id, inventory_updated_at)"
-        " SELECT s.id, s.fetched_at FROM {stage} s"
-        " ON CONFLICT (id) DO UPDATE SET inventory_updated_at = EXCLUDED.inventory_updated_at"
-        " WHERE t.inventory_updated_at IS DISTINCT FROM EXCLUDED.inventory_updated_at"
-    ).format(customers=prefix.table("customers"), stage=staging.INVENTORY.table)
-
-
-def deleted_sql(prefix: Prefix) -> sql.Composed:
-    """Mark staged customers deleted at ``at``; RETURNING the ids not already deleted."""
-    customers, stage = prefix.table("customers"), staging.DELETED.table
-    stamps = ("deleted_at", "updated_at", "inventory_updated_at")
-    return sql.SQL(
-        "WITH old AS (SELECT cur.id FROM {customers} cur JOIN {stage} s ON s.id = cur.id"
-        " WHERE cur.deleted_at IS NOT NULL),"
-        " up AS (INSERT INTO {customers} AS t (id, {stamps}) SELECT s.id, s.at, s.at, s.at"
-        " FROM {stage} s ON CONFLICT (id) DO UPDATE SET {assign}"
-        " WHERE {t_stamps} IS DISTINCT FROM {ex_stamps})"
-        " SELECT s.id FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = s.id)"
-    ).format(
-        customers=customers,
-        stage=stage,
-        stamps=_names(stamps),
-        assign=_assign(stamps),
-        t_stamps=_row(stamps, "t"),
-        ex_stamps=_row(stamps, "excluded"),
-    )
-
-
-def delete_children_sql(prefix: Prefix, owners: Stage) -> sql.Composed:
-    """Remove every child row of the staged customers; RETURNING the customers touched."""
+def delete_children_sql(prefix: Prefix) -> sql.Composed:
+    """Remove every child row of customers ``%(ids)s``; RETURNING the customers touched."""
     children = ("customer_groups", "services", "customer_inventory")
     deletes = sql.SQL(", ").join(
         sql.SQL(
-            "{name} AS (DELETE FROM {table} c USING {owners} o WHERE c.customer_id = o.id"
-            " RETURNING c.customer_id)"
-        ).format(name=sql.Identifier(f"d_{child}"), table=prefix.table(child), owners=owners.table)
+            "{name} AS (DELETE FROM {table} c WHERE {in_batch} RETURNING c.customer_id)"
+        ).format(
+            name=sql.Identifier(f"d_{child}"),
+            table=prefix.table(child),
+            in_batch=_in_batch("c", "customer_id", "ids"),
+        )
         for child in children
     )
     union = sql.SQL(" UNION ").join(

@@ -8,10 +8,11 @@ customers; what was not committed stays stale and is fetched again next run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
-import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import StoreError
@@ -19,7 +20,23 @@ from sonar_bdc.records import CustomerDetail, CustomerInventory
 from sonar_bdc.store import rows, staging, upserts
 from sonar_bdc.store.db import translated
 from sonar_bdc.store.prefix import Prefix
+from sonar_bdc.store.rows import Row
 from sonar_bdc.store.session import Session
+
+
+@dataclass(slots=True)
+class _Customer:
+    """One buffered customer: its staged customer row and, per part refreshed, child rows."""
+
+    row: list[object]  # staging.CUSTOMERS column order
+    groups: list[Row] | None = None  # None: detail not refreshed in this batch
+    services: list[Row] | None = None
+    items: list[Row] | None = None  # None: inventory not refreshed in this batch
+    deleted: bool = False
+
+
+def _blank(customer_id: int) -> list[object]:
+    return [customer_id] + [None] * (len(staging.CUSTOMERS.columns) - 1)
 
 
 class Writer:
@@ -27,10 +44,7 @@ class Writer:
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._details: dict[int, tuple[CustomerDetail, datetime]] = {}
-        self._inventories: dict[int, tuple[CustomerInventory, datetime]] = {}
-        self._deleted: dict[int, datetime] = {}
-        self._buffered: set[int] = set()
+        self._buffer: dict[int, _Customer] = {}
         self._clean = rows.TextCleaner()
         self._pending_changed: set[int] = set()
         self._pending_written = 0
@@ -43,33 +57,32 @@ class Writer:
 
     def add_detail(self, detail: CustomerDetail, fetched_at: datetime) -> None:
         """Set the detail fields and replace the customer's groups and services exactly."""
-        if detail.id in self._deleted:
-            self.flush()
-        self._details[detail.id] = (detail, fetched_at)
-        self._flush_if_full(detail.id)
+        customer = self._slot(detail.id, deleting=False)
+        _, name, status_id, type_id, fips, _ = rows.detail_row(detail, fetched_at, self._clean)
+        customer.row[1:6] = [name, status_id, type_id, fips, fetched_at]
+        customer.groups = rows.group_links(detail)
+        customer.services = rows.service_rows(detail, self._clean)
 
     def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime) -> None:
         """Upsert the items and replace the customer's inventory links exactly."""
-        if inventory.customer_id in self._deleted:
-            self.flush()
-        self._inventories[inventory.customer_id] = (inventory, fetched_at)
-        self._flush_if_full(inventory.customer_id)
+        customer = self._slot(inventory.customer_id, deleting=False)
+        customer.row[6] = fetched_at
+        customer.items = rows.last_by_key(rows.item_row(i, self._clean) for i in inventory.items)
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
-        if customer_id in self._details or customer_id in self._inventories:
-            self.flush()
-        self._deleted[customer_id] = at
-        self._flush_if_full(customer_id)
+        customer = self._slot(customer_id, deleting=True)
+        customer.row[5:8] = [at, at, at]
+        customer.deleted = True
 
     def flush(self) -> None:
         """Write the buffered customers now (committing if commit_interval is reached)."""
-        count = len(self._buffered)
-        if not count:
+        if not self._buffer:
             return
         with translated("writing customer details"):
-            changed = self._write_buffers()
-        self._clear_buffers()
+            changed = self._write(list(self._buffer.values()))
+        count = len(self._buffer)
+        self._buffer = {}
         self._pending_changed |= changed
         self._pending_written += count
         if self._pending_written >= self._session.commit_interval:
@@ -79,55 +92,34 @@ class Writer:
         with translated("committing customer details"):
             self._session.commit()
 
-    def _flush_if_full(self, customer_id: int) -> None:
-        self._buffered.add(customer_id)
-        if len(self._buffered) >= self._session.batch_size:
+    def _slot(self, customer_id: int, *, deleting: bool) -> _Customer:
+        """The buffered entry for ``customer_id``; a deletion never shares a batch entry."""
+        customer = self._buffer.get(customer_id)
+        if customer is not None and customer.deleted != deleting:
             self.flush()
+            customer = None
+        if customer is None:
+            if len(self._buffer) >= self._session.batch_size:
+                self.flush()
+            customer = self._buffer[customer_id] = _Customer(_blank(customer_id))
+        return customer
 
-    def _clear_buffers(self) -> None:
-        self._details, self._inventories, self._deleted = {}, {}, {}
-        self._buffered = set()
-
-    def _write_buffers(self) -> set[int]:
-        self._stage()
-        prefix, conn = self._session.prefix, self._session.conn
-        plan = _statements(
-            prefix, bool(self._details), bool(self._inventories), bool(self._deleted)
-        )
+    def _write(self, batch: list[_Customer]) -> set[int]:
+        staged = _Staged.of(batch)
+        staged.copy(self._session.staging)
+        conn = self._session.conn
         with conn.pipeline():
-            cursors = [(conn.execute(statement), kind) for statement, kind in plan]
-        return self._changed_from(cursors)
-
-    def _stage(self) -> None:
-        st, clean = self._session.staging, self._clean
-        details, inventories = self._details.values(), self._inventories.values()
-        st.clear()
-        st.copy(staging.DETAIL, [rows.detail_row(d, at, clean) for d, at in details])
-        st.copy(staging.GROUP_LINKS, [link for d, _ in details for link in rows.group_links(d)])
-        st.copy(staging.SERVICES, [s for d, _ in details for s in rows.service_rows(d, clean)])
-        st.copy(staging.INVENTORY, [(inv.customer_id, at) for inv, at in inventories])
-        items = (rows.item_row(item, clean) for inv, _ in inventories for item in inv.items)
-        st.copy(staging.ITEMS, rows.last_by_key(items))
-        links = [link for inv, _ in inventories for link in rows.inventory_links(inv)]
-        st.copy(staging.ITEM_LINKS, links)
-        st.copy(staging.DELETED, list(self._deleted.items()))
-
-    def _changed_from(self, cursors: list[tuple[psycopg.Cursor, str]]) -> set[int]:
+            cursors = [
+                (conn.execute(statement, params), kind)
+                for statement, params, kind in staged.plan(self._session.prefix)
+            ]
         changed: set[int] = set()
         for cur, kind in cursors:
             if kind == "customers":
                 changed.update(row[0] for row in cur.fetchall())
             elif kind == "items":
-                changed.update(self._owners_of({row[0] for row in cur.fetchall()}))
+                changed.update(staged.owners_of(row[0] for row in cur.fetchall()))
         return changed
-
-    def _owners_of(self, item_ids: set[int]) -> set[int]:
-        """The buffered customers whose inventory holds one of ``item_ids``."""
-        return {
-            customer_id
-            for customer_id, (inventory, _) in self._inventories.items()
-            if any(item.id in item_ids for item in inventory.items)
-        }
 
     def _committed(self) -> None:
         self.changed_ids |= self._pending_changed
@@ -156,7 +148,7 @@ class Writer:
             else:
                 self._session.rollback(quiet=True)
         finally:
-            self._clear_buffers()
+            self._buffer = {}
             self._session.on_commit.remove(self._committed)
             self._session.on_rollback.remove(self._rolled_back)
 
@@ -169,38 +161,87 @@ class Writer:
             raise
 
 
-Plan = list[tuple[sql.Composed, str]]
+WRITER_STAGES = (
+    staging.CUSTOMERS,
+    staging.GROUP_LINKS,
+    staging.SERVICES,
+    staging.ITEMS,
+    staging.ITEM_LINKS,
+)
+Plan = list[tuple[sql.Composed, dict[str, list[int]], str]]
 
 
-def _statements(prefix: Prefix, details: bool, inventories: bool, deleted: bool) -> Plan:
-    """The pipeline for one flush, in FK order, each tagged with what it returns."""
-    plan: Plan = []
-    if details:
-        plan += [
-            (upserts.detail_sql(prefix), "customers"),
-            (_replace(prefix, "customer_groups", staging.GROUP_LINKS, staging.DETAIL), "customers"),
-            (_replace(prefix, "services", staging.SERVICES, staging.DETAIL), "customers"),
-        ]
-    if inventories:
-        items = prefix.table("inventory_items")
-        item_values = staging.ITEMS.column_names[1:]
-        links = _replace(prefix, "customer_inventory", staging.ITEM_LINKS, staging.INVENTORY)
-        plan += [
-            (upserts.inventory_seen_sql(prefix), "none"),
-            (upserts.upsert_sql(items, staging.ITEMS, ("id",), item_values), "items"),
-            (links, "customers"),
-        ]
-    if deleted:
-        plan += [
-            (upserts.deleted_sql(prefix), "customers"),
-            (upserts.delete_children_sql(prefix, staging.DELETED), "customers"),
-        ]
-    return plan
+@dataclass
+class _Staged:
+    """One batch as staging rows, with the ids each statement is bounded by."""
+
+    customers: list[Row]
+    detail_ids: list[int]
+    groups: list[Row]
+    services: list[Row]
+    inventory_ids: list[int]
+    items: list[Row]
+    links: list[Row]
+    deleted_ids: list[int]
+
+    @classmethod
+    def of(cls, batch: list[_Customer]) -> _Staged:
+        detail = [c for c in batch if c.groups is not None]
+        inventory = [c for c in batch if c.items is not None]
+        return cls(
+            customers=[tuple(c.row) for c in batch],
+            detail_ids=[c.row[0] for c in detail],  # type: ignore[misc]
+            groups=[link for c in detail for link in c.groups or ()],
+            services=[service for c in detail for service in c.services or ()],
+            inventory_ids=[c.row[0] for c in inventory],  # type: ignore[misc]
+            items=rows.last_by_key(item for c in inventory for item in c.items or ()),
+            links=[(c.row[0], item[0]) for c in inventory for item in c.items or ()],
+            deleted_ids=[c.row[0] for c in batch if c.deleted],  # type: ignore[misc]
+        )
+
+    def copy(self, st: staging.Staging) -> None:
+        st.clear(WRITER_STAGES)
+        st.copy(staging.CUSTOMERS, self.customers)
+        st.copy(staging.GROUP_LINKS, self.groups)
+        st.copy(staging.SERVICES, self.services)
+        st.copy(staging.ITEMS, self.items)
+        st.copy(staging.ITEM_LINKS, self.links)
+
+    def plan(self, prefix: Prefix) -> Plan:
+        """The statements for this batch, in foreign-key order, tagged by what they return."""
+        ids = [row[0] for row in self.customers]
+        plan: Plan = [(upserts.customers_sql(prefix), {"ids": ids}, "customers")]  # type: ignore[dict-item]
+        if self.detail_ids:
+            scope = {"ids": self.detail_ids}
+            plan += [
+                (_replace(prefix, "customer_groups", staging.GROUP_LINKS), scope, "customers"),
+                (_replace(prefix, "services", staging.SERVICES), scope, "customers"),
+            ]
+        if self.inventory_ids:
+            items = prefix.table("inventory_items")
+            values = staging.ITEMS.column_names[1:]
+            item_ids = {"ids": [item[0] for item in self.items]}  # type: ignore[misc]
+            plan += [
+                (upserts.upsert_sql(items, staging.ITEMS, ("id",), values), item_ids, "items"),
+                (
+                    _replace(prefix, "customer_inventory", staging.ITEM_LINKS),
+                    {"ids": self.inventory_ids},
+                    "customers",
+                ),
+            ]
+        if self.deleted_ids:
+            plan.append(
+                (upserts.delete_children_sql(prefix), {"ids": self.deleted_ids}, "customers")
+            )
+        return plan
+
+    def owners_of(self, item_ids: Iterable[object]) -> set[int]:
+        """The customers in this batch whose inventory holds one of ``item_ids``."""
+        wanted = set(item_ids)
+        return {link[0] for link in self.links if link[1] in wanted}  # type: ignore[misc]
 
 
-def _replace(
-    prefix: Prefix, table: str, stage: staging.Stage, owners: staging.Stage
-) -> sql.Composed:
+def _replace(prefix: Prefix, table: str, stage: staging.Stage) -> sql.Composed:
     """Children keyed by (customer_id, their id); the other staged columns are values."""
     key, values = stage.column_names[:2], stage.column_names[2:]
-    return upserts.replace_children_sql(prefix.table(table), stage, owners, key, values)
+    return upserts.replace_children_sql(prefix.table(table), stage, key, values)
