@@ -112,7 +112,7 @@ class Transport:
         try:
             return self._web_once(path, session)
         except SessionExpired as exc:
-            log.info("Sonar web session expired (%s); logging in again", exc)
+            log.debug("Sonar web session expired (%s); logging in again", exc)
             self._invalidate(session)
         session = self._current_session()
         try:
@@ -163,8 +163,13 @@ class Transport:
             answer, cookies = self._submit_login()
             if login_accepted(answer.status_code, answer.headers.get("location")):
                 cookies.update(_cookies(answer))
+                # The first login is news; re-logins after expiry are routine (counted).
+                first = self._counters.snapshot().logins == 0
                 self._counters.add("logins")
-                log.info("logged in to the Sonar web session as %r", self._config.username)
+                log.log(
+                    logging.INFO if first else logging.DEBUG,
+                    "logged in to the Sonar web session as %r", self._config.username,
+                )  # fmt: skip
                 return _Session(cookie_header(cookies))
             if not answer.is_redirect:
                 break  # the login page again: the credentials were refused
