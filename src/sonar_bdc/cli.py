@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .bdc.cli_args import COMMANDS as BDC_COMMANDS
+from .bdc.cli_args import add_bdc_commands, run_bdc_command
 from .errors import ConfigError, SonarBdcError
 from .settings import REPORT_LAYOUTS, Settings, load_settings
 
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_options(demo)
     demo.add_argument("--accounts", type=int, default=3000, help="simulated accounts (3000)")
     demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
+    add_bdc_commands(sub)
     return parser
 
 
@@ -180,6 +183,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.demo_command(settings_from_args(args), args.accounts, args.seed)
     if args.command == "simulate":
         return commands.simulate_command(args)
+    if args.command in BDC_COMMANDS:
+        return run_bdc_command(args)
     raise ConfigError(f"unknown command {args.command}")
 
 

@@ -60,3 +60,7 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or is not set up (exit 2)."""
 
     exit_code = 2
+
+
+class FilingValidationError(SonarBdcError):
+    """A BDC filing failed a check before writing: nothing was written (exit 1)."""

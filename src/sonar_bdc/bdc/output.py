@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sonar_bdc.errors import SonarBdcError
+from sonar_bdc.errors import FilingValidationError
 
 from .config import BDC_CODES
 from .model import REASONS, Connection, Exclusion
@@ -32,10 +32,6 @@ HEADER = (
 )
 EXCEPTIONS_HEADER = ("customer_id", "name", "reason", "detail")
 MAX_PROBLEMS_SHOWN = 5
-
-
-class FilingValidationError(SonarBdcError):
-    """The subscription file failed a check: nothing was written."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
