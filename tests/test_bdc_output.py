@@ -158,3 +158,20 @@ def test_summary_lines() -> None:
     assert summary.warnings() == []
     summary.data_imported_at = datetime(2024, 8, 20, tzinfo=timezone.utc)
     assert "51 days after the as-of date 2024-06-30" in summary.warnings()[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1 555", "'+1 555"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("Jane O'Hara", "Jane O'Hara"),
+        ("", ""),
+    ],
+)
+def test_exception_names_cannot_run_as_spreadsheet_formulas(name, written) -> None:
+    from sonar_bdc.bdc.output import spreadsheet_safe
+
+    assert spreadsheet_safe(name) == written

@@ -139,7 +139,18 @@ def write_subscription_csv(out: TextIO, rows: Iterable[SubscriptionRow]) -> None
 def write_exceptions_csv(out: TextIO, exclusions: Iterable[Exclusion]) -> None:
     writer = csv.writer(out)
     writer.writerow(EXCEPTIONS_HEADER)
-    writer.writerows((e.customer_id, e.name or "", e.reason, e.detail) for e in exclusions)
+    writer.writerows(
+        (e.customer_id, spreadsheet_safe(e.name or ""), e.reason, e.detail) for e in exclusions
+    )
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Defuse a customer name a spreadsheet would run as a formula (OWASP CSV injection).
+
+    The exceptions file is read by people in Excel or LibreOffice; a name from Sonar
+    such as ``=HYPERLINK(...)`` gets a leading apostrophe, which those programs hide.
+    """
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @contextmanager
