@@ -82,7 +82,8 @@ def test_tls_verification_failure_is_fatal_and_names_ca_bundle(tls_port: int) ->
     with SonarClient(config(f"https://127.0.0.1:{tls_port}")) as client:
         with pytest.raises(SonarError, match="SONAR_CA_BUNDLE") as info:
             list(client.iter_pages("system/account_groups"))
-        assert not isinstance(info.value, SonarRetriableError | SonarRetriesExhausted)
+        assert not isinstance(info.value, SonarRetriableError)
+        assert info.value.exit_code == 2  # a setting to fix, not a passing fault
         assert "verif" in str(info.value) and client.stats.retries == 0
 
 
@@ -99,9 +100,10 @@ def test_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
 
 def test_http_to_a_tls_port_names_host_and_protocol(tls_port: int) -> None:
     with SonarClient(config(f"http://127.0.0.1:{tls_port}")) as client:
-        with pytest.raises(SonarRetriesExhausted, match="SONAR_HOST and SONAR_PROTOCOL"):
+        with pytest.raises(SonarRetriesExhausted, match="SONAR_HOST and SONAR_PROTOCOL") as info:
             list(client.iter_pages("system/account_groups"))
         assert client.stats.retries == 2
+        assert info.value.exit_code == 2
 
 
 def test_refused_connection_names_host_and_protocol() -> None:

@@ -129,21 +129,42 @@ def test_limiter_spaces_slots_with_fake_clock() -> None:
 
 def test_limiter_holds_rate_across_20_threads() -> None:
     rate, per_thread = 50.0, 5
-    limiter, stamps, lock = RateLimiter(rate), [], threading.Lock()
+    # Frozen clock: every thread asks "now" at once, so only the lock keeps slots apart.
+    delays, lock = [], threading.Lock()
+
+    def record(delay: float) -> None:
+        with lock:
+            delays.append(delay)
+
+    limiter = RateLimiter(rate, clock=lambda: 0.0, sleep=record)
+    zero_waits = []
 
     def worker() -> None:
         for _ in range(per_thread):
-            limiter.acquire()
-            with lock:
-                stamps.append(time.monotonic())
+            if limiter.acquire() == 0.0:
+                zero_waits.append(1)
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stamps.sort()
-    assert len(stamps) == 100
-    assert stamps[-1] - stamps[0] >= (len(stamps) - 1) / rate * 0.95
-    for i, start in enumerate(stamps):  # no one-second window holds more than rate (+1 edge)
-        assert sum(1 for s in stamps[i:] if s - start < 1.0) <= rate + 1
+    # 100 distinct slots exactly 1/rate apart: no two threads ever share one.
+    assert len(zero_waits) == 1
+    assert sorted(delays) == pytest.approx([i / rate for i in range(1, 100)])
+
+
+def test_limiter_spaces_real_requests_at_least_the_interval_apart() -> None:
+    rate = 50.0
+    limiter = RateLimiter(rate)
+    threads = [
+        threading.Thread(target=lambda: [limiter.acquire() for _ in range(5)]) for _ in range(20)
+    ]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    # Sleeping can only make it slower: 100 requests take at least 99 intervals.
+    assert elapsed >= 99 / rate * 0.95

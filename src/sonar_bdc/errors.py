@@ -32,8 +32,18 @@ class SonarRetriableError(SonarError):
         self.retry_after = retry_after
 
 
+class SonarUnreachable(SonarRetriableError):
+    """Nothing answered at the configured address (DNS, refused port, http to a TLS port)."""
+
+
 class SonarRetriesExhausted(SonarError):
     """A retriable fault persisted past the retry budget."""
+
+
+class SonarConnectionFailed(SonarRetriesExhausted):
+    """Sonar cannot be reached as configured (never answered, or TLS refused): exit 2."""
+
+    exit_code = 2
 
 
 class SonarAuthError(SonarError):

@@ -27,7 +27,12 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ..errors import SonarRetriableError, SonarRetriesExhausted
+from ..errors import (
+    SonarConnectionFailed,
+    SonarRetriableError,
+    SonarRetriesExhausted,
+    SonarUnreachable,
+)
 from .stats import Counters
 
 log = logging.getLogger(__name__)
@@ -99,7 +104,12 @@ class Retrier:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             count = self.policy.max_retries
-            raise SonarRetriesExhausted(
+            kind = (
+                SonarConnectionFailed
+                if isinstance(last, SonarUnreachable)
+                else SonarRetriesExhausted
+            )
+            raise kind(
                 f"{last} (gave up after {count} {'retry' if count == 1 else 'retries'}; "
                 "see --max-retries)"
             ) from last

@@ -29,9 +29,11 @@ from .. import __version__
 from ..errors import (
     ConfigError,
     SonarAuthError,
+    SonarConnectionFailed,
     SonarError,
     SonarNotFound,
     SonarRetriableError,
+    SonarUnreachable,
 )
 from .config import CA_BUNDLE_SETTING, CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
 from .limiter import RateLimiter
@@ -237,14 +239,14 @@ class Transport:
     def _transport_error(self, method: str, url: str, exc: httpx.TransportError) -> SonarError:
         reason = str(exc) or type(exc).__name__
         if _is_certificate_error(exc):
-            return SonarError(
+            return SonarConnectionFailed(
                 f"TLS certificate verification failed for {self._config.base_url}: {reason}. "
                 f"If the instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA "
                 "certificate (PEM file)"
             )
         if isinstance(exc, httpx.ConnectError) or not self._answered:
             # Nothing ever answered: DNS, a refused port, or http:// to a TLS port.
-            return SonarRetriableError(
+            return SonarUnreachable(
                 f"cannot reach Sonar at {self._config.base_url} ({method} {url}: {reason}); "
                 f"check {HOST_SETTINGS}"
             )
