@@ -15,7 +15,7 @@ from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
 from .errors import ConfigError, SonarBdcError
-from .settings import REPORT_LAYOUTS, Settings, load_settings
+from .settings import APIS, REPORT_LAYOUTS, Settings, load_settings
 
 log = logging.getLogger("sonar_bdc")
 
@@ -77,6 +77,11 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
         "--initial-backoff",
         type=float,
         help=f"first retry delay in seconds (default: {d.initial_backoff:g})",
+    )
+    p.add_argument(
+        "--api",
+        choices=APIS,
+        help="Sonar API: v1 (REST + reports, default) or v2 (GraphQL, SONAR_TOKEN)",
     )
     p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
     p.add_argument(
@@ -154,6 +159,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "rate_limit",
         "dry_run",
         "log_file",
+        "api",
     ]
     overrides = {k: getattr(args, k, None) for k in keys}
     return load_settings(overrides, env_file=args.env_file)

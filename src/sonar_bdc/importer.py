@@ -49,7 +49,7 @@ def sonar_config(settings: Settings, pool_size: int | None = None) -> SonarConfi
         verify=settings.sonar_ca_bundle or True,
         max_retries=settings.max_retries,
         initial_backoff=settings.initial_backoff,
-        rate_limit=settings.rate_limit,
+        rate_limit=settings.effective_rate_limit,
         pool_size=pool_size or settings.workers,
         report_layout=settings.report_layout,
     )
