@@ -13,11 +13,17 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..errors import SonarDataError
-from ..records import Catalogs, CustomerDetail, CustomerInventory
+from ..records import Catalogs, CustomerDetail, CustomerInventory, InventoryItem
 from .config import SonarConfig
-from .inventory import InventoryCatalog, mac_field_ids, parse_manufacturer, parse_model
+from .inventory import (
+    InventoryCatalog,
+    account_assignee,
+    mac_field_ids,
+    parse_manufacturer,
+    parse_model,
+)
 from .limiter import RateLimiter
-from .pagination import iter_pages
+from .pagination import PAGE_LIMIT, iter_pages, split_page
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
 from .report import Report, parse_report
 from .retry import Retrier, RetryPolicy
@@ -99,6 +105,26 @@ class SonarClient:
         pages = self.iter_pages(f"accounts/{int(account_id)}/inventory_items")
         items = parse_all(pages, catalog.item, "inventory items")
         return CustomerInventory(int(account_id), tuple(items))
+
+    def inventory_items_page(
+        self, page: int, catalog: InventoryCatalog
+    ) -> tuple[list[tuple[int, InventoryItem]], int | None]:
+        """One page of ``/inventory/items`` (every item in Sonar, with its assignee).
+
+        Returns (account id, item) for the items assigned to accounts, and the list's
+        ``total_pages``. One request per 100 items: cheaper than one per account when
+        most accounts need their inventory.
+        """
+        path = "inventory/items"
+        data, total_pages = split_page(self._api(path, {"page": page, "limit": PAGE_LIMIT}), path,
+                                       page)  # fmt: skip
+        assigned = []
+        for raw in data:
+            account_id = account_assignee(raw)
+            item = catalog.item(raw) if account_id is not None else None
+            if item is not None and account_id is not None:
+                assigned.append((account_id, item))
+        return assigned, total_pages
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of an ``/api/v1`` list (``path`` relative to /api/v1), page by page."""

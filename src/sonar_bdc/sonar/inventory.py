@@ -58,6 +58,17 @@ class InventoryCatalog:
         return None
 
 
+ACCOUNT_ASSIGNEE_TYPES = frozenset({"accounts", "account"})
+
+
+def account_assignee(raw: Any) -> int | None:
+    """The account an item of ``/inventory/items`` is assigned to; None for sites, stock..."""
+    if not isinstance(raw, dict):
+        return None
+    kind = str(raw.get("assignee_type") or "").strip().lower()
+    return parse_int(raw.get("assignee_id")) if kind in ACCOUNT_ASSIGNEE_TYPES else None
+
+
 def parse_model(raw: dict[str, Any]) -> InventoryModel | None:
     model_id = parse_int(raw.get("id"))
     if model_id is None:

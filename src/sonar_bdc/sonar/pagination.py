@@ -26,8 +26,8 @@ def iter_pages(
     seen: set[str] = set()
     page = 1
     while True:
-        data, total_pages = _split(fetch(path, {**(params or {}), "page": page, "limit": limit}),
-                                   path, page)  # fmt: skip
+        body = fetch(path, {**(params or {}), "page": page, "limit": limit})
+        data, total_pages = split_page(body, path, page)
         if not data:
             return
         fingerprint = _fingerprint(data)
@@ -43,7 +43,7 @@ def iter_pages(
         page += 1
 
 
-def _split(body: Any, path: str, page: int) -> tuple[list[Any], int | None]:
+def split_page(body: Any, path: str, page: int) -> tuple[list[Any], int | None]:
     """(items, total_pages or None) from ``{"data": [...], "paginator": {...}}``."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):

@@ -1,0 +1,61 @@
+"""Inventory for many customers at once, from Sonar's list of all items.
+
+``/api/v1/inventory/items`` lists every item with its assignee, 100 per page, so when
+most customers need their inventory it costs one request per 100 items instead of
+one per customer. The first page's ``total_pages`` decides which path is cheaper.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+from .errors import SonarBdcError, SonarDataError
+from .records import InventoryItem
+from .sonar import InventoryCatalog, SonarClient
+
+log = logging.getLogger("sonar_bdc.importer")
+
+Assigned = dict[int, list[InventoryItem]]
+
+
+def fetch_assigned_inventory(
+    client: SonarClient, catalog: InventoryCatalog, customers: int, pool: ThreadPoolExecutor
+) -> Assigned | None:
+    """Items per account id when listing all items is cheaper than ``customers`` requests.
+
+    None means "use one request per customer": fewer customers than item pages, an
+    instance without a usable page count, or a page that could not be read.
+    """
+    try:
+        first, total_pages = client.inventory_items_page(1, catalog)
+        if total_pages is None or total_pages >= customers:
+            log.info("inventory: one request per customer (%d customers)", customers)
+            return None
+        log.info(
+            "inventory: listing all items (%d pages) instead of %d per-customer requests",
+            total_pages,
+            customers,
+        )
+        pages = [first]
+        pages += pool.map(lambda page: client.inventory_items_page(page, catalog)[0],
+                          range(2, total_pages + 1))  # fmt: skip
+        return _group(pages)
+    except SonarBdcError as exc:
+        log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
+        return None
+
+
+def _group(pages: list[list[tuple[int, InventoryItem]]]) -> Assigned:
+    """Items by account; refuses an instance that ignores ``page`` (pages repeat)."""
+    grouped: Assigned = defaultdict(list)
+    seen: set[int] = set()
+    for number, page in enumerate(pages, start=1):
+        ids = {item.id for _, item in page}
+        if number > 1 and ids and ids <= seen:
+            raise SonarDataError(f"inventory/items page {number} repeats earlier items")
+        seen |= ids
+        for account_id, item in page:
+            grouped[account_id].append(item)
+    return grouped
