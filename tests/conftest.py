@@ -54,9 +54,7 @@ def pg_schema(pg_database: dict) -> Iterator[tuple[dict, str]]:
         yield pg_database, schema
     finally:
         with psycopg.connect(**pg_database, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
