@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from psycopg import sql
+from psycopg.adapt import PyFormat
 
 from sonar_bdc.store import staging
 from sonar_bdc.store.prefix import Prefix
@@ -57,7 +58,10 @@ def _assign(columns: Sequence[str]) -> sql.Composed:
 
 
 def _in_batch(alias: str, column: str, param: str) -> sql.Composed:
-    return sql.SQL("{} = ANY({})").format(sql.Identifier(alias, column), sql.Placeholder(param))
+    """``alias.column = ANY(%(param)s)``, the array sent in binary (text costs 3x as much)."""
+    return sql.SQL("{} = ANY({}::int8[])").format(
+        sql.Identifier(alias, column), sql.Placeholder(param, PyFormat.BINARY)
+    )
 
 
 def _unchanged(
