@@ -1,0 +1,377 @@
+"""The v2 (GraphQL) import run: the same tables, with the same meaning, as the v1 run.
+
+One query carries accounts with their addresses, services, groups and inventory, so
+the run is planned around requests (one per 100 accounts), not customers:
+
+* **full pass** (``--force``, an empty database, or more than ``FULL_PASS_SHARE`` of
+  the customers to refresh): every account in full, once. Each page writes the report
+  fields of all its accounts, and details and inventory of the stale ones.
+* **light pass** otherwise: every account with the report fields only, then the stale
+  ones (the store's freshness, ``--limit`` order) in full, 100 ids a request.
+
+Either way every account is listed each run (``last_seen_at``, what the filing reads),
+and customers the previous run listed that Sonar no longer lists are asked for by id;
+those still missing are marked deleted, as a v1 404 does. A page whose answer carried
+GraphQL ``errors`` is raised before anything of it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .errors import ConfigError
+from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, open_store
+from .progress import Progress, make_progress
+from .settings import Settings
+from .sonar.v2 import (
+    TOKEN_SETTING,
+    AccountPage,
+    GraphQLClient,
+    GraphQLConfig,
+    GraphQLErrors,
+    V2Account,
+    parse_name_table,
+)
+from .store import Store
+from .summary import Summary
+
+log = logging.getLogger("sonar_bdc.importer")
+
+FULL_PASS_SHARE = 0.3  # above this share of customers to refresh, one full pass is cheaper
+
+
+def v2_config(settings: Settings) -> GraphQLConfig:
+    if not settings.sonar_token:
+        raise ConfigError(f"{TOKEN_SETTING} is not set: put a Sonar personal access token in .env")
+    return GraphQLConfig(
+        base_url=settings.sonar_base_url,
+        token=settings.sonar_token,
+        timeout=settings.sonar_timeout,
+        verify=settings.sonar_ca_bundle or True,
+        max_retries=settings.max_retries,
+        initial_backoff=settings.initial_backoff,
+        rate_limit=settings.effective_rate_limit,
+        workers=settings.workers,
+        technology_names=parse_name_table(getattr(settings, "technology_names", None)),
+    )
+
+
+def run_import_v2(settings: Settings, *, show_progress: bool = True) -> Summary:
+    """``run_import`` for ``--api v2``: a refused token leaves the database untouched."""
+    settings.require_sonar_credentials()
+    started = time.monotonic()
+    summary = Summary(dry_run=settings.dry_run, layout="v2")
+    with open_store(settings) as store, GraphQLClient(v2_config(settings)) as client:
+        client.login()  # before any DDL
+        store.ensure_schema()
+        with store.run_lock():
+            try:
+                run_v2(settings, store, client, summary, show_progress)
+            except KeyboardInterrupt:
+                summary.interrupted = True
+                log.warning("interrupted: completed pages were committed; run again to finish")
+            finally:
+                stats = client.stats
+                summary.requests, summary.retries = stats.requests, stats.retries
+                summary.wait_seconds = stats.wait_seconds
+    summary.wall_seconds = time.monotonic() - started
+    return summary
+
+
+def run_v2(
+    settings: Settings,
+    store: Store,
+    client: GraphQLClient,
+    summary: Summary,
+    show_progress: bool = False,
+) -> None:
+    """One v2 import into ``store`` (schema ensured, run lock held), filling ``summary``."""
+    _Run(settings, store, client, summary, show_progress).run()
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the database holds from the previous run's listing."""
+
+    listed: frozenset[int] = frozenset()
+    fresh_detail: frozenset[int] = frozenset()
+    fresh_inventory: frozenset[int] = frozenset()
+
+
+@dataclass
+class _Tally:
+    """What the writes of this run did."""
+
+    listed: set[int] = field(default_factory=set)
+    new: set[int] = field(default_factory=set)
+    updated: set[int] = field(default_factory=set)
+    planned: int = 0  # customers chosen for details/inventory
+    unknown_technology: int = 0  # services stored without a technology code
+    rejected_fips: list[str] = field(default_factory=list)
+
+
+class _Run:
+    def __init__(
+        self, settings: Settings, store: Store, client: GraphQLClient, summary: Summary, show: bool
+    ) -> None:
+        self.settings, self.store, self.client, self.summary = settings, store, client, summary
+        self.show = show
+        self.seen_at = datetime.now(timezone.utc)
+        self.cutoff = None if settings.force else self.seen_at - timedelta(days=settings.days)
+        self.want_detail = not settings.inventory_only
+        self.want_inventory = not settings.customers_only
+        self.budget = settings.limit  # customers still to refresh (None: no limit)
+        self.tally = _Tally()
+        self.previous = Previous()
+
+    def run(self) -> None:
+        with self.summary.db_clock:
+            self.previous = self._previous()
+        total = self.client.account_count()
+        self._catalogs()
+        self._check_technology_names()
+        full = self._full_pass_pays(total)
+        log.info("%d accounts in Sonar; %s pass", total, "one full" if full else "a light listing")
+        self._list(full, total)
+        if not full:
+            self._refresh_stale()
+        self._finish()
+
+    # --- planning ---------------------------------------------------------------------
+
+    def _previous(self) -> Previous:
+        raw = self.store.get_meta(META_REPORT)
+        try:
+            seen = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            seen = None
+        if seen is None:
+            return Previous()
+        stale = self.store.stale_customer_ids
+        listed = frozenset(stale("detail", seen, None, None))
+        if self.cutoff is None:
+            return Previous(listed)
+        fresh_detail = listed - set(stale("detail", seen, self.cutoff, None))
+        return Previous(
+            listed, fresh_detail, listed - set(stale("inventory", seen, self.cutoff, None))
+        )
+
+    def _full_pass_pays(self, total: int) -> bool:
+        """True when more than FULL_PASS_SHARE of the accounts need refreshing."""
+        fresh = set(self.previous.listed)
+        if self.want_detail:
+            fresh &= self.previous.fresh_detail
+        if self.want_inventory:
+            fresh &= self.previous.fresh_inventory
+        wanted = max(total - len(fresh), 0)
+        if self.budget is not None:
+            wanted = min(wanted, self.budget)
+        return wanted > FULL_PASS_SHARE * total
+
+    def _is_stale(self, account_id: int) -> tuple[bool, bool]:
+        """(detail stale?, inventory stale?) by the previous run's freshness."""
+        detail = self.want_detail and account_id not in self.previous.fresh_detail
+        inventory = self.want_inventory and account_id not in self.previous.fresh_inventory
+        return detail, inventory
+
+    # --- catalogs and technology ------------------------------------------------------
+
+    def _catalogs(self) -> None:
+        catalogs = self.client.catalogs()
+        with self.summary.db_clock:
+            self.store.write_catalogs(catalogs)
+            self.store.set_meta(META_CATALOGS, self.seen_at.isoformat())
+
+    def _check_technology_names(self) -> None:
+        try:
+            names = self.client.technology_names()
+        except GraphQLErrors as exc:
+            log.warning("cannot read the TechnologyCode names by introspection (%s)", exc)
+            return
+        missing = self.client.technology.missing(names)
+        if missing:
+            log.warning(
+                "Sonar's TechnologyCode has %d names the technology table does not know: %s. "
+                "Services with them are stored with technology_code NULL (technology_name "
+                "keeps the name); map them with %s=NAME=<Form 477 code>",
+                len(missing), ", ".join(missing), "SONAR_TECHNOLOGY_NAMES",
+            )  # fmt: skip
+
+    # --- the listing ------------------------------------------------------------------
+
+    def _list(self, full: bool, total: int) -> None:
+        bar = make_progress(total, "accounts", "account", enabled=self.show)
+        try:
+            for page in self.client.iter_account_pages(full):
+                self._write_listed(page.accounts, full, bar)
+            self._confirm_absent(full, bar)
+        finally:
+            bar.close()
+        with self.summary.db_clock:
+            self.store.set_meta(META_REPORT, self.seen_at.isoformat())
+
+    def _write_listed(self, accounts: list[V2Account], full: bool, bar: Progress) -> None:
+        """Report fields of all ``accounts``; in a full pass, details of the stale ones."""
+        self.tally.listed.update(a.report.id for a in accounts)
+        rows = [a.report for a in accounts]
+        self.summary.invalid_coordinates += sum(r.latitude is None for r in rows)
+        with self.summary.db_clock:
+            written = self.store.write_report(rows, self.seen_at)
+        self.tally.new |= written.new_ids
+        self.tally.updated |= written.updated_ids
+        self.summary.nul_cleaned += written.nul_cleaned
+        if full:
+            self._write_details(self._choose(accounts))
+        self._count()
+        bar.update(len(accounts))
+
+    def _choose(self, accounts: Iterable[V2Account]) -> list[tuple[V2Account, bool, bool]]:
+        """(account, write detail?, write inventory?) for the stale ones, within --limit."""
+        chosen = []
+        for account in accounts:
+            detail, inventory = self._is_stale(account.report.id)
+            if not (detail or inventory) or self.budget == 0:
+                continue
+            if self.budget is not None:
+                self.budget -= 1
+            chosen.append((account, detail, inventory))
+        self.tally.planned += len(chosen)
+        return chosen
+
+    def _confirm_absent(self, full: bool, bar: Progress) -> None:
+        """Customers the previous run listed and this listing lacks: ask by id, else deleted."""
+        absent = sorted(self.previous.listed - self.tally.listed)
+        if not absent:
+            return
+        for page in self.client.iter_account_pages(full, ids=absent):
+            self._fail(page.failed)
+            self._write_listed(page.accounts, full, bar)
+            self._mark_deleted(page.missing)
+
+    # --- light pass: the stale ones by id ---------------------------------------------
+
+    def _refresh_stale(self) -> None:
+        limit = self.settings.limit
+        with self.summary.db_clock:
+            detail = self._stale("detail", self.want_detail, limit)
+            inventory = self._stale("inventory", self.want_inventory, limit)
+        wanted_detail, wanted_inventory = set(detail), set(inventory)
+        order = list(dict.fromkeys([*detail, *inventory]))[:limit]
+        self.tally.planned = len(order)
+        log.info("%d customers to refresh", len(order))
+        if not order:
+            return
+        bar = make_progress(len(order), "customers", enabled=self.show)
+        try:
+            for page in self.client.iter_account_pages(True, ids=order):
+                self._write_asked(page, wanted_detail, wanted_inventory)
+                bar.update(len(page.asked))
+        finally:
+            bar.close()
+
+    def _stale(self, part: str, wanted: bool, limit: int | None) -> list[int]:
+        if not wanted:
+            return []
+        return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, limit)
+
+    def _write_asked(self, page: AccountPage, detail: set[int], inventory: set[int]) -> None:
+        self._fail(page.failed)
+        chosen = [(a, a.report.id in detail, a.report.id in inventory) for a in page.accounts]
+        self._write_details(chosen)
+        self._mark_deleted(page.missing)
+        self._count()
+
+    # --- writes -----------------------------------------------------------------------
+
+    def _write_details(self, chosen: list[tuple[V2Account, bool, bool]]) -> None:
+        if not chosen:
+            return
+        now = datetime.now(timezone.utc)
+        with self.summary.db_clock, self.store.writer() as writer:
+            for account, detail, inventory in chosen:
+                if detail and account.detail is not None:
+                    writer.add_detail(account.detail, now)
+                    self._note(account)
+                if inventory and account.inventory is not None:
+                    writer.add_inventory(account.inventory, now)
+        self.summary.fetched += len(chosen)
+        self.summary.nul_cleaned += writer.nul_cleaned
+        self.tally.updated |= writer.changed_ids
+
+    def _note(self, account: V2Account) -> None:
+        services = account.detail.services if account.detail else ()
+        self.tally.unknown_technology += sum(
+            s.technology_name is not None and s.technology_code is None for s in services
+        )
+        if account.rejected_fips is not None:
+            self.tally.rejected_fips.append(account.rejected_fips)
+
+    def _mark_deleted(self, ids: Iterable[int]) -> None:
+        gone = list(ids)
+        if not gone:
+            return
+        now = datetime.now(timezone.utc)
+        with self.summary.db_clock, self.store.writer() as writer:
+            for customer_id in gone:
+                writer.mark_deleted(customer_id, now)
+        self.summary.deleted += gone
+
+    def _fail(self, failed: dict[int, str]) -> None:
+        for customer_id, message in failed.items():
+            self.summary.failed.append(customer_id)
+            log.warning("customer %d failed: %s", customer_id, message)
+
+    # --- the end ----------------------------------------------------------------------
+
+    def _count(self) -> None:
+        """Keep the summary's counts current (an interrupted run reports them too)."""
+        s, t = self.summary, self.tally
+        s.listed = len(t.listed)
+        s.new = len(t.new)
+        s.updated = len(t.updated - t.new)
+        s.unchanged = s.listed - s.new - s.updated
+        s.skipped_fresh = max(s.listed - t.planned, 0)
+
+    def _finish(self) -> None:
+        self._count()
+        self._report_oddities()
+        done_at = datetime.now(timezone.utc).isoformat()
+        with self.summary.db_clock:
+            if self.want_detail:
+                self.store.set_meta(META_DETAIL, done_at)
+            if self.want_inventory:
+                self.store.set_meta(META_INVENTORY, done_at)
+
+    def _report_oddities(self) -> None:
+        t, s = self.tally, self.summary
+        unknown = self.client.unknown_technology_names
+        if unknown:
+            log.warning(
+                "%d services have technology names the table does not know: %s; stored with "
+                "technology_code NULL. Map them with SONAR_TECHNOLOGY_NAMES=NAME=<code>",
+                t.unknown_technology, ", ".join(unknown),
+            )  # fmt: skip
+        if t.rejected_fips:
+            log.warning(
+                "%d service addresses have a fips that is not a 15-digit census block "
+                "(stored as NULL), e.g. %r", len(t.rejected_fips), t.rejected_fips[0],
+            )  # fmt: skip
+        if self.client.completed_lists:
+            log.info(
+                "%d nested lists cut short by Sonar were completed", self.client.completed_lists
+            )
+        if s.failed:
+            log.error("%d customers failed and stay stale (the next run retries them): %s",
+                      len(s.failed), _id_list(s.failed))  # fmt: skip
+        if s.deleted:
+            log.warning("%d customers are no longer in Sonar and were marked deleted: %s",
+                        len(s.deleted), _id_list(s.deleted))  # fmt: skip
+
+
+def _id_list(ids: list[int], most: int = 50) -> str:
+    shown = ", ".join(str(i) for i in sorted(ids)[:most])
+    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")

@@ -1,0 +1,200 @@
+"""HTTP to one Sonar v2 instance: ``POST /api/graphql`` with a bearer token, one attempt.
+
+``post`` returns the ``data`` object of an answer or raises one of our errors:
+``SonarAuthError`` (the token is refused: never retried), ``SonarRetriableError``
+(rate limit, 5xx, timeouts, dropped or non-JSON answers: the retry layer repeats
+them, honouring ``Retry-After``), ``GraphQLErrors`` (an ``errors`` array: Sonar's
+own text, not retried) or ``SonarError``. httpx exceptions do not leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ... import __version__
+from ...errors import (
+    ConfigError,
+    SonarAuthError,
+    SonarConnectionFailed,
+    SonarDataError,
+    SonarError,
+    SonarRetriableError,
+    SonarUnreachable,
+)
+from ..config import CA_BUNDLE_SETTING, HOST_SETTINGS
+from ..limiter import RateLimiter
+from ..retry import parse_retry_after
+from ..stats import Counters
+from ..transport import RETRIABLE_STATUS, _is_certificate_error, _tls_verification
+from .config import TOKEN_SETTING, GraphQLConfig
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/graphql"
+RATE_LIMIT_WAIT = 15.0  # seconds, when a rate-limit answer has no Retry-After
+_RATE_LIMITED = re.compile(r"rate.?limit|request limit|too many|\b429\b", re.IGNORECASE)
+_UNAUTHENTICATED = re.compile(r"unauthenticated|unauthori[sz]ed", re.IGNORECASE)
+
+
+class GraphQLErrors(SonarError):
+    """The answer carried an ``errors`` array (not a rate limit): Sonar refused the query."""
+
+
+class GraphQLTransport:
+    """Sends one GraphQL request per call; thread-safe (one pooled httpx client)."""
+
+    def __init__(self, config: GraphQLConfig, counters: Counters, limiter: RateLimiter) -> None:
+        self._config, self._counters, self._limiter = config, counters, limiter
+        self._client = httpx.Client(
+            base_url=config.base_url,
+            timeout=httpx.Timeout(config.timeout),
+            verify=_tls_verification(config.verify),
+            limits=httpx.Limits(
+                max_connections=config.workers + 1, max_keepalive_connections=config.workers + 1
+            ),
+            follow_redirects=False,  # a redirect means a login page or the wrong scheme
+            headers={
+                "User-Agent": f"sonar-bdc/{__version__}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {config.token.strip()}",
+            },
+        )
+        self._answered = False  # has the instance ever answered? (for the unreachable hint)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def post(self, query: str, variables: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        """One GraphQL request; its ``data`` object, or one of our errors."""
+        body: dict[str, Any] = {"query": query}
+        if variables:
+            body["variables"] = variables
+        response = self._send(json.dumps(body).encode(), what)
+        return self._decode(response, what)
+
+    # --- one request ------------------------------------------------------------------
+
+    def _send(self, content: bytes, what: str) -> httpx.Response:
+        self._counters.add("wait_seconds", self._limiter.acquire())
+        self._counters.add("requests")
+        try:
+            response = self._client.post(PATH, content=content)
+        except httpx.PoolTimeout as exc:
+            raise SonarRetriableError(
+                f"{what}: no free connection within {self._config.timeout:g} s"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise SonarRetriableError(
+                f"{what}: no answer within {self._config.timeout:g} s "
+                f"({type(exc).__name__}; see SONAR_TIMEOUT)"
+            ) from exc
+        except httpx.UnsupportedProtocol as exc:
+            raise ConfigError(f"{exc}: check {HOST_SETTINGS}") from exc
+        except httpx.TransportError as exc:
+            raise self._transport_error(what, exc) from exc
+        self._answered = True
+        return response
+
+    def _transport_error(self, what: str, exc: httpx.TransportError) -> SonarError:
+        reason = str(exc) or type(exc).__name__
+        base = self._config.base_url
+        if _is_certificate_error(exc):
+            return SonarConnectionFailed(
+                f"TLS certificate verification failed for {base}: {reason}. If the instance "
+                f"uses a private CA, set {CA_BUNDLE_SETTING} to its CA certificate (PEM file)"
+            )
+        if isinstance(exc, httpx.ConnectError) or not self._answered:
+            return SonarUnreachable(
+                f"cannot reach Sonar at {base} ({what}: {reason}); check {HOST_SETTINGS}"
+            )
+        return SonarRetriableError(f"{what}: connection failed: {reason}")
+
+    # --- one answer -------------------------------------------------------------------
+
+    def _decode(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        status = response.status_code
+        if status in (401, 403):
+            raise self._refused(f"HTTP {status}")
+        if response.is_redirect:
+            raise self._redirected(response)
+        body = _json(response)
+        limited = _rate_limit_text(body)
+        if status == 429 or limited:
+            raise SonarRetriableError(
+                f"{what}: Sonar's rate limit ({limited or 'HTTP 429'})",
+                _retry_after(response) or RATE_LIMIT_WAIT,
+            )
+        if status in RETRIABLE_STATUS:
+            raise SonarRetriableError(f"{what}: HTTP {status}", _retry_after(response))
+        if status == 404:
+            raise SonarDataError(
+                f"no GraphQL API at {self._config.base_url}{PATH} (HTTP 404): is this a "
+                f"Sonar v2 instance? Check {HOST_SETTINGS}, or use --api v1"
+            )
+        if body is None and 200 <= status < 300:
+            raise SonarRetriableError(f"{what}: the answer is not JSON (truncated?)")
+        errors = _error_messages(body)
+        if errors:
+            raise self._query_failed(what, errors, status)
+        if not 200 <= status < 300:
+            raise SonarError(f"{what}: HTTP {status}")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise SonarDataError(f"{what}: the answer has no 'data' object")
+        return data
+
+    def _query_failed(self, what: str, errors: list[str], status: int) -> SonarError:
+        text = "; ".join(errors)[:500]
+        if any(_UNAUTHENTICATED.search(message) for message in errors):
+            return self._refused(text)
+        return GraphQLErrors(f"{what}: Sonar answered with an error (HTTP {status}): {text}")
+
+    def _refused(self, reason: str) -> SonarAuthError:
+        return SonarAuthError(
+            f"Sonar refused the API token ({reason} on {self._config.base_url}{PATH}): check "
+            f"{TOKEN_SETTING} (a personal access token of a user who may read accounts)"
+        )
+
+    def _redirected(self, response: httpx.Response) -> SonarError:
+        location = response.headers.get("location", "")
+        scheme = urlsplit(location).scheme
+        if scheme and scheme != urlsplit(self._config.base_url).scheme:
+            return SonarError(f"{PATH} redirected to {scheme}:// ({location!r}): set "
+                              f"SONAR_PROTOCOL={scheme}")  # fmt: skip
+        if "login" in urlsplit(location).path.lower():
+            return self._refused(f"a redirect to the login page {location!r}")
+        return SonarError(f"{PATH}: unexpected redirect to {location!r}: check {HOST_SETTINGS}")
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _rate_limit_text(body: Any) -> str:
+    """Sonar's rate-limit text (``{"error": "Request limit ..."}`` or an errors entry)."""
+    candidates = [body.get("error")] if isinstance(body, dict) else []
+    candidates += _error_messages(body)
+    return next((str(t) for t in candidates if t and _RATE_LIMITED.search(str(t))), "")
+
+
+def _error_messages(body: Any) -> list[str]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [
+        str(e.get("message") or "error") if isinstance(e, dict) else str(e) for e in errors if e
+    ]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"))
