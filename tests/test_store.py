@@ -81,6 +81,12 @@ def test_ensure_schema_creates_every_table_and_is_idempotent(
         [schema],
     ).fetchone()
     assert geom_type == ("POINT", 4326)
+    options = pg_conn.execute(
+        "SELECT reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = 'customers'",
+        [schema],
+    ).fetchone()
+    assert options == (["fillfactor=60"],)
 
 
 @pytest.mark.parametrize("form", ["{schema}.", "{schema}.bdc_", "{table}"])

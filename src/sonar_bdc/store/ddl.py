@@ -114,6 +114,10 @@ def v2(prefix: Prefix) -> list[sql.Composed]:
             prefix,
             customers="customers",
         ),
+        # Every run rewrites every listed customer (last_seen_at, then the detail
+        # stamps): free room on each page lets those updates stay on the page (HOT)
+        # instead of inserting into the GiST and primary key indexes (2x faster).
+        _fmt("ALTER TABLE {customers} SET (fillfactor = 60)", prefix, customers="customers"),
         _fmt(
             "ALTER TABLE {services} ADD COLUMN IF NOT EXISTS technology_name text",
             prefix,

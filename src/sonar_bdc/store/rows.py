@@ -16,9 +16,7 @@ from sonar_bdc.records import (
     CustomerDetail,
     CustomerInventory,
     Group,
-    InventoryItem,
     ReportRow,
-    Service,
 )
 
 Row = tuple[object, ...]
@@ -96,14 +94,15 @@ def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
 
 
 def detail_row(detail: CustomerDetail, fetched_at: datetime, clean: TextCleaner) -> Row:
-    return (
+    row = (
         detail.id,
-        clean(detail.name),
+        detail.name,
         detail.account_status_id,
         detail.account_type_id,
-        clean(detail.fips),
+        detail.fips,
         fetched_at,
     )
+    return clean.rows([row], (1, 4))[0]
 
 
 def group_links(detail: CustomerDetail) -> list[Row]:
@@ -111,41 +110,31 @@ def group_links(detail: CustomerDetail) -> list[Row]:
     return [(detail.id, group_id) for group_id in unique]
 
 
+_service_fields = attrgetter(
+    "service_id", "name", "data_service", "download_kbps", "upload_kbps",
+    "technology_code", "technology_name", "quantity",
+)  # fmt: skip
+SERVICE_TEXT_POSITIONS = (2, 7)
+
+
 def service_rows(detail: CustomerDetail, clean: TextCleaner) -> list[Row]:
-    """One row per service id; a repeated id keeps its last occurrence."""
+    """(customer_id, service fields...) per service id; a repeated id keeps its last one."""
     last = {service.service_id: service for service in detail.services}
-    return [_service_row(detail.id, service, clean) for service in last.values()]
+    staged = [(detail.id, *_service_fields(service)) for service in last.values()]
+    return clean.rows(staged, SERVICE_TEXT_POSITIONS)
 
 
-def _service_row(customer_id: int, service: Service, clean: TextCleaner) -> Row:
-    return (
-        customer_id,
-        service.service_id,
-        clean(service.name),
-        service.data_service,
-        service.download_kbps,
-        service.upload_kbps,
-        service.technology_code,
-        clean(service.technology_name),
-        service.quantity,
-    )
+_item_fields = attrgetter(
+    "id", "inventory_model_id", "model_name", "manufacturer_id", "manufacturer_name",
+    "status", "mac_address",
+)  # fmt: skip
+ITEM_TEXT_POSITIONS = (2, 4, 5, 6)
 
 
-def item_row(item: InventoryItem, clean: TextCleaner) -> Row:
-    return (
-        item.id,
-        item.inventory_model_id,
-        clean(item.model_name),
-        item.manufacturer_id,
-        clean(item.manufacturer_name),
-        clean(item.status),
-        clean(item.mac_address),
-    )
-
-
-def inventory_links(inventory: CustomerInventory) -> list[Row]:
-    unique = dict.fromkeys(item.id for item in inventory.items)
-    return [(inventory.customer_id, item_id) for item_id in unique]
+def item_rows(inventory: CustomerInventory, clean: TextCleaner) -> list[Row]:
+    """One row per item id (the last one wins)."""
+    staged = clean.rows(list(map(_item_fields, inventory.items)), ITEM_TEXT_POSITIONS)
+    return last_by_key(staged)
 
 
 def group_row(group: Group, clean: TextCleaner) -> Row:

@@ -175,22 +175,19 @@ def report_sql(prefix: Prefix) -> sql.Composed:
 # What the writer's staged customer row does to the stored one. A staged row is a
 # detail (updated_at set, deleted_at NULL), an inventory stamp (inventory_updated_at
 # set), both, or a deletion (all three timestamps set to the same moment).
-_IS_DETAIL = sql.SQL("EXCLUDED.updated_at IS NOT NULL AND EXCLUDED.deleted_at IS NULL")
-_NEW_VALUES = {
-    "name": sql.SQL("COALESCE(t.name, EXCLUDED.name)"),  # the report's name wins
+# {cur}: the stored row, {new}: the staged one. Rendered twice: against (t, EXCLUDED)
+# for the update itself, and against (cur, s) to leave out rows it would not change.
+_NEW_VALUE_TEMPLATES = {
+    "name": "COALESCE({cur}.name, {new}.name)",  # the report's name wins
     **{
-        column: sql.SQL("CASE WHEN {detail} THEN EXCLUDED.{col} ELSE t.{col} END").format(
-            detail=_IS_DETAIL, col=sql.Identifier(column)
-        )
+        column: "CASE WHEN {new}.updated_at IS NOT NULL AND {new}.deleted_at IS NULL"
+        " THEN {new}.{col} ELSE {cur}.{col} END"
         for column in DETAIL_FIELDS
     },
-    "updated_at": sql.SQL("COALESCE(EXCLUDED.updated_at, t.updated_at)"),
-    "inventory_updated_at": sql.SQL(
-        "COALESCE(EXCLUDED.inventory_updated_at, t.inventory_updated_at)"
-    ),
-    "deleted_at": sql.SQL(
-        "CASE WHEN EXCLUDED.updated_at IS NULL THEN t.deleted_at ELSE EXCLUDED.deleted_at END"
-    ),
+    "updated_at": "COALESCE({new}.updated_at, {cur}.updated_at)",
+    "inventory_updated_at": "COALESCE({new}.inventory_updated_at, {cur}.inventory_updated_at)",
+    "deleted_at": "CASE WHEN {new}.updated_at IS NULL THEN {cur}.deleted_at"
+    " ELSE {new}.deleted_at END",
 }
 _CHANGED = sql.SQL(
     "CASE WHEN s.deleted_at IS NOT NULL THEN cur.deleted_at IS NULL"
@@ -199,35 +196,52 @@ _CHANGED = sql.SQL(
 ).format(cur_fields=_names(DETAIL_FIELDS, "cur"), s_fields=_names(DETAIL_FIELDS, "s"))
 
 
+def _new_values(cur: str, new: str) -> dict[str, sql.Composed]:
+    aliases = {"cur": sql.Identifier(cur), "new": sql.Identifier(new)}
+    return {
+        column: sql.SQL(text).format(**aliases, col=sql.Identifier(column))
+        for column, text in _NEW_VALUE_TEMPLATES.items()
+    }
+
+
+def _would_change(cur: str, new: str) -> sql.Composed:
+    """Applying staged row ``new`` to stored row ``cur`` changes at least one column."""
+    values = _new_values(cur, new)
+    return sql.SQL("ROW({}) IS DISTINCT FROM ROW({})").format(
+        _names(tuple(values), cur), sql.SQL(", ").join(values.values())
+    )
+
+
 def customers_sql(prefix: Prefix) -> sql.Composed:
     """Apply staged details, inventory stamps and deletions to customers ``%(ids)s``.
 
-    An unknown id gets a minimal row. RETURNING the ids whose detail fields or
-    deleted state changed (new rows included).
+    A staged row is a detail (updated_at set, deleted_at NULL), an inventory stamp
+    (inventory_updated_at set), both, or a deletion (all three timestamps set). An
+    unknown id gets a minimal row. RETURNING the ids whose detail fields or deleted
+    state changed (new rows included).
     """
     assignments = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(sql.Identifier(column), value)
-        for column, value in _NEW_VALUES.items()
+        for column, value in _new_values("t", "excluded").items()
     )
-    new_row = sql.SQL(", ").join(_NEW_VALUES.values())
     return sql.SQL(
-        "WITH old AS (SELECT cur.id, {changed} AS changed"
+        "WITH old AS (SELECT cur.id, {changed} AS changed, {dirty} AS dirty"
         " FROM {customers} cur JOIN {stage} s ON s.id = cur.id WHERE {in_batch}),"
         " up AS (INSERT INTO {customers} AS t (id, {columns}) SELECT s.id, {staged} FROM {stage} s"
-        " ON CONFLICT (id) DO UPDATE SET {assignments}"
-        " WHERE ROW({current}) IS DISTINCT FROM ROW({new_row}))"
+        " WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = s.id AND NOT old.dirty)"
+        " ON CONFLICT (id) DO UPDATE SET {assignments} WHERE {guard})"
         " SELECT s.id FROM {stage} s LEFT JOIN old ON old.id = s.id"
         " WHERE old.id IS NULL OR old.changed"
     ).format(
         changed=_CHANGED,
+        dirty=_would_change("cur", "s"),
         customers=prefix.table("customers"),
         stage=staging.CUSTOMERS.table,
         in_batch=_in_batch("cur", "id", "ids"),
         columns=_names(CUSTOMER_STAMPS),
         staged=_names(CUSTOMER_STAMPS, "s"),
         assignments=assignments,
-        current=_names(tuple(_NEW_VALUES), "t"),
-        new_row=new_row,
+        guard=_would_change("t", "excluded"),
     )
 
 

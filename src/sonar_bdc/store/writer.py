@@ -67,7 +67,7 @@ class Writer:
         """Upsert the items and replace the customer's inventory links exactly."""
         customer = self._slot(inventory.customer_id, deleting=False)
         customer.row[6] = fetched_at
-        customer.items = rows.last_by_key(rows.item_row(i, self._clean) for i in inventory.items)
+        customer.items = rows.item_rows(inventory, self._clean)
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
