@@ -6,13 +6,16 @@ the package keeps its SQL in ``sonar_bdc.store``) and returns readable mismatche
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from sonar_bdc.simulator import Dataset
+from sonar_bdc.simulator import Dataset, Faults, Simulator
+from sonar_bdc.simulator.faults import FaultInjector
 
 REPORT_COLUMNS = (
     "name",
@@ -171,3 +174,115 @@ def _customer_mismatches(
             if got != want:
                 out.append(f"item {iid}: {got} != {want}")
     return out
+
+
+def integrity_problems(
+    conn: psycopg.Connection, schema: str, stale: Iterable[int] = ()
+) -> list[str]:
+    """What no run, however it ended, may leave: duplicates and half-written customers.
+
+    An item linked to two customers (unless one of them is a ``stale`` customer, a
+    failed one that still holds last run's links), a link to a missing item, a
+    customer never listed by a report, a point that is not the row's own
+    (latitude, longitude), a point at 0,0, a deleted customer with child rows.
+    """
+    checks = {
+        "items linked to more than one customer": "SELECT inventory_item_id FROM"
+        " {s}.customer_inventory WHERE customer_id <> ALL(%(stale)s::bigint[])"
+        " GROUP BY 1 HAVING count(*) > 1",
+        "inventory links to unknown items": "SELECT l.inventory_item_id FROM"
+        " {s}.customer_inventory l LEFT JOIN {s}.inventory_items i"
+        " ON i.id = l.inventory_item_id WHERE i.id IS NULL",
+        "customers never listed by a report": "SELECT id FROM {s}.customers"
+        " WHERE last_seen_at IS NULL",
+        "points that are not (longitude, latitude)": "SELECT id FROM {s}.customers"
+        " WHERE (geom IS NULL) <> (latitude IS NULL OR longitude IS NULL)"
+        " OR ST_X(geom) <> longitude OR ST_Y(geom) <> latitude OR ST_SRID(geom) <> 4326",
+        "points at 0,0 or off the globe": "SELECT id FROM {s}.customers"
+        " WHERE (ST_X(geom) = 0 AND ST_Y(geom) = 0) OR abs(ST_Y(geom)) > 90"
+        " OR abs(ST_X(geom)) > 180",
+        "deleted customers that still have children": "SELECT c.id FROM {s}.customers c"
+        " WHERE c.deleted_at IS NOT NULL AND (EXISTS (SELECT 1 FROM {s}.services x"
+        " WHERE x.customer_id = c.id) OR EXISTS (SELECT 1 FROM {s}.customer_groups x"
+        " WHERE x.customer_id = c.id) OR EXISTS (SELECT 1 FROM {s}.customer_inventory x"
+        " WHERE x.customer_id = c.id))",
+    }
+    params = {"stale": list(stale)}
+    problems = []
+    for what, query in checks.items():
+        statement = sql.SQL(query).format(s=sql.Identifier(schema))
+        ids = [r[0] for r in conn.execute(statement, params).fetchall()]
+        if ids:
+            problems.append(f"{what}: {sorted(ids)[:10]}")
+    return problems
+
+
+def stale_ids(conn: psycopg.Connection, schema: str, since: Any, part: str = "detail") -> set[int]:
+    """Customers whose ``part`` ("detail"/"inventory") was not refreshed since ``since``."""
+    column = {"detail": "updated_at", "inventory": "inventory_updated_at"}[part]
+    query = sql.SQL("SELECT id FROM {}.customers WHERE {} IS NULL OR {} < %s").format(
+        sql.Identifier(schema), sql.Identifier(column), sql.Identifier(column)
+    )
+    return {r[0] for r in conn.execute(query, [since]).fetchall()}
+
+
+FAULT_KINDS = ("rate_limited", "error", "drop", "truncate", "session_expired", "account_failed")
+
+
+class _CountingInjector(FaultInjector):
+    """The simulator's injector, tallying every fault it decides to inject."""
+
+    def __init__(self, faults: Faults, tally: Counter[str]) -> None:
+        self.tally, self._tally_lock = tally, threading.Lock()
+        super().__init__(faults)
+
+    def _count(self, kind: str, hit: object) -> None:
+        if hit:
+            with self._tally_lock:
+                self.tally[kind] += 1
+
+    def rate_limited(self) -> bool:
+        hit = super().rate_limited()
+        self._count("rate_limited", hit)
+        return hit
+
+    def error_status(self) -> int | None:
+        status = super().error_status()
+        self._count("error", status is not None)
+        return status
+
+    def drop(self) -> bool:
+        hit = super().drop()
+        self._count("drop", hit)
+        return hit
+
+    def truncate(self) -> bool:
+        hit = super().truncate()
+        self._count("truncate", hit)
+        return hit
+
+    def session_expires(self) -> bool:
+        hit = super().session_expires()
+        self._count("session_expired", hit)
+        return hit
+
+    def account_fails(self, account_id: int) -> bool:
+        hit = super().account_fails(account_id)
+        self._count("account_failed", hit)
+        return hit
+
+
+def count_faults(sim: Simulator) -> Counter[str]:
+    """Make ``sim`` tally the faults it injects from now on; returns the live tally.
+
+    Keys are FAULT_KINDS. ``sim.faults = ...`` keeps counting into the same tally.
+    The simulator has no public fault counter, so this swaps in a counting injector.
+    """
+    tally: Counter[str] = Counter()
+    sim._state.injector = _CountingInjector(sim.faults, tally)
+    return tally
+
+
+def retriable_faults(tally: Counter[str]) -> int:
+    """Injected faults the client must retry: 429, 5xx, dropped and truncated answers."""
+    return sum(tally[k] for k in ("rate_limited", "error", "drop", "truncate", "account_failed"))
