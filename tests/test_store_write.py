@@ -389,3 +389,10 @@ def test_dry_run_on_an_existing_schema_commits_nothing(
     assert query(store, pg_conn, "SELECT id, name, deleted_at FROM {}", "customers") == [
         (1, "real", None)
     ]
+
+
+def test_naive_timestamps_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.write_report([ReportRow(1)], datetime(2024, 1, 1))
+    with pytest.raises(ValueError, match="timezone-aware"), store.writer() as writer:
+        writer.add_detail(detail(1), datetime(2024, 1, 1))

@@ -15,7 +15,10 @@ from sonar_bdc.store.prefix import Prefix
 def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
     """Create or upgrade everything in the current transaction; return the version reached."""
     ensure_postgis(conn)
-    _run_ddl(conn, prefix, [queries.create_schema_sql(prefix)] if prefix.schema else [])
+    # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+    # exists, so only a missing schema is created.
+    if not _scalar(conn.execute(queries.SCHEMA_EXISTS, [prefix.schema_name])):
+        _run_ddl(conn, prefix, [queries.create_schema_sql(prefix)])
     conn.execute(queries.XACT_LOCK, [migration_lock_key(prefix)])
     current = schema_version(conn, prefix)
     if current > ddl.LATEST_VERSION:
@@ -25,7 +28,7 @@ def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
         )
     for version in ddl.migration_plan(current):
         apply_version(conn, prefix, version)
-    return max(current, ddl.LATEST_VERSION)
+    return ddl.LATEST_VERSION
 
 
 def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> None:

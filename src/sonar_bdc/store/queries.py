@@ -22,6 +22,7 @@ POSTGIS_AVAILABLE = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')"
 )
 CREATE_POSTGIS = sql.SQL("CREATE EXTENSION IF NOT EXISTS postgis")
+SCHEMA_EXISTS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)")
 
 
 def create_schema_sql(prefix: Prefix) -> sql.Composed:

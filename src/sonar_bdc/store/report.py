@@ -37,6 +37,7 @@ def write_report(
     session: Session, report: Iterable[ReportRow], seen_at: datetime
 ) -> ReportWriteResult:
     """COPY-stage and upsert the report in batches, committing every commit_interval rows."""
+    rows.require_aware(seen_at, "seen_at")
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
     pending = 0
     try:

@@ -93,6 +93,13 @@ def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
     return list(dict(zip(map(itemgetter(0), staged), staged, strict=True)).values())
 
 
+def require_aware(moment: datetime, name: str) -> datetime:
+    """Timestamps are stored as timestamptz: a naive one would be ambiguous."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {moment!r}")
+    return moment
+
+
 def detail_row(detail: CustomerDetail, fetched_at: datetime, clean: TextCleaner) -> Row:
     row = (
         detail.id,

@@ -57,6 +57,7 @@ class Writer:
 
     def add_detail(self, detail: CustomerDetail, fetched_at: datetime) -> None:
         """Set the detail fields and replace the customer's groups and services exactly."""
+        rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(detail.id, deleting=False)
         _, name, status_id, type_id, fips, _ = rows.detail_row(detail, fetched_at, self._clean)
         customer.row[1:6] = [name, status_id, type_id, fips, fetched_at]
@@ -65,12 +66,14 @@ class Writer:
 
     def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime) -> None:
         """Upsert the items and replace the customer's inventory links exactly."""
+        rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(inventory.customer_id, deleting=False)
         customer.row[6] = fetched_at
         customer.items = rows.item_rows(inventory, self._clean)
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
+        rows.require_aware(at, "at")
         customer = self._slot(customer_id, deleting=True)
         customer.row[5:8] = [at, at, at]
         customer.deleted = True
