@@ -165,11 +165,11 @@ class GraphQLTransport:
     def _redirected(self, response: httpx.Response) -> SonarError:
         location = response.headers.get("location", "")
         scheme = urlsplit(location).scheme
+        if "login" in urlsplit(location).path.lower():
+            return self._refused(f"a redirect to the login page {location!r}")
         if scheme and scheme != urlsplit(self._config.base_url).scheme:
             return SonarError(f"{PATH} redirected to {scheme}:// ({location!r}): set "
                               f"SONAR_PROTOCOL={scheme}")  # fmt: skip
-        if "login" in urlsplit(location).path.lower():
-            return self._refused(f"a redirect to the login page {location!r}")
         return SonarError(f"{PATH}: unexpected redirect to {location!r}: check {HOST_SETTINGS}")
 
 
