@@ -41,8 +41,9 @@ in :mod:`.entities`; filters, sorting, paging and ``nested_limit`` in :mod:`.sel
 the HTTP surface and fault order in :mod:`.app`.
 
 Modules: ``enums``, ``schema`` (SDL + scalars), ``entities`` (dataset -> rows),
-``select`` (filters, paging), ``store`` (root lists, caches, changes), ``app``
-(HTTP dispatch), ``server`` (:class:`GraphQLSimulator`, :func:`serve_v2`).
+``select`` (filters, paging), ``relations`` (nested connections), ``store`` (root
+lists, caches, changes), ``app`` (HTTP dispatch), ``server``
+(:class:`GraphQLSimulator`, :func:`serve_v2`).
 """
 
 from sonar_bdc.simulator.v2.app import INTERNAL_ERROR, PATH

@@ -1,7 +1,8 @@
 """Request dispatch for ``POST /api/graphql``: faults, bearer token, GraphQL execution.
 
 Order per request (as v1): latency, the rate limit (HTTP 429, ``{"error": "Request
-limit of 400/min reached."}``, ``Retry-After``), then a random 5xx or dropped
+limit of 400/min reached."}``, ``Retry-After``), then a random 5xx (500 as Laravel's
+JSON ``{"message": "Server Error"}``, 502-504 as a proxy's HTML page) or a dropped
 connection, then the route: 401 ``{"message": "Unauthenticated."}`` for a missing or
 wrong token, 400 for a body that is not a JSON ``{"query": ...}``, then the
 ``fail_next_with_errors`` counter (HTTP 200 ``{"errors": [{"message": "Internal server
@@ -93,7 +94,7 @@ class GraphQLApp:
         if req.path != PATH:
             return json_response(404, {"message": "Not Found"})
         status = injector.error_status()
-        if status is not None:  # Laravel answers its own 500s; a proxy the others
+        if status is not None:
             return json_response(500, _SERVER_ERROR) if status == 500 else error_page(status)
         if injector.drop():
             return Response(0, fault="drop")
@@ -134,9 +135,9 @@ class GraphQLApp:
         document = self._document(query)
         if isinstance(document, list):
             return ExecutionResult(data=None, errors=document)
-        context = Context(self.nested_limit, self.injector.faults.fail_accounts)
         with self.store.lock:
-            self.store.refresh()
+            rows = self.store.refresh()
+            context = Context(rows, self.nested_limit, self.injector.faults.fail_accounts)
             result = execute(
                 self.schema,
                 document,

@@ -39,7 +39,7 @@ from typing import Any
 
 from sonar_bdc.simulator.model import Account, Address, Dataset, Item, ServiceDef
 from sonar_bdc.simulator.v2 import enums
-from sonar_bdc.simulator.v2.select import Nested, Row
+from sonar_bdc.simulator.v2.select import Row
 
 ZONE = timezone(timedelta(hours=-5))  # timestamps render with this offset
 _BASE = datetime(2025, 1, 1, tzinfo=ZONE)
@@ -68,6 +68,11 @@ def technology_name(service: ServiceDef, unknown_technology: bool = False) -> st
     if unknown_technology and service.id in enums.UNKNOWN_TECHNOLOGY_SERVICE_IDS:
         return enums.UNKNOWN_TECHNOLOGY
     return enums.TECHNOLOGY_NAMES[service.technology_code or 0][0]
+
+
+def parent_id(assignee_type: str, assignee_id: int) -> int:
+    """An item's ``inventoryitemable_id``: an account's items sit on its physical address."""
+    return assignee_id * 2 if assignee_type == "accounts" else assignee_id
 
 
 def cents(amount: str) -> int:
@@ -114,7 +119,16 @@ class Children:
 
 
 class Rows:
-    """Rows of one dataset version, built on first use and kept (the caller locks)."""
+    """Rows of one dataset version: plain dicts of scalars and to-one objects.
+
+    To-many relations are not in the rows: the field resolvers of :mod:`.relations`
+    ask ``children``/``groups_of``/``field_data``. Accounts, children and items are
+    kept in caches of at most ``KEEP`` entries each (a row costs microseconds to build;
+    keeping every row of a large walk alive would slow every full garbage collection).
+    The caller holds the store lock.
+    """
+
+    KEEP = 4096
 
     def __init__(self, ds: Dataset, stamps: Stamps, unknown_technology: bool) -> None:
         self.ds, self.stamps, self.unknown = ds, stamps, unknown_technology
@@ -133,52 +147,68 @@ class Rows:
     def account(self, account_id: int) -> Row:
         row = self._accounts.get(account_id)
         if row is None:
-            row = self._accounts[account_id] = self._account(self.ds.accounts[account_id])
+            row = self._account(self.ds.accounts[account_id])
+            _keep(self._accounts, account_id, row, self.KEEP)
         return row
 
     def children(self, account_id: int) -> Children:
         found = self._children.get(account_id)
         if found is None:
-            found = self._children[account_id] = self._build_children(account_id)
+            found = self._build_children(account_id)
+            _keep(self._children, account_id, found, self.KEEP)
         return found
 
     def item(self, item_id: int) -> Row:
         row = self._items.get(item_id)
         if row is None:
-            row = self._items[item_id] = self._item(self.ds.items[item_id])
+            row = self._item(self.ds.items[item_id])
+            _keep(self._items, item_id, row, self.KEEP)
         return row
 
+    def groups_of(self, account_id: int) -> list[Row]:
+        return [self.groups[g] for g in self.ds.accounts[account_id].group_ids]
+
+    def field_data(self, item_id: int) -> list[Row]:
+        """An item's field data (none when its model is missing from the catalog)."""
+        item = self.ds.items[item_id]
+        if item.model_id not in self.models:
+            return []
+        return [
+            {
+                "id": item_id * 10 + index,
+                "value": value,
+                "inventory_model_field_id": field_id,
+                "inventory_model_field": self.fields.get(field_id),
+            }
+            for index, (field_id, value) in enumerate(item.fields)
+        ]
+
     def _account(self, a: Account) -> Row:
-        aid, group_ids = a.id, list(a.group_ids)
+        created = datetime.fromisoformat(a.created_at).replace(tzinfo=ZONE)
         return {
-            "id": aid,
+            "id": a.id,
             "name": a.name,
             "account_status_id": a.status_id,
             "account_type_id": a.type_id,
             "parent_account_id": None,
-            "activation_date": datetime.fromisoformat(a.created_at).date(),
+            "activation_date": created.date(),
             "archived_at": None,
-            "created_at": datetime.fromisoformat(a.created_at).replace(tzinfo=ZONE),
-            "updated_at": self.stamps.account(aid),
+            "created_at": created,
+            "updated_at": self.stamps.account(a.id),
             "account_status": self.statuses[a.status_id],
             "account_type": self.types[a.type_id],
-            "account_groups": Nested("AccountGroup", lambda: [self.groups[g] for g in group_ids]),
-            "addresses": Nested("Address", lambda: self.children(aid).addresses),
-            "account_services": Nested("AccountService", lambda: self.children(aid).services),
-            "child_accounts": Nested("Account", list),
         }
 
     def _build_children(self, account_id: int) -> Children:
         a = self.ds.accounts[account_id]
         items = [self.item(i.id) for i in self.ds.items_of(account_id)]
-        addresses = [self._address(a, a.address, True, items)]
+        addresses = [self._address(a, a.address, True)]
         if a.mailing is not None:
-            mailing = self._address(a, a.mailing, False, [])
-            addresses.insert(0 if a.mailing_first else 1, mailing)
+            addresses.insert(0 if a.mailing_first else 1, self._address(a, a.mailing, False))
         services = [self._account_service(a, i, sid, q) for i, (sid, q) in enumerate(a.services)]
         return Children(addresses, services, items)
 
-    def _address(self, a: Account, addr: Address, physical: bool, items: list[Row]) -> Row:
+    def _address(self, a: Account, addr: Address, physical: bool) -> Row:
         return {
             "id": a.id * 2 + (0 if physical else 1),
             "type": "PHYSICAL" if physical else "MAILING",
@@ -197,7 +227,6 @@ class Rows:
             "addressable_type": "Account",
             "addressable_id": a.id,
             "updated_at": self.stamps.account(a.id),
-            "inventory_items": Nested("InventoryItem", lambda: items),
         }
 
     def _account_service(self, a: Account, index: int, service_id: int, quantity: int) -> Row:
@@ -208,35 +237,19 @@ class Rows:
             "quantity": quantity,
             "updated_at": self.stamps.account(a.id),
             "service": self.services[service_id],
-            "inventory_items": Nested("InventoryItem", list),
         }
 
     def _item(self, item: Item) -> Row:
-        model = self.models.get(item.model_id)
-        on_account = item.assignee_type == "accounts"
-        data = [] if model is None else self._field_data(item)
         return {
             "id": item.id,
             "status": item.status.upper(),
             "inventoryitemable_type": enums.ASSIGNEE_TYPES[item.assignee_type],
-            "inventoryitemable_id": item.assignee_id * 2 if on_account else item.assignee_id,
+            "inventoryitemable_id": parent_id(item.assignee_type, item.assignee_id),
             "account_service_id": None,
             "inventory_model_id": item.model_id,
             "updated_at": self.stamps.item(item.id),
-            "inventory_model": model,
-            "inventory_model_field_data": Nested("InventoryModelFieldData", lambda: data),
+            "inventory_model": self.models.get(item.model_id),
         }
-
-    def _field_data(self, item: Item) -> list[Row]:
-        return [
-            {
-                "id": item.id * 10 + index,
-                "value": value,
-                "inventory_model_field_id": field_id,
-                "inventory_model_field": self.fields.get(field_id),
-            }
-            for index, (field_id, value) in enumerate(item.fields)
-        ]
 
     def _service(self, s: ServiceDef) -> Row:
         detail = None
@@ -268,6 +281,12 @@ class Rows:
             }
             for m in self.ds.models.values()
         }
+
+
+def _keep(cache: dict[int, Any], key: int, value: Any, limit: int) -> None:
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
 
 
 def _status(status_id: int, name: str, active: bool) -> Row:

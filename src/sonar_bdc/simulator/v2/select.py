@@ -17,11 +17,14 @@ import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import GraphQLError
 
 from sonar_bdc.simulator.v2.schema import CONTROL_ARGS, attributes
+
+if TYPE_CHECKING:
+    from sonar_bdc.simulator.v2.entities import Rows
 
 Row = dict[str, Any]
 Test = Callable[[Row], bool]
@@ -41,34 +44,20 @@ _COMPARED = ("integer_fields", "float_fields", "date_fields", "datetime_fields")
 
 @dataclass(frozen=True)
 class Context:
-    """Per-request knobs the resolvers read (``info.context``)."""
+    """Per-request state the resolvers read (``info.context``): the rows and the knobs."""
 
+    rows: Rows  # of the current dataset version
     nested_limit: int | None = None
     fail_accounts: frozenset[int] = frozenset()
 
 
-class Nested:
-    """A nested connection field: called by graphql-core's default resolver with args."""
-
-    __slots__ = ("_load", "_rows", "type_name")
-
-    def __init__(self, type_name: str, load: Callable[[], list[Row]]) -> None:
-        self.type_name = type_name
-        self._load = load
-        self._rows: list[Row] | None = None
-
-    def rows(self) -> list[Row]:
-        if self._rows is None:
-            self._rows = self._load()
-        return self._rows
-
-    def __call__(self, info: GraphQLResolveInfo, **args: Any) -> Row:
-        rows = filter_rows(self.type_name, self.rows(), args)
-        paginator = args.get("paginator")
-        if paginator is not None:
-            return page(rows, *page_args(paginator))
-        limit = info.context.nested_limit
-        return page(rows, 1, limit) if limit else whole(rows)
+def nested(type_name: str, rows: list[Row], args: dict[str, Any], limit: int | None) -> Row:
+    """A nested connection: filtered and sorted, then whole, paged, or cut to ``limit``."""
+    kept = filter_rows(type_name, rows, args)
+    paginator = args.get("paginator")
+    if paginator is not None:
+        return page(kept, *page_args(paginator))
+    return page(kept, 1, limit) if limit else whole(kept)
 
 
 def page_args(paginator: dict[str, int] | None) -> tuple[int, int]:

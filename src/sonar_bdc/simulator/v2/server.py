@@ -15,6 +15,7 @@ from sonar_bdc.simulator.faults import FaultInjector, Faults
 from sonar_bdc.simulator.model import Dataset
 from sonar_bdc.simulator.server import _Server
 from sonar_bdc.simulator.v2.app import PATH, GraphQLApp
+from sonar_bdc.simulator.v2.relations import attach
 from sonar_bdc.simulator.v2.schema import build
 from sonar_bdc.simulator.v2.store import Store
 
@@ -45,7 +46,7 @@ class GraphQLSimulator:
             raise ConfigError(f"simulator nested_limit must be 1 or more, got {nested_limit}")
         self._injector = FaultInjector(faults or Faults())
         self._store = Store(dataset, unknown_technology)
-        schema = build(unknown_technology)
+        schema = attach(build(unknown_technology))
         self._app = GraphQLApp(self._store, schema, token, self._injector, nested_limit)
         self._address = (host, port)
         self._server: _Server | None = None

@@ -1,33 +1,31 @@
-"""Root lists over the live dataset: cached rows, fast paths, and the ``change`` hook.
+"""Root lists over the live dataset: fast paths, caches, and the ``change`` hook.
 
 Rows are rebuilt lazily whenever ``Dataset.version`` moves. Unfiltered lists (sorted by
-id, or unsorted) page straight off the id list and build only the rows of the page;
-``id``/parent-id equality reads one account's rows; any other filter runs once over
-all rows and its result is kept for the following pages (the last 32 filters).
+id, or unsorted) page straight off the id list and build only the rows of the page.
+``id`` and parent-id equality (``addressable_id``, ``account_id``,
+``inventoryitemable_id``) go through an index built from the dataset once per version;
+any other filter runs once over all rows and the ids it keeps are remembered for the
+following pages (the last 32 filters).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sonar_bdc.simulator.changes import change_accounts
-from sonar_bdc.simulator.model import Dataset
-from sonar_bdc.simulator.v2.entities import Rows, Stamps
+from sonar_bdc.simulator.model import Account, Dataset
+from sonar_bdc.simulator.v2.entities import Rows, Stamps, parent_id
 from sonar_bdc.simulator.v2.schema import ROOTS
 from sonar_bdc.simulator.v2.select import Row, filter_rows, is_filtered, page, page_args
 
 _FILTER_CACHE = 32
-# type -> (parent argument, account id of a parent value); None: not an account's child
-_PARENTS: dict[str, tuple[str, Callable[[int], int]]] = {
-    "Address": ("addressable_id", lambda v: v),
-    "AccountService": ("account_id", lambda v: v),
-}
+Index = dict[int, list[int]]
 
 
 class LazyRows(Sequence[Row]):
@@ -60,21 +58,22 @@ class Store:
         self.lock = threading.RLock()
         self.stamps = Stamps()
         self._unknown = unknown_technology
-        self._version = -1
-        self._rows = Rows(dataset, self.stamps, unknown_technology)
+        self._version = dataset.version
+        self.rows = Rows(dataset, self.stamps, unknown_technology)
         self._ids: dict[str, list[int]] = {}
-        self._id_sets: dict[str, set[int]] = {}
-        self._filtered: OrderedDict[str, list[Row]] = OrderedDict()
+        self._indexes: dict[tuple[str, str], Index] = {}
+        self._filtered: OrderedDict[str, list[int]] = OrderedDict()
         self.root_value = {name: self._resolver(t) for name, t in ROOTS.items()}
 
-    def refresh(self) -> None:
-        """Drop every cached row if the dataset changed since the last call."""
+    def refresh(self) -> Rows:
+        """The rows of the current dataset version (cached ones dropped if it moved)."""
         if self.dataset.version != self._version:
             self._version = self.dataset.version
-            self._rows = Rows(self.dataset, self.stamps, self._unknown)
+            self.rows = Rows(self.dataset, self.stamps, self._unknown)
             self._ids.clear()
-            self._id_sets.clear()
+            self._indexes.clear()
             self._filtered.clear()
+        return self.rows
 
     def change(self, fraction: float, seed: int) -> list[int]:
         """v1's ``change_accounts``, then bump ``updated_at`` of what it touched."""
@@ -97,40 +96,42 @@ class Store:
         return resolve
 
     def select(self, type_name: str, args: dict[str, Any]) -> Sequence[Row]:
-        """All rows of a type matching ``args``, in order (paginator ignored)."""
+        """All rows of a type matching ``args``, in order (``paginator`` ignored)."""
         ascending = _by_id(args.get("sorter"))
         if not is_filtered(args) and ascending is not None:
             ids = self.ids(type_name)
             return LazyRows(ids if ascending else ids[::-1], self.get(type_name))
         narrowed = self._narrow(type_name, args)
         if narrowed is not None:
-            return filter_rows(type_name, narrowed, args)
-        key = type_name + json.dumps(args, sort_keys=True, default=str)
+            return filter_rows(type_name, LazyRows(narrowed, self.get(type_name)), args)
+        return LazyRows(self._filtered_ids(type_name, args), self.get(type_name))
+
+    def _narrow(self, type_name: str, args: dict[str, Any]) -> list[int] | None:
+        """The few ids an ``id`` or parent-id equality allows, or None (scan them all)."""
+        for name in ("id", *(n for t, n in _INDEXES if t == type_name)):
+            if args.get(name) is not None:
+                return self._index(type_name, name).get(args[name], [])
+        return None
+
+    def _index(self, type_name: str, name: str) -> Index:
+        key = (type_name, name)
+        if key not in self._indexes:
+            if name == "id":
+                self._indexes[key] = {i: [i] for i in self.ids(type_name)}
+            else:
+                self._indexes[key] = _INDEXES[key](self.dataset)
+        return self._indexes[key]
+
+    def _filtered_ids(self, type_name: str, args: dict[str, Any]) -> list[int]:
+        """Ids a filter keeps, in order; the last few filters are remembered."""
+        criteria = {k: v for k, v in args.items() if k != "paginator"}
+        key = type_name + json.dumps(criteria, sort_keys=True, default=str)
         if key not in self._filtered:
             everything = LazyRows(self.ids(type_name), self.get(type_name))
-            self._filtered[key] = filter_rows(type_name, everything, args)
+            self._filtered[key] = [r["id"] for r in filter_rows(type_name, everything, criteria)]
             while len(self._filtered) > _FILTER_CACHE:
                 self._filtered.popitem(last=False)
         return self._filtered[key]
-
-    def _narrow(self, type_name: str, args: dict[str, Any]) -> list[Row] | None:
-        """The few rows an ``id`` or parent-id equality allows, or None (scan them all)."""
-        if args.get("id") is not None:
-            wanted = args["id"]
-            return [self.get(type_name)(wanted)] if wanted in self._id_set(type_name) else []
-        parent = _PARENTS.get(type_name)
-        if parent is None or args.get(parent[0]) is None:
-            return None
-        account = self.dataset.accounts.get(parent[1](args[parent[0]]))
-        if account is None or account.deleted:
-            return []
-        children = self._rows.children(account.id)
-        return children.addresses if type_name == "Address" else children.services
-
-    def _id_set(self, type_name: str) -> set[int]:
-        if type_name not in self._id_sets:
-            self._id_sets[type_name] = set(self.ids(type_name))
-        return self._id_sets[type_name]
 
     def ids(self, type_name: str) -> list[int]:
         """Ids of all live rows of a type, ascending."""
@@ -140,7 +141,7 @@ class Store:
 
     def get(self, type_name: str) -> Callable[[int], Row]:
         """The row getter of a type (by id)."""
-        rows = self._rows
+        rows = self.rows
         getters: dict[str, Callable[[int], Row]] = {
             "Account": rows.account,
             "AccountStatus": rows.statuses.__getitem__,
@@ -173,8 +174,23 @@ def _fail_accounts(entities: list[Row], failing: frozenset[int]) -> None:
         raise GraphQLError("Internal server error")
 
 
-def _live(ds: Dataset) -> Iterator[Any]:
+def _live(ds: Dataset) -> Iterator[Account]:
     return (a for a in ds.accounts.values() if not a.deleted)
+
+
+def _address_ids(a: Account) -> list[int]:
+    return [a.id * 2, a.id * 2 + 1] if a.mailing else [a.id * 2]
+
+
+def _service_ids(a: Account) -> list[int]:
+    return [a.id * 10 + i for i in range(len(a.services))]
+
+
+def _items_by_parent(ds: Dataset) -> Index:
+    index: defaultdict[int, list[int]] = defaultdict(list)
+    for item in ds.items.values():
+        index[parent_id(item.assignee_type, item.assignee_id)].append(item.id)
+    return dict(index)
 
 
 _IDS: dict[str, Callable[[Dataset], list[int]]] = {
@@ -183,9 +199,13 @@ _IDS: dict[str, Callable[[Dataset], list[int]]] = {
     "AccountType": lambda ds: sorted(ds.types),
     "AccountGroup": lambda ds: sorted(ds.groups),
     "Service": lambda ds: sorted(ds.services),
-    "Address": lambda ds: [
-        i for a in _live(ds) for i in (a.id * 2, a.id * 2 + 1) if i % 2 == 0 or a.mailing
-    ],
-    "AccountService": lambda ds: [a.id * 10 + i for a in _live(ds) for i in range(len(a.services))],
+    "Address": lambda ds: [i for a in _live(ds) for i in _address_ids(a)],
+    "AccountService": lambda ds: [i for a in _live(ds) for i in _service_ids(a)],
     "InventoryItem": lambda ds: sorted(ds.items),
+}
+# (type, parent-id attribute) -> parent id -> child ids, ascending
+_INDEXES: dict[tuple[str, str], Callable[[Dataset], Index]] = {
+    ("Address", "addressable_id"): lambda ds: {a.id: _address_ids(a) for a in _live(ds)},
+    ("AccountService", "account_id"): lambda ds: {a.id: _service_ids(a) for a in _live(ds)},
+    ("InventoryItem", "inventoryitemable_id"): _items_by_parent,
 }
