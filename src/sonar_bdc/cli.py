@@ -139,6 +139,12 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
         default=0,
         help="expire web sessions every N requests (0: never)",
     )
+    p.add_argument("--api", choices=("v1", "v2"), default="v1", help="Sonar API to simulate (v1)")
+    p.add_argument("--token", default="sonar-token", help="v2 bearer token (sonar-token)")
+    p.add_argument("--nested-limit", type=int, default=None, help="v2: cut nested lists to N")
+    p.add_argument(
+        "--unknown-technology", action="store_true", help="v2: one unknown TechnologyCode name"
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -84,6 +84,19 @@ def simulate_command(args: argparse.Namespace) -> int:
         session_expiry_every=args.session_expiry,
     )
     dataset = generate(accounts=args.accounts, seed=args.seed)
+    if args.api == "v2":
+        from .simulator.v2 import serve_v2
+
+        serve_v2(
+            dataset,
+            token=args.token,
+            faults=faults,
+            host=args.host,
+            port=args.port,
+            nested_limit=args.nested_limit,
+            unknown_technology=args.unknown_technology,
+        )
+        return 0
     serve(
         dataset,
         layout=args.layout,

@@ -32,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     disable_nagle_algorithm = True  # headers and body go out as separate writes
     timeout = 120  # idle keep-alive connections are closed after this
-    server: _Server
+    server: KeepAliveServer
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: no per-request logging."""
@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-class _Server(ThreadingHTTPServer):
+class KeepAliveServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() closes keep-alive connections itself
     request_queue_size = 128  # 32+ clients connecting at once
@@ -127,7 +127,7 @@ class Simulator:
         self._state = State(dataset, layout, username, password, injector)
         self._app = App(self._state)
         self._address = (host, port)
-        self._server: _Server | None = None
+        self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> Simulator:
@@ -136,7 +136,7 @@ class Simulator:
             return self
         host, port = self._address
         try:
-            self._server = _Server((host, port), self._app)
+            self._server = KeepAliveServer((host, port), self._app)
         except OSError as exc:
             msg = f"simulator cannot listen on {host}:{port} ({exc.strerror}); choose another port"
             raise ConfigError(msg) from exc

@@ -1,6 +1,6 @@
 """:class:`GraphQLSimulator` (the v1 ``Simulator`` shape) and the blocking ``serve_v2``.
 
-The HTTP plumbing is v1's keep-alive ``ThreadingHTTPServer`` (``server._Server``),
+The HTTP plumbing is v1's keep-alive ``ThreadingHTTPServer`` (``server.KeepAliveServer``),
 which only needs an app with ``handle(Request) -> Response``.
 """
 
@@ -13,7 +13,7 @@ from types import TracebackType
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator.faults import FaultInjector, Faults
 from sonar_bdc.simulator.model import Dataset
-from sonar_bdc.simulator.server import _Server
+from sonar_bdc.simulator.server import KeepAliveServer
 from sonar_bdc.simulator.v2.app import PATH, GraphQLApp
 from sonar_bdc.simulator.v2.relations import attach
 from sonar_bdc.simulator.v2.schema import build
@@ -49,7 +49,7 @@ class GraphQLSimulator:
         schema = attach(build(unknown_technology))
         self._app = GraphQLApp(self._store, schema, token, self._injector, nested_limit)
         self._address = (host, port)
-        self._server: _Server | None = None
+        self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> GraphQLSimulator:
@@ -58,7 +58,7 @@ class GraphQLSimulator:
             return self
         host, port = self._address
         try:
-            self._server = _Server((host, port), self._app)  # type: ignore[arg-type]
+            self._server = KeepAliveServer((host, port), self._app)  # type: ignore[arg-type]
         except OSError as exc:
             msg = f"simulator cannot listen on {host}:{port} ({exc.strerror}); choose another port"
             raise ConfigError(msg) from exc
