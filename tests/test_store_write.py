@@ -100,7 +100,13 @@ def test_nul_is_cleaned_and_counted(store: Store, pg_conn: psycopg.Connection) -
     assert result.nul_cleaned == 2
     with store.writer() as writer:
         writer.add_detail(detail(1, services=[Service(5, name="s\x00")]), T1)
-    assert writer.nul_cleaned == 1
+        assert writer.nul_cleaned == 1  # counted before the batch is written
+        writer.add_inventory(CustomerInventory(1, (InventoryItem(3, status="\x00ok"),)), T1)
+    assert writer.nul_cleaned == 2
+    rows = query(
+        store, pg_conn, "SELECT s.name, i.status FROM {} s, {} i", "services", "inventory_items"
+    )
+    assert rows == [("s", "ok")]
     assert query(store, pg_conn, "SELECT name, city FROM {} WHERE id = 1", "customers") == [
         ("ab", "c")
     ]

@@ -65,7 +65,7 @@ def _write_batch(
     with translated("writing the report"):
         session.staging.clear([staging.REPORT])
         session.staging.copy(staging.REPORT, staged)
-        params = {"seen": seen_at, "ids": [row[0] for row in staged]}
+        params = {"seen": seen_at, "ids": upserts.id_array(row[0] for row in staged)}
         cur = session.conn.execute(upserts.report_sql(session.prefix), params)
         for customer_id, is_new in cur.fetchall():
             (result.new_ids if is_new else result.updated_ids).add(customer_id)
@@ -98,7 +98,7 @@ def write_catalogs(session: Session, catalogs: Catalogs) -> int:
                 target = session.prefix.table(table)
                 unique = rows.last_by_key(staged[table])
                 session.staging.copy(stage, unique)
-                params = {"ids": [row[0] for row in unique]}
+                params = {"ids": upserts.id_array(row[0] for row in unique)}
                 session.conn.execute(upserts.upsert_sql(target, stage, ("id",), values), params)
         _commit(session)
     except BaseException:

@@ -42,12 +42,12 @@ class TextCleaner:
 
     def rows(self, rows: list[Row], positions: tuple[int, ...]) -> list[Row]:
         """Clean the text at ``positions`` of every row; one C-speed scan when all is well."""
-        if not rows or storable(_texts(rows, positions)):
+        if not rows or storable(texts(rows, positions)):
             return rows
         return [self._row(row, positions) for row in rows]
 
     def _row(self, row: Row, positions: tuple[int, ...]) -> Row:
-        if storable(_texts([row], positions)):
+        if storable(texts([row], positions)):
             return row
         fields = list(row)
         for position in positions:
@@ -55,7 +55,7 @@ class TextCleaner:
         return tuple(fields)
 
 
-def _texts(rows: list[Row], positions: tuple[int, ...]) -> str:
+def texts(rows: list[Row], positions: tuple[int, ...]) -> str:
     if len(positions) == 1:
         values: Iterable[object] = (row[positions[0]] for row in rows)
     else:
@@ -100,16 +100,12 @@ def require_aware(moment: datetime, name: str) -> datetime:
     return moment
 
 
-def detail_row(detail: CustomerDetail, fetched_at: datetime, clean: TextCleaner) -> Row:
-    row = (
-        detail.id,
-        detail.name,
-        detail.account_status_id,
-        detail.account_type_id,
-        detail.fips,
-        fetched_at,
-    )
-    return clean.rows([row], (1, 4))[0]
+DETAIL_TEXT_POSITIONS = (1, 4)  # in staging.CUSTOMERS: name, fips
+
+
+def detail_fields(detail: CustomerDetail, fetched_at: datetime) -> list[object]:
+    """staging.CUSTOMERS columns 1-5 from a detail (text not yet cleaned)."""
+    return [detail.name, detail.account_status_id, detail.account_type_id, detail.fips, fetched_at]
 
 
 def group_links(detail: CustomerDetail) -> list[Row]:
@@ -124,11 +120,13 @@ _service_fields = attrgetter(
 SERVICE_TEXT_POSITIONS = (2, 7)
 
 
-def service_rows(detail: CustomerDetail, clean: TextCleaner) -> list[Row]:
-    """(customer_id, service fields...) per service id; a repeated id keeps its last one."""
+def service_rows(detail: CustomerDetail) -> list[Row]:
+    """(customer_id, service fields...) per service id; a repeated id keeps its last one.
+
+    Text is not cleaned here: the writer cleans a whole batch at once.
+    """
     last = {service.service_id: service for service in detail.services}
-    staged = [(detail.id, *_service_fields(service)) for service in last.values()]
-    return clean.rows(staged, SERVICE_TEXT_POSITIONS)
+    return [(detail.id, *_service_fields(service)) for service in last.values()]
 
 
 _item_fields = attrgetter(
@@ -138,10 +136,9 @@ _item_fields = attrgetter(
 ITEM_TEXT_POSITIONS = (2, 4, 5, 6)
 
 
-def item_rows(inventory: CustomerInventory, clean: TextCleaner) -> list[Row]:
-    """One row per item id (the last one wins)."""
-    staged = clean.rows(list(map(_item_fields, inventory.items)), ITEM_TEXT_POSITIONS)
-    return last_by_key(staged)
+def item_rows(inventory: CustomerInventory) -> list[Row]:
+    """One row per item id (the last one wins); text not yet cleaned, as for services."""
+    return last_by_key(map(_item_fields, inventory.items))
 
 
 def group_row(group: Group, clean: TextCleaner) -> Row:

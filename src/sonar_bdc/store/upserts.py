@@ -12,10 +12,9 @@ grows and whatever the planner guesses about the unanalysed staging tables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from psycopg import sql
-from psycopg.adapt import PyFormat
 
 from sonar_bdc.store import staging
 from sonar_bdc.store.prefix import Prefix
@@ -58,10 +57,16 @@ def _assign(columns: Sequence[str]) -> sql.Composed:
 
 
 def _in_batch(alias: str, column: str, param: str) -> sql.Composed:
-    """``alias.column = ANY(%(param)s)``, the array sent in binary (text costs 3x as much)."""
+    """``alias.column = ANY(%(param)s::int8[])``; pass the value through ``id_array``."""
     return sql.SQL("{} = ANY({}::int8[])").format(
-        sql.Identifier(alias, column), sql.Placeholder(param, PyFormat.BINARY)
+        sql.Identifier(alias, column), sql.Placeholder(param)
     )
+
+
+def id_array(ids: Iterable[object]) -> str:
+    """An int8[] parameter as its text literal: a third of the cost of psycopg's list
+    adapter for the thousands of keys a batch sends. ``int()`` keeps it to numbers."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"  # type: ignore[arg-type]
 
 
 def _unchanged(

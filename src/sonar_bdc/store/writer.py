@@ -33,6 +33,27 @@ class _Customer:
     services: list[Row] | None = None
     items: list[Row] | None = None  # None: inventory not refreshed in this batch
     deleted: bool = False
+    cleaned: bool = False  # text checked since the last change
+
+
+def _storable(batch: list[_Customer]) -> bool:
+    """One scan over every text field of ``batch``."""
+    services = [row for c in batch for row in c.services or ()]
+    items = [row for c in batch for row in c.items or ()]
+    return (
+        rows.storable(rows.texts([c.row for c in batch], rows.DETAIL_TEXT_POSITIONS))
+        and rows.storable(rows.texts(services, rows.SERVICE_TEXT_POSITIONS))
+        and rows.storable(rows.texts(items, rows.ITEM_TEXT_POSITIONS))
+    )
+
+
+def _clean_customer(customer: _Customer, clean: rows.TextCleaner) -> None:
+    for position in rows.DETAIL_TEXT_POSITIONS:
+        customer.row[position] = clean(customer.row[position])  # type: ignore[arg-type]
+    if customer.services:
+        customer.services = clean.rows(customer.services, rows.SERVICE_TEXT_POSITIONS)
+    if customer.items:
+        customer.items = clean.rows(customer.items, rows.ITEM_TEXT_POSITIONS)
 
 
 def _blank(customer_id: int) -> list[object]:
@@ -53,23 +74,24 @@ class Writer:
 
     @property
     def nul_cleaned(self) -> int:
+        """Text values cleaned so far, buffered customers included."""
+        self._clean_buffer()
         return self._clean.cleaned
 
     def add_detail(self, detail: CustomerDetail, fetched_at: datetime) -> None:
         """Set the detail fields and replace the customer's groups and services exactly."""
         rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(detail.id, deleting=False)
-        _, name, status_id, type_id, fips, _ = rows.detail_row(detail, fetched_at, self._clean)
-        customer.row[1:6] = [name, status_id, type_id, fips, fetched_at]
+        customer.row[1:6] = rows.detail_fields(detail, fetched_at)
         customer.groups = rows.group_links(detail)
-        customer.services = rows.service_rows(detail, self._clean)
+        customer.services = rows.service_rows(detail)
 
     def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime) -> None:
         """Upsert the items and replace the customer's inventory links exactly."""
         rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(inventory.customer_id, deleting=False)
         customer.row[6] = fetched_at
-        customer.items = rows.item_rows(inventory, self._clean)
+        customer.items = rows.item_rows(inventory)
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
@@ -82,6 +104,7 @@ class Writer:
         """Write the buffered customers now (committing if commit_interval is reached)."""
         if not self._buffer:
             return
+        self._clean_buffer()
         with translated("writing customer details"):
             changed = self._write(list(self._buffer.values()))
         count = len(self._buffer)
@@ -105,7 +128,19 @@ class Writer:
             if len(self._buffer) >= self._session.batch_size:
                 self.flush()
             customer = self._buffer[customer_id] = _Customer(_blank(customer_id))
+        customer.cleaned = False
         return customer
+
+    def _clean_buffer(self) -> None:
+        """Clean text PostgreSQL cannot store, checking the whole buffer at C speed."""
+        pending = [customer for customer in self._buffer.values() if not customer.cleaned]
+        if not pending:
+            return
+        if not _storable(pending):
+            for customer in pending:
+                _clean_customer(customer, self._clean)
+        for customer in pending:
+            customer.cleaned = True
 
     def _write(self, batch: list[_Customer]) -> set[int]:
         staged = _Staged.of(batch)
@@ -171,7 +206,11 @@ WRITER_STAGES = (
     staging.ITEMS,
     staging.ITEM_LINKS,
 )
-Plan = list[tuple[sql.Composed, dict[str, list[int]], str]]
+Plan = list[tuple[sql.Composed, dict[str, str], str]]
+
+
+def _ids(ids: Iterable[object]) -> dict[str, str]:
+    return {"ids": upserts.id_array(ids)}
 
 
 @dataclass
@@ -213,9 +252,9 @@ class _Staged:
     def plan(self, prefix: Prefix) -> Plan:
         """The statements for this batch, in foreign-key order, tagged by what they return."""
         ids = [row[0] for row in self.customers]
-        plan: Plan = [(upserts.customers_sql(prefix), {"ids": ids}, "customers")]  # type: ignore[dict-item]
+        plan: Plan = [(upserts.customers_sql(prefix), _ids(ids), "customers")]
         if self.detail_ids:
-            scope = {"ids": self.detail_ids}
+            scope = _ids(self.detail_ids)
             plan += [
                 (_replace(prefix, "customer_groups", staging.GROUP_LINKS), scope, "customers"),
                 (_replace(prefix, "services", staging.SERVICES), scope, "customers"),
@@ -223,19 +262,17 @@ class _Staged:
         if self.inventory_ids:
             items = prefix.table("inventory_items")
             values = staging.ITEMS.column_names[1:]
-            item_ids = {"ids": [item[0] for item in self.items]}  # type: ignore[misc]
+            item_ids = _ids(item[0] for item in self.items)
             plan += [
                 (upserts.upsert_sql(items, staging.ITEMS, ("id",), values), item_ids, "items"),
                 (
                     _replace(prefix, "customer_inventory", staging.ITEM_LINKS),
-                    {"ids": self.inventory_ids},
+                    _ids(self.inventory_ids),
                     "customers",
                 ),
             ]
         if self.deleted_ids:
-            plan.append(
-                (upserts.delete_children_sql(prefix), {"ids": self.deleted_ids}, "customers")
-            )
+            plan.append((upserts.delete_children_sql(prefix), _ids(self.deleted_ids), "customers"))
         return plan
 
     def owners_of(self, item_ids: Iterable[object]) -> set[int]:
