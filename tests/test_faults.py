@@ -8,9 +8,15 @@ comparing the whole database with the simulator's truth (``dbcompare``).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -264,4 +270,187 @@ def test_sigkill_during_inventory_then_rerun_is_exact(sim, pg_schema, pg_conn, t
     assert dbcompare.integrity_problems(pg_conn, schema) == []
     sim.faults = Faults()
     finish(spawn_import(sim, db, schema, tmp_path, "--inventory-only"))
+    assert_exact(pg_conn, schema, sim)
+
+
+# --- 4. PostgreSQL restarted in the middle of a run ---------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster owned by the postgres OS user, on its own port."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="sonar_bdc_pg_"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data, self.log = self.dir / "data", self.dir / "server.log"
+        self.port = free_port()
+        self.params = {"host": "127.0.0.1", "port": self.port, "user": "postgres",
+                       "dbname": "postgres"}  # fmt: skip
+
+    def pg_ctl(self, *args: str) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+                          "-w", "-t", "60", *args)  # fmt: skip
+
+    def _as_postgres(self, *argv: str) -> None:
+        command = list(argv) if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(command, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=120)  # fmt: skip
+
+    def start(self) -> None:
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust",
+                          "-U", "postgres", "--no-sync")  # fmt: skip
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.pg_ctl("start", "-o", options)
+        with psycopg.connect(**self.params, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            self.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def error_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("sonar-bdc: error:")]
+
+
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+def stray_lines(out: str) -> list[str]:
+    """Console lines that are neither our log lines nor our one error line (tracebacks...)."""
+    ours = ("sonar-bdc: error:", "Import summary", "  ")
+    return [
+        line
+        for line in out.splitlines()
+        if line.strip() and not LOG_LINE.match(line) and not line.startswith(ours)
+    ]
+
+
+@pytest.fixture(scope="module")
+def restarted_run(tmp_path_factory) -> Iterator[dict]:
+    """One import whose PostgreSQL restarts mid-run, then a rerun; what each did."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"initdb is not available at {PG_BIN}: cannot start a private cluster")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot run initdb as postgres")
+    cluster, cwd = PrivateCluster(), tmp_path_factory.mktemp("restart")
+    try:
+        cluster.start()
+        with Simulator(generate(accounts=400, seed=5), faults=Faults(latency=0.005)) as sim:
+            db, schema = cluster.params, "sonar"
+            proc = spawn_import(sim, db, schema, cwd)
+            wait_until(lambda: sim.requests_by_kind.get("detail", 0) > 0, "details to flow")
+            live = sim.dataset.live_ids()
+            # Restart while the import is inside a write: it waits for a locked row.
+            lock = hold_row(db, schema, live[len(live) // 2 + 15])
+            with psycopg.connect(**db, autocommit=True) as conn:
+                wait_until(lambda: blocked_statement(conn, db), "the import to block")
+            cluster.pg_ctl("restart", "-m", "fast")
+            with contextlib.suppress(psycopg.Error):
+                lock.close()
+            out, _ = proc.communicate(timeout=120)
+            sim.faults = Faults()
+            rerun = spawn_import(sim, db, schema, cwd)
+            rerun_out, _ = rerun.communicate(timeout=120)
+            with psycopg.connect(**db, autocommit=True) as conn:
+                problems = dbcompare.mismatches(conn, schema, sim.dataset)
+                problems += dbcompare.integrity_problems(conn, schema)
+        yield {"code": proc.returncode, "out": out, "rerun_code": rerun.returncode,
+               "rerun_out": rerun_out, "problems": problems}  # fmt: skip
+    finally:
+        cluster.stop()
+
+
+def test_postgresql_restart_mid_run_then_the_rerun_is_exact(restarted_run) -> None:
+    assert restarted_run["rerun_code"] == 0, restarted_run["rerun_out"]
+    assert restarted_run["problems"] == [], restarted_run["problems"][:10]
+
+
+@pytest.mark.xfail(
+    reason="a connection lost mid-run is StoreUnavailable (exit 2, 'fix your configuration')"
+    " instead of exit 1: store/db.py translated() maps every OperationalError to it",
+    strict=True,
+)
+def test_postgresql_restart_mid_run_finishes_or_stops_with_exit_1_and_one_clear_line(
+    restarted_run,
+) -> None:
+    code, out = restarted_run["code"], restarted_run["out"]
+    assert stray_lines(out) == [], out
+    if code != 0:  # reconnecting and finishing is fine too
+        assert code == 1, out
+        lines = error_lines(out)
+        assert len(lines) == 1, out
+        assert "database" in lines[0].lower() or "postgresql" in lines[0].lower(), out
+
+
+# --- 5. The same import twice at once -------------------------------------------------------
+
+
+def waiting_imports(conn: psycopg.Connection, db: dict) -> int:
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        " AND application_name = 'sonar-bdc' AND wait_event_type = 'Lock'"
+    )
+    return conn.execute(query, [db["dbname"]]).fetchone()[0]
+
+
+def assert_one_ran_or_both_finished(procs: list[subprocess.Popen]) -> None:
+    """Each import finished (0) or refused with one clear line; at least one finished."""
+    outcomes = [(proc.returncode, out) for proc, out in ((p, finish_any(p)) for p in procs)]
+    for code, out in outcomes:
+        if code != 0:
+            lines = error_lines(out)
+            assert len(lines) == 1 and "another sonar-bdc import is running" in lines[0], out
+    assert 0 in [code for code, _ in outcomes], outcomes
+
+
+def finish_any(proc: subprocess.Popen) -> str:
+    out, _ = proc.communicate(timeout=120)
+    return out
+
+
+def test_two_imports_at_once_one_refuses_clearly_or_both_finish(
+    sim, pg_schema, pg_conn, tmp_path
+) -> None:
+    db, schema = pg_schema
+    finish(spawn_import(sim, db, schema, tmp_path, "--customers-only"))
+    sim.change_accounts(fraction=0.2, seed=3)
+    sim.faults = Faults(latency=0.003)
+    procs = [spawn_import(sim, db, schema, tmp_path, "-d", "0") for _ in range(2)]
+    assert_one_ran_or_both_finished(procs)
+    sim.faults = Faults()
+    finish(spawn_import(sim, db, schema, tmp_path, "-d", "0"))
+    assert_exact(pg_conn, schema, sim)
+
+
+@pytest.mark.xfail(
+    reason="two first runs race on CREATE SCHEMA IF NOT EXISTS: 'duplicate key value violates"
+    " unique constraint pg_namespace_nspname_index' instead of the run-lock message;"
+    " store/migrate.py ensure_schema takes its advisory lock only after creating the schema",
+    strict=True,
+)
+def test_two_first_imports_at_once_on_a_new_schema_one_refuses_clearly_or_both_finish(
+    sim, pg_schema, pg_conn, tmp_path
+) -> None:
+    db, schema = pg_schema
+    # Hold the schema's creation open, so both imports reach CREATE SCHEMA together.
+    gate = psycopg.connect(**db)
+    try:
+        gate.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        sim.faults = Faults(latency=0.003)
+        procs = [spawn_import(sim, db, schema, tmp_path) for _ in range(2)]
+        wait_until(lambda: waiting_imports(pg_conn, db) == 2, "both imports to wait")
+    finally:
+        gate.rollback()
+        gate.close()
+    assert_one_ran_or_both_finished(procs)
+    sim.faults = Faults()
+    finish(spawn_import(sim, db, schema, tmp_path))
     assert_exact(pg_conn, schema, sim)
