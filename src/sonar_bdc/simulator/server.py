@@ -10,6 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from sonar_bdc.errors import ConfigError
@@ -105,32 +106,25 @@ class KeepAliveServer(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-class Simulator:
-    """A Sonar v1 instance on loopback serving ``dataset``; a context manager.
+S = TypeVar("S", bound="BackgroundServer")
 
-    ``faults`` can be replaced while running; ``dataset`` is the live ground truth.
+
+class BackgroundServer:
+    """Serves one app on a :class:`KeepAliveServer` in a background thread.
+
+    The lifecycle both simulators share: ``start()``/``stop()``, a context manager,
+    ``port`` and ``base_url``. Subclasses build the app and pass it in.
     """
 
-    def __init__(
-        self,
-        dataset: Dataset,
-        layout: str = "A",
-        username: str = "admin",
-        password: str = "sonar",
-        faults: Faults | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        if layout not in LAYOUTS:
-            raise ConfigError(f"simulator layout must be 'A' or 'B', got {layout!r}")
-        injector = FaultInjector(faults or Faults())
-        self._state = State(dataset, layout, username, password, injector)
-        self._app = App(self._state)
+    thread_name = "sonar-simulator"
+
+    def __init__(self, app: App, host: str, port: int) -> None:
+        self._app = app
         self._address = (host, port)
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> Simulator:
+    def start(self: S) -> S:
         """Bind and serve in a background thread (no-op if already running)."""
         if self._server is not None:
             return self
@@ -141,7 +135,7 @@ class Simulator:
             msg = f"simulator cannot listen on {host}:{port} ({exc.strerror}); choose another port"
             raise ConfigError(msg) from exc
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.1,), name="sonar-simulator", daemon=True
+            target=self._server.serve_forever, args=(0.1,), name=self.thread_name, daemon=True
         )
         self._thread.start()
         return self
@@ -158,7 +152,7 @@ class Simulator:
             thread.join()
         self._server = self._thread = None
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(
@@ -179,6 +173,29 @@ class Simulator:
     def base_url(self) -> str:
         host = self._address[0]
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+
+class Simulator(BackgroundServer):
+    """A Sonar v1 instance on loopback serving ``dataset``; a context manager.
+
+    ``faults`` can be replaced while running; ``dataset`` is the live ground truth.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        layout: str = "A",
+        username: str = "admin",
+        password: str = "sonar",
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ConfigError(f"simulator layout must be 'A' or 'B', got {layout!r}")
+        injector = FaultInjector(faults or Faults())
+        self._state = State(dataset, layout, username, password, injector)
+        super().__init__(App(self._state), host, port)
 
     @property
     def layout(self) -> str:

@@ -6,21 +6,19 @@ which only needs an app with ``handle(Request) -> Response``.
 
 from __future__ import annotations
 
-import threading
 import time
-from types import TracebackType
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator.faults import FaultInjector, Faults
 from sonar_bdc.simulator.model import Dataset
-from sonar_bdc.simulator.server import KeepAliveServer
+from sonar_bdc.simulator.server import BackgroundServer
 from sonar_bdc.simulator.v2.app import PATH, GraphQLApp
 from sonar_bdc.simulator.v2.relations import attach
 from sonar_bdc.simulator.v2.schema import build
 from sonar_bdc.simulator.v2.store import Store
 
 
-class GraphQLSimulator:
+class GraphQLSimulator(BackgroundServer):
     """A Sonar v2 instance on loopback serving ``dataset``; a context manager.
 
     ``faults`` can be replaced while running; ``dataset`` is the live ground truth,
@@ -29,6 +27,8 @@ class GraphQLSimulator:
     services of ``enums.UNKNOWN_TECHNOLOGY_SERVICE_IDS`` report a name that is in the
     schema but in no mapping table.
     """
+
+    thread_name = "sonar-v2-simulator"
 
     def __init__(
         self,
@@ -48,59 +48,7 @@ class GraphQLSimulator:
         self._store = Store(dataset, unknown_technology)
         schema = attach(build(unknown_technology))
         self._app = GraphQLApp(self._store, schema, token, self._injector, nested_limit)
-        self._address = (host, port)
-        self._server: KeepAliveServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> GraphQLSimulator:
-        """Bind and serve in a background thread (no-op if already running)."""
-        if self._server is not None:
-            return self
-        host, port = self._address
-        try:
-            self._server = KeepAliveServer((host, port), self._app)  # type: ignore[arg-type]
-        except OSError as exc:
-            msg = f"simulator cannot listen on {host}:{port} ({exc.strerror}); choose another port"
-            raise ConfigError(msg) from exc
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.1,), name="sonar-v2-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> GraphQLSimulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        host = self._address[0]
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        super().__init__(self._app, host, port)  # type: ignore[arg-type]
 
     @property
     def url(self) -> str:
