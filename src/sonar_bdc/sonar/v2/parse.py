@@ -45,6 +45,11 @@ class V2Account:
 # --- connections ----------------------------------------------------------------------
 
 
+def obj(value: Any) -> Raw:
+    """``value`` if it is a JSON object, else an empty one (a null to-one relation)."""
+    return value if isinstance(value, dict) else {}
+
+
 def entities(connection: Any) -> list[Raw]:
     """The objects of a connection (``{"entities": [...]}``); anything else is none."""
     return objects(connection.get("entities")) if isinstance(connection, dict) else []
@@ -91,9 +96,7 @@ def parse_account(raw: Raw, table: TechnologyTable, full: bool) -> V2Account | N
 
 def _id_of(raw: Raw, relation: str) -> int | None:
     """``account_status_id``, else the id of the ``account_status`` object."""
-    related = raw.get(relation)
-    related_id = related.get("id") if isinstance(related, dict) else None
-    return _first_int(raw.get(f"{relation}_id"), related_id)
+    return _first_int(raw.get(f"{relation}_id"), obj(raw.get(relation)).get("id"))
 
 
 def _first_int(*values: Any) -> int | None:
@@ -113,15 +116,15 @@ def service_address(addresses: list[Raw]) -> Raw | None:
 
 
 def report_row(account_id: int, raw: Raw, address: Raw | None) -> ReportRow:
-    status = raw.get("account_status")
-    fields: Raw = address or {}
+    status = obj(raw.get("account_status"))
+    fields = obj(address)
     zip_code, plus4 = split_zip(parse_text(fields.get("zip")))
     coordinates = parse_coordinates(fields.get("latitude"), fields.get("longitude"))
     latitude, longitude = coordinates if coordinates else (None, None)
     return ReportRow(
         id=account_id,
         name=parse_text(raw.get("name")),
-        status=parse_text(status.get("name")) if isinstance(status, dict) else None,
+        status=parse_text(status.get("name")),
         address=parse_text(fields.get("line1")),
         street2=parse_text(fields.get("line2")),
         city=parse_text(fields.get("city")),
@@ -157,20 +160,19 @@ def _services(rows: Iterable[Raw], table: TechnologyTable) -> list[Service]:
 
 def parse_service(raw: Raw, table: TechnologyTable) -> Service | None:
     """One account service with its service's speeds and technology."""
-    service = raw.get("service") if isinstance(raw.get("service"), dict) else {}
+    service = obj(raw.get("service"))
     service_id = _first_int(service.get("id"), raw.get("service_id"))
     if service_id is None:
         return None
-    data = service.get("data_service_detail")
-    data = data if isinstance(data, dict) else None
+    data = obj(service.get("data_service_detail"))
     kind = parse_text(service.get("type"))
-    name = parse_text(data.get("technology_code")) if data else None
+    name = parse_text(data.get("technology_code"))
     return Service(
         service_id=service_id,
         name=parse_text(service.get("name")),
         data_service=True if data else (kind.upper() == "DATA" if kind else None),
-        download_kbps=parse_int(data.get("download_speed_kilobits_per_second")) if data else None,
-        upload_kbps=parse_int(data.get("upload_speed_kilobits_per_second")) if data else None,
+        download_kbps=parse_int(data.get("download_speed_kilobits_per_second")),
+        upload_kbps=parse_int(data.get("upload_speed_kilobits_per_second")),
         technology_code=table.code(name),
         technology_name=name,
         quantity=parse_int(raw.get("quantity")),
@@ -193,8 +195,8 @@ def parse_item(raw: Raw) -> InventoryItem | None:
     item_id = parse_int(raw.get("id"))
     if item_id is None:
         return None
-    model = raw.get("inventory_model") if isinstance(raw.get("inventory_model"), dict) else {}
-    maker = model.get("manufacturer") if isinstance(model.get("manufacturer"), dict) else {}
+    model = obj(raw.get("inventory_model"))
+    maker = obj(model.get("manufacturer"))
     status = parse_text(raw.get("status"))
     return InventoryItem(
         id=item_id,
@@ -209,18 +211,24 @@ def parse_item(raw: Raw) -> InventoryItem | None:
 
 def mac_address(field_data: list[Raw]) -> str | None:
     """The value of the field marked ``primary``, else of a MAC-typed or MAC-named field."""
-    rows = [(row.get("value"), row.get("inventory_model_field")) for row in field_data]
-    fields = [(value, f) for value, f in rows if isinstance(f, dict)]
-    tests = (
-        lambda f: parse_bool(f.get("primary")) is True,
-        lambda f: str(f.get("type") or "").upper() == "MAC",
-        lambda f: bool(_MAC_NAME.search(str(f.get("name") or ""))),
-    )
-    for test in tests:
+    fields = [(row.get("value"), obj(row.get("inventory_model_field"))) for row in field_data]
+    for test in (_is_primary, _is_mac_typed, _is_mac_named):
         for value, field in fields:
-            if test(field):
+            if field and test(field):
                 return parse_text(value)
     return None
+
+
+def _is_primary(field: Raw) -> bool:
+    return parse_bool(field.get("primary")) is True
+
+
+def _is_mac_typed(field: Raw) -> bool:
+    return str(field.get("type") or "").upper() == "MAC"
+
+
+def _is_mac_named(field: Raw) -> bool:
+    return bool(_MAC_NAME.search(str(field.get("name") or "")))
 
 
 # --- catalogs -------------------------------------------------------------------------
