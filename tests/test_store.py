@@ -248,3 +248,25 @@ def test_metadata_round_trip(store: Store) -> None:
     store.set_meta("report_imported_at", "2024-05-01T12:00:00+00:00")
     store.set_meta("report_imported_at", "later")
     assert store.get_meta("report_imported_at") == "later"
+
+
+def test_migration_waits_for_a_busy_table_then_says_why(
+    pg_schema: tuple[dict, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    params, schema = pg_schema
+    prefix = parse_prefix(f"{schema}.")
+    with psycopg.connect(**params) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        migrate.apply_version(conn, prefix, 1)
+    monkeypatch.setattr(
+        migrate.queries, "MIGRATION_LOCK_TIMEOUT", sql.SQL("SET LOCAL lock_timeout = '100ms'")
+    )
+    with psycopg.connect(**params) as busy, Store.connect(params, prefix) as store:
+        busy.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(prefix.table("customers"))
+        )
+        with pytest.raises(StoreError, match="another session is using them"):
+            store.ensure_schema()
+        busy.rollback()
+        store.ensure_schema()
+        assert store.schema_version() == ddl.LATEST_VERSION

@@ -26,8 +26,17 @@ def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
             f"the tables at {prefix} are at schema version {current}, newer than this "
             f"sonar-bdc understands ({ddl.LATEST_VERSION}): upgrade sonar-bdc"
         )
-    for version in ddl.migration_plan(current):
-        apply_version(conn, prefix, version)
+    plan = ddl.migration_plan(current)
+    if plan:
+        conn.execute(queries.MIGRATION_LOCK_TIMEOUT)
+    try:
+        for version in plan:
+            apply_version(conn, prefix, version)
+    except psycopg.errors.LockNotAvailable as exc:
+        raise StoreError(
+            f"cannot upgrade the tables at {prefix} to schema version {ddl.LATEST_VERSION}: "
+            "another session is using them (a running import?); try again when it has finished"
+        ) from exc
     return ddl.LATEST_VERSION
 
 
