@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.records import ReportRow
 from sonar_bdc.store import Prefix, ddl, parse_prefix, staging, upserts
+from sonar_bdc.store.batch import Batch, Customer, blank
 from sonar_bdc.store.db import connect_message, one_line
 from sonar_bdc.store.prefix import MAX_IDENTIFIER, MAX_TABLE_PREFIX
 from sonar_bdc.store.rows import TextCleaner, report_rows, storable
@@ -135,3 +138,22 @@ def test_connect_messages_name_the_setting_and_hide_the_password() -> None:
     assert "POSTGRES_HOST and POSTGRES_PORT" in refused
     assert "\n" not in refused
     assert one_line("a\n  b") == "a b"
+
+
+def test_batch_plan_runs_in_foreign_key_order_with_key_arrays() -> None:
+    at = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    detail = Customer(blank(1), groups=[(1, 7)], services=[])
+    detail.row[5] = at
+    inventory = Customer(blank(2), items=[(30, None, "m", None, None, None, None)])
+    gone = Customer(blank(3), deleted=True)
+    batch = Batch.of([detail, inventory, gone])
+    kinds = [(kind, params["ids"]) for _, params, kind in batch.plan(parse_prefix("s."))]
+    assert kinds == [
+        ("customers", "{1,2,3}"),  # parents first: children below may be new customers
+        ("customers", "{1}"),  # customer_groups
+        ("customers", "{1}"),  # services
+        ("items", "{30}"),
+        ("customers", "{2}"),  # customer_inventory
+        ("customers", "{3}"),  # children of deleted customers
+    ]
+    assert batch.links == [(2, 30)] and batch.owners_of([30]) == {2}
