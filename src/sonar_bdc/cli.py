@@ -92,7 +92,7 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate-limit",
         type=float,
-        help="most requests per second to Sonar, all workers together (default: off)",
+        help="most requests per second to Sonar, all workers together (default: off; v2: 400/min)",
     )
     p.add_argument(
         "--dry-run",

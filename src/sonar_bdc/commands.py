@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import shlex
+from typing import Any
 
 from .importer import run_import
 from .logsetup import setup_logging
@@ -34,16 +35,21 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
 
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
     log.info("generating a simulated Sonar with %d accounts (seed %d)", accounts, seed)
-    with Simulator(
-        generate(accounts=accounts, seed=seed), username="demo", password="demo-password"
-    ) as sim:
-        host = sim.base_url.removeprefix("http://")
+    dataset = generate(accounts=accounts, seed=seed)
+    if settings.api == "v2":
+        from .simulator.v2 import GraphQLSimulator
+
+        server: Any = GraphQLSimulator(dataset, token="demo-token")
+    else:
+        server = Simulator(dataset, username="demo", password="demo-password")
+    with server as sim:
         demo = dataclasses.replace(
             settings,
             sonar_protocol="http",
-            sonar_host=host,
+            sonar_host=sim.base_url.removeprefix("http://"),
             sonar_username="demo",
             sonar_password="demo-password",
+            sonar_token="demo-token",
         )
         log.info("simulated Sonar at %s; importing into %s", sim.base_url, _db_label(demo))
         summary = run_import(demo)

@@ -74,6 +74,10 @@ def run_import(settings: Settings, *, show_progress: bool = True) -> Summary:
     SonarAuthError before anything is written. Ctrl-C commits what is complete and
     returns a summary marked interrupted.
     """
+    if settings.api == "v2":
+        from .importer_v2 import run_import_v2
+
+        return run_import_v2(settings, show_progress=show_progress)
     settings.require_sonar_credentials()
     started = time.monotonic()
     summary = Summary(dry_run=settings.dry_run)

@@ -56,7 +56,7 @@ def v2_config(settings: Settings) -> GraphQLConfig:
         initial_backoff=settings.initial_backoff,
         rate_limit=settings.effective_rate_limit,
         workers=settings.workers,
-        technology_names=parse_name_table(getattr(settings, "technology_names", None)),
+        technology_names=parse_name_table(settings.technology_names),
     )
 
 

@@ -53,6 +53,7 @@ class Settings:
     # Sonar (SONAR_*).
     api: str = "v1"
     sonar_token: str | None = _secret()
+    technology_names: str | None = None  # v2: extra "NAME=code, ..." for TechnologyCode names
     sonar_protocol: str = "https"
     sonar_host: str | None = None
     sonar_username: str | None = None
@@ -120,6 +121,7 @@ ENV_FIELDS = {
     "SONAR_PASSWORD": "sonar_password",
     "SONAR_API": "api",
     "SONAR_TOKEN": "sonar_token",
+    "SONAR_TECHNOLOGY_NAMES": "technology_names",
     "SONAR_CA_BUNDLE": "sonar_ca_bundle",
     "SONAR_TIMEOUT": "sonar_timeout",
     "SONAR_REPORT_LAYOUT": "report_layout",
