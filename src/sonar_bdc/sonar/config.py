@@ -36,7 +36,7 @@ class SonarConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-        _check_url(self.base_url)
+        check_base_url(self.base_url)
         checks = [
             (self.timeout > 0, "SONAR_TIMEOUT must be more than 0 seconds"),
             (self.max_retries >= 0, "--max-retries must be 0 or more"),
@@ -51,7 +51,7 @@ class SonarConfig:
                 raise ConfigError(message)
 
 
-def _check_url(url: str) -> None:
+def check_base_url(url: str) -> None:
     # The URL itself is never echoed: it could carry a password in its user part.
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):

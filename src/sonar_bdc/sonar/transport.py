@@ -77,7 +77,7 @@ class Transport:
             base_url=config.base_url,
             auth=None,  # Basic auth goes on /api/v1 requests only
             timeout=httpx.Timeout(config.timeout),
-            verify=_tls_verification(config.verify),
+            verify=tls_verification(config.verify),
             limits=httpx.Limits(
                 max_connections=config.pool_size, max_keepalive_connections=config.pool_size
             ),
@@ -238,7 +238,7 @@ class Transport:
 
     def _transport_error(self, method: str, url: str, exc: httpx.TransportError) -> SonarError:
         reason = str(exc) or type(exc).__name__
-        if _is_certificate_error(exc):
+        if is_certificate_error(exc):
             return SonarConnectionFailed(
                 f"TLS certificate verification failed for {self._config.base_url}: {reason}. "
                 f"If the instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA "
@@ -292,7 +292,7 @@ def _view_refused(url: str, status: int, username: str) -> SonarAuthError:
     )
 
 
-def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
     if isinstance(verify, bool):
         if not verify:
             log.warning("TLS certificate verification is OFF for Sonar")
@@ -305,7 +305,7 @@ def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
         ) from exc
 
 
-def _is_certificate_error(exc: BaseException) -> bool:
+def is_certificate_error(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...errors import ConfigError
-from ..config import _check_url
+from ..config import check_base_url
 
 TOKEN_SETTING = "SONAR_TOKEN"
 PAGE_SIZE = 100  # accounts per request: the size every client of the contract uses
@@ -36,7 +36,7 @@ class GraphQLConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-        _check_url(self.base_url)
+        check_base_url(self.base_url)
         checks = [
             (bool(self.token.strip()), f"{TOKEN_SETTING} is empty: set a personal access token"),
             (self.timeout > 0, "SONAR_TIMEOUT must be more than 0 seconds"),

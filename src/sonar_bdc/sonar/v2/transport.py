@@ -31,7 +31,7 @@ from ..config import CA_BUNDLE_SETTING, HOST_SETTINGS
 from ..limiter import RateLimiter
 from ..retry import parse_retry_after
 from ..stats import Counters
-from ..transport import RETRIABLE_STATUS, _is_certificate_error, _tls_verification
+from ..transport import RETRIABLE_STATUS, is_certificate_error, tls_verification
 from .config import TOKEN_SETTING, GraphQLConfig
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class GraphQLTransport:
         self._client = httpx.Client(
             base_url=config.base_url,
             timeout=httpx.Timeout(config.timeout),
-            verify=_tls_verification(config.verify),
+            verify=tls_verification(config.verify),
             limits=httpx.Limits(
                 max_connections=config.workers + 1, max_keepalive_connections=config.workers + 1
             ),
@@ -105,7 +105,7 @@ class GraphQLTransport:
     def _transport_error(self, what: str, exc: httpx.TransportError) -> SonarError:
         reason = str(exc) or type(exc).__name__
         base = self._config.base_url
-        if _is_certificate_error(exc):
+        if is_certificate_error(exc):
             return SonarConnectionFailed(
                 f"TLS certificate verification failed for {base}: {reason}. If the instance "
                 f"uses a private CA, set {CA_BUNDLE_SETTING} to its CA certificate (PEM file)"
