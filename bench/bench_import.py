@@ -39,6 +39,7 @@ class Scenario:
     fresh_schema: bool = True  # a full import into an empty schema
     stale_share: float | None = None  # incremental: make this share of customers stale
     max_accounts: int | None = None  # rate-limited runs are slow: cap them
+    api: str = "v1"
 
 
 SCENARIOS = {
@@ -47,6 +48,8 @@ SCENARIOS = {
     "limit20": Scenario("full import, 32 workers, 20 req/s", 32, 20.0, max_accounts=2000),
     "fresh": Scenario("incremental, nothing stale", 10, fresh_schema=False, stale_share=0.0),
     "stale10": Scenario("incremental, 10% stale", 10, fresh_schema=False, stale_share=0.1),
+    # v2 (GraphQL) under Sonar's 400/min limit, which the importer applies by default.
+    "v2": Scenario("v2 full import, 10 workers, 400/min", 10, 400 / 60, api="v2"),
 }
 
 
@@ -56,7 +59,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_simulator(accounts: int, latency: float, rate_limit: float | None) -> tuple:
+def start_simulator(accounts: int, latency: float, rate_limit: float | None, api: str) -> tuple:
     port = free_port()
     cmd = [
         str(ROOT / ".venv/bin/sonar-bdc"),
@@ -67,6 +70,8 @@ def start_simulator(accounts: int, latency: float, rate_limit: float | None) -> 
         str(port),
         "--latency",
         str(latency),
+        "--api",
+        api,
     ]
     if rate_limit:
         cmd += ["--rate-limit", str(rate_limit)]
@@ -74,7 +79,7 @@ def start_simulator(accounts: int, latency: float, rate_limit: float | None) -> 
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
-            httpx.get(f"{url}/_simulator/stats", timeout=1)
+            httpx.get(url, timeout=1)
             return proc, port
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -117,6 +122,8 @@ def run_child(port: int, schema: str, scenario: Scenario) -> tuple[dict, int]:
         "SONAR_HOST": f"127.0.0.1:{port}",
         "SONAR_USERNAME": "admin",
         "SONAR_PASSWORD": "sonar",
+        "SONAR_TOKEN": "sonar-token",
+        "SONAR_API": scenario.api,
         "POSTGRES_HOST": DB["host"],
         "POSTGRES_USER": DB["user"],
         "POSTGRES_DB": BENCH_DB,
@@ -187,9 +194,9 @@ def main() -> None:
     for key in args.scenarios.split(","):
         sc = SCENARIOS[key]
         accounts = min(args.accounts, sc.max_accounts or args.accounts)
-        sim, port = start_simulator(accounts, args.latency, sc.rate_limit)
+        sim, port = start_simulator(accounts, args.latency, sc.rate_limit, sc.api)
         try:
-            schema = f"bench_{accounts}" if not sc.rate_limit else f"bench_rl_{accounts}"
+            schema = f"bench_{accounts}" if not sc.rate_limit else f"bench_{key}_{accounts}"
             if not sc.fresh_schema:
                 prepare_schema(schema, SCENARIOS["full10"])
                 run_child(port, schema, SCENARIOS["full32"])  # make it complete first
