@@ -142,11 +142,9 @@ def v2(prefix: Prefix) -> list[sql.Composed]:
             prefix,
             account_types="account_types",
         ),
+        # "Which account has this device?" (the filing itself reads by customer).
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (inventory_item_id)").format(
             _index(prefix, "customer_inventory", "item_idx"), prefix.table("customer_inventory")
-        ),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (group_id)").format(
-            _index(prefix, "customer_groups", "group_idx"), prefix.table("customer_groups")
         ),
     ]
 
@@ -173,6 +171,6 @@ def derived_names(prefix: Prefix) -> list[str]:
         "account_statuses",
         "account_types",
     ]
-    indexes = ["customers_geom_idx", "customer_inventory_item_idx", "customer_groups_group_idx"]
+    indexes = ["customers_geom_idx", "customer_inventory_item_idx"]
     pkeys = [f"{table}_pkey" for table in tables]
     return [prefix.name(name) for name in tables + indexes + pkeys]
