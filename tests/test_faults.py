@@ -184,6 +184,28 @@ def kill_when_blocked(proc: subprocess.Popen, conn: psycopg.Connection, db: dict
     return statement[0]
 
 
+def import_sessions(conn: psycopg.Connection, db: dict) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
+    return conn.execute(query, [db["dbname"], "sonar-bdc"]).fetchone()[0]
+
+
+@contextlib.contextmanager
+def holding_row(
+    db: dict, schema: str, customer_id: int, conn: psycopg.Connection
+) -> Iterator[None]:
+    """``hold_row`` until the block ends, then wait for a killed import's session to go.
+
+    The session of a killed import ends once its blocked statement does; until then
+    it holds the run lock, and a rerun would rightly refuse to start.
+    """
+    lock = hold_row(db, schema, customer_id)
+    try:
+        yield
+    finally:
+        lock.close()
+    wait_until(lambda: import_sessions(conn, db) == 0, "the killed import's session to end")
+
+
 def meta(conn: psycopg.Connection, schema: str, key: str) -> str | None:
     query = sql.SQL("SELECT value FROM {}.metadata WHERE key = %s").format(sql.Identifier(schema))
     row = conn.execute(query, [key]).fetchone()
@@ -206,12 +228,9 @@ def test_sigkill_during_the_report_write_then_rerun_is_exact(
     sim.change_accounts(fraction=0.2, seed=2)
     first_seen = meta(pg_conn, schema, "report_imported_at")
     middle = list(sim.dataset.accounts)[len(sim.dataset.accounts) * 2 // 3]
-    lock = hold_row(db, schema, middle)
-    try:
+    with holding_row(db, schema, middle, pg_conn):
         proc = spawn_import(sim, db, schema, tmp_path, "-d", "0")
         statement = kill_when_blocked(proc, pg_conn, db)
-    finally:
-        lock.close()
     assert "last_seen_at" in statement  # the report upsert
     assert meta(pg_conn, schema, "report_imported_at") == first_seen
     partly = pg_conn.execute(
@@ -234,11 +253,8 @@ def test_sigkill_in_the_middle_of_details_then_rerun_is_exact(
     wait_until(lambda: sim.requests_by_kind.get("detail", 0) > 0, "the first detail request")
     live = sim.dataset.live_ids()
     target = live[len(live) // 2 + 15]  # inside a commit interval, not at its start
-    lock = hold_row(db, schema, target)
-    try:
+    with holding_row(db, schema, target, pg_conn):
         statement = kill_when_blocked(proc, pg_conn, db)
-    finally:
-        lock.close()
     assert "account_status_id" in statement  # the detail upsert
     refreshed = refreshed_ids(pg_conn, schema)
     assert 0 < len(refreshed) < sim.requests_by_kind["detail"]  # some were not committed
@@ -260,11 +276,8 @@ def test_sigkill_during_inventory_then_rerun_is_exact(sim, pg_schema, pg_conn, t
         lambda: meta(pg_conn, schema, "report_imported_at") != first_seen, "the report write"
     )
     live = sim.dataset.live_ids()
-    lock = hold_row(db, schema, live[len(live) // 2 + 15])
-    try:
+    with holding_row(db, schema, live[len(live) // 2 + 15], pg_conn):
         statement = kill_when_blocked(proc, pg_conn, db)
-    finally:
-        lock.close()
     assert "inventory_updated_at" in statement
     never = datetime(1970, 1, 1, tzinfo=timezone.utc)
     without_inventory = dbcompare.stale_ids(pg_conn, schema, never, "inventory")
@@ -285,11 +298,12 @@ def free_port() -> int:
 
 
 class PrivateCluster:
-    """A throwaway PostgreSQL cluster owned by the postgres OS user, on its own port."""
+    """A throwaway PostgreSQL cluster on its own port (run by postgres when we are root)."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="sonar_bdc_pg_"))
-        shutil.chown(self.dir, "postgres", "postgres")
+        if os.geteuid() == 0:  # initdb refuses root: the cluster belongs to postgres
+            shutil.chown(self.dir, "postgres", "postgres")
         self.data, self.log = self.dir / "data", self.dir / "server.log"
         self.port = free_port()
         self.params = {"host": "127.0.0.1", "port": self.port, "user": "postgres",
