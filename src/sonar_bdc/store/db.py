@@ -70,7 +70,12 @@ def translated(action: str) -> Iterator[None]:
     except psycopg.OperationalError as exc:
         if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
             raise StoreError(f"{action} failed: {describe(exc)}") from exc
-        raise StoreUnavailable(f"{action} failed, lost the database: {describe(exc)}") from exc
+        # Connected once, so the settings are right: a lost connection (a restart, a
+        # network cut) is a failed run (exit 1), and what was committed is kept.
+        raise StoreError(
+            f"{action} failed: lost the connection to PostgreSQL ({describe(exc)}); "
+            "everything committed so far is kept: run the import again to finish"
+        ) from exc
     except psycopg.Error as exc:
         raise StoreError(f"{action} failed: {describe(exc)}") from exc
 

@@ -15,11 +15,13 @@ from sonar_bdc.store.prefix import Prefix
 def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
     """Create or upgrade everything in the current transaction; return the version reached."""
     ensure_postgis(conn)
+    # Serialise concurrent first runs before anything is created: two sessions must
+    # not both decide the schema is missing.
+    conn.execute(queries.XACT_LOCK, [migration_lock_key(prefix)])
     # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
     # exists, so only a missing schema is created.
     if not _scalar(conn.execute(queries.SCHEMA_EXISTS, [prefix.schema_name])):
         _run_ddl(conn, prefix, [queries.create_schema_sql(prefix)])
-    conn.execute(queries.XACT_LOCK, [migration_lock_key(prefix)])
     current = schema_version(conn, prefix)
     if current > ddl.LATEST_VERSION:
         raise StoreError(
