@@ -389,11 +389,6 @@ def test_postgresql_restart_mid_run_then_the_rerun_is_exact(restarted_run) -> No
     assert restarted_run["problems"] == [], restarted_run["problems"][:10]
 
 
-@pytest.mark.xfail(
-    reason="a connection lost mid-run is StoreUnavailable (exit 2, 'fix your configuration')"
-    " instead of exit 1: store/db.py translated() maps every OperationalError to it",
-    strict=True,
-)
 def test_postgresql_restart_mid_run_finishes_or_stops_with_exit_1_and_one_clear_line(
     restarted_run,
 ) -> None:
@@ -446,12 +441,6 @@ def test_two_imports_at_once_one_refuses_clearly_or_both_finish(
     assert_exact(pg_conn, schema, sim)
 
 
-@pytest.mark.xfail(
-    reason="two first runs race on CREATE SCHEMA IF NOT EXISTS: 'duplicate key value violates"
-    " unique constraint pg_namespace_nspname_index' instead of the run-lock message;"
-    " store/migrate.py ensure_schema takes its advisory lock only after creating the schema",
-    strict=True,
-)
 def test_two_first_imports_at_once_on_a_new_schema_one_refuses_clearly_or_both_finish(
     sim, pg_schema, pg_conn, tmp_path
 ) -> None:
