@@ -340,11 +340,8 @@ def test_a_refused_token_exits_2_naming_sonar_token_and_creates_nothing(
 def test_the_cli_reports_a_refused_token_in_one_line(
     sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn, monkeypatch, capsys, tmp_path
 ) -> None:
-    from sonar_bdc import importer
     from sonar_bdc.cli import main
 
-    if "importer_v2" not in Path(importer.__file__).read_text():
-        pytest.skip("importer.run_import does not dispatch --api v2 yet")
     db, schema = pg_schema
     env = {"SONAR_PROTOCOL": "http", "SONAR_HOST": sim.base_url.removeprefix("http://"),
            "SONAR_TOKEN": "wrong", "POSTGRES_HOST": db["host"], "POSTGRES_PORT": str(db["port"]),

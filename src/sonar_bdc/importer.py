@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from .bulk_inventory import Assigned, fetch_assigned_inventory
-from .errors import SonarAuthError, SonarBdcError, SonarNotFound
-from .progress import make_progress
-from .records import CustomerDetail, CustomerInventory, InventoryItem
+from .fetching import Fetcher, Job, fetch_and_write
 from .settings import Settings
-from .sonar import InventoryCatalog, SonarClient, SonarConfig
-from .store import Store, parse_prefix
+from .sonar import SonarClient, SonarConfig
+from .store import ReportWriteResult, Store, parse_prefix
 from .summary import Summary
 
 log = logging.getLogger("sonar_bdc.importer")
@@ -29,16 +24,6 @@ META_REPORT = "report_imported_at"
 META_CATALOGS = "catalogs_imported_at"
 META_DETAIL = "customers_imported_at"
 META_INVENTORY = "inventory_imported_at"
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """What the workers brought back for one customer."""
-
-    customer_id: int
-    detail: CustomerDetail | None = None
-    inventory: CustomerInventory | None = None
-    deleted: bool = False
 
 
 def sonar_config(settings: Settings, pool_size: int | None = None) -> SonarConfig:
@@ -102,6 +87,36 @@ def _run(
     settings: Settings, store: Store, client: SonarClient, summary: Summary, show: bool
 ) -> None:
     seen_at = datetime.now(timezone.utc)
+    want_detail = not settings.inventory_only
+    want_inventory = not settings.customers_only
+    with ThreadPoolExecutor(settings.workers, thread_name_prefix="fetch") as pool:
+        # Catalogs travel while the report is fetched, parsed and written.
+        catalogs = pool.submit(client.catalogs)
+        inv_catalog = pool.submit(client.inventory_catalog) if want_inventory else None
+        written = _import_report(client, store, summary, seen_at)
+        with summary.db_clock:
+            store.write_catalogs(catalogs.result())
+            store.set_meta(META_CATALOGS, seen_at.isoformat())
+        plan = _plan_refresh(settings, store, summary, seen_at, want_detail, want_inventory)
+        changed = fetch_and_write(
+            Fetcher(client, inv_catalog.result() if inv_catalog else None),
+            store, pool, plan, summary, window=settings.workers * 4, show=show,
+        )  # fmt: skip
+    summary.new = len(written.new_ids)
+    summary.updated = len((written.updated_ids | changed) - written.new_ids)
+    summary.unchanged = summary.listed - summary.new - summary.updated
+    if not summary.interrupted:
+        done_at = datetime.now(timezone.utc).isoformat()
+        with summary.db_clock:
+            if want_detail:
+                store.set_meta(META_DETAIL, done_at)
+            if want_inventory:
+                store.set_meta(META_INVENTORY, done_at)
+
+
+def _import_report(
+    client: SonarClient, store: Store, summary: Summary, seen_at: datetime
+) -> ReportWriteResult:
     report = client.report()
     summary.layout = report.layout
     summary.listed = len(report.rows)
@@ -109,25 +124,23 @@ def _run(
     summary.duplicate_rows = report.duplicate_rows
     log.info(
         "report: %d accounts in %d rows (layout %s), %d without valid coordinates",
-        len(report.rows),
-        report.raw_rows,
-        report.layout,
-        report.invalid_coordinates,
-    )
+        len(report.rows), report.raw_rows, report.layout, report.invalid_coordinates,
+    )  # fmt: skip
     with summary.db_clock:
         written = store.write_report(report.rows, seen_at)
         store.set_meta(META_REPORT, seen_at.isoformat())
-    del report
     summary.nul_cleaned += written.nul_cleaned
+    return written
 
-    catalogs = client.catalogs()
-    want_detail = not settings.inventory_only
-    want_inventory = not settings.customers_only
-    inv_catalog = client.inventory_catalog() if want_inventory else None
-    with summary.db_clock:
-        store.write_catalogs(catalogs)
-        store.set_meta(META_CATALOGS, seen_at.isoformat())
 
+def _plan_refresh(
+    settings: Settings,
+    store: Store,
+    summary: Summary,
+    seen_at: datetime,
+    want_detail: bool,
+    want_inventory: bool,
+) -> list[Job]:
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
     with summary.db_clock:
         detail_ids = (
@@ -143,161 +156,13 @@ def _run(
     plan = _plan(detail_ids, inventory_ids, settings.limit)
     summary.skipped_fresh = summary.listed - len(plan)
     log.info("%d customers to refresh, %d fresh", len(plan), summary.skipped_fresh)
-
-    changed = _fetch_and_write(settings, store, client, inv_catalog, plan, summary, show)
-    summary.new = len(written.new_ids)
-    summary.updated = len((written.updated_ids | changed) - written.new_ids)
-    summary.unchanged = summary.listed - summary.new - summary.updated
-    if not summary.interrupted:
-        done_at = datetime.now(timezone.utc).isoformat()
-        with summary.db_clock:
-            if want_detail:
-                store.set_meta(META_DETAIL, done_at)
-            if want_inventory:
-                store.set_meta(META_INVENTORY, done_at)
+    return plan
 
 
-def _plan(
-    detail_ids: list[int], inventory_ids: list[int], limit: int | None
-) -> list[tuple[int, bool, bool]]:
+def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> list[Job]:
     """(customer id, fetch detail?, fetch inventory?) in the order the store ranked them."""
     want_detail, want_inventory = set(detail_ids), set(inventory_ids)
     order = list(dict.fromkeys([*detail_ids, *inventory_ids]))
     if limit is not None:
         order = order[:limit]
-    return [(cid, cid in want_detail, cid in want_inventory) for cid in order]
-
-
-def _fetch_one(
-    client: SonarClient,
-    inv_catalog: InventoryCatalog | None,
-    assigned: Assigned | None,
-    job: tuple[int, bool, bool],
-) -> Fetched:
-    customer_id, want_detail, want_inventory = job
-    try:
-        detail = client.account_detail(customer_id) if want_detail else None
-        inventory = None
-        if want_inventory and assigned is not None:
-            items = assigned.pop(customer_id, [])  # popped: memory shrinks as we go
-            inventory = CustomerInventory(customer_id, tuple(sorted(items, key=_item_id)))
-        elif want_inventory and inv_catalog is not None:
-            inventory = client.account_inventory(customer_id, inv_catalog)
-    except SonarNotFound:
-        return Fetched(customer_id, deleted=True)
-    return Fetched(customer_id, detail, inventory)
-
-
-def _item_id(item: InventoryItem) -> int:
-    return item.id
-
-
-def _bounded_map(
-    pool: ThreadPoolExecutor,
-    fn: Callable[[tuple[int, bool, bool]], Fetched],
-    jobs: list[tuple[int, bool, bool]],
-    window: int,
-) -> Iterator[tuple[int, Future[Fetched]]]:
-    """Yield (customer id, finished future) in completion order, ``window`` in flight."""
-    pending: dict[Future[Fetched], int] = {}
-    it = iter(jobs)
-    try:
-        while True:
-            while len(pending) < window:
-                job = next(it, None)
-                if job is None:
-                    break
-                pending[pool.submit(fn, job)] = job[0]
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future
-    finally:
-        for future in pending:
-            future.cancel()
-
-
-def _fetch_and_write(
-    settings: Settings,
-    store: Store,
-    client: SonarClient,
-    inv_catalog: InventoryCatalog | None,
-    plan: list[tuple[int, bool, bool]],
-    summary: Summary,
-    show: bool,
-) -> set[int]:
-    if not plan:
-        return set()
-    pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="fetch")
-    inventory_jobs = sum(1 for _, _, inv in plan if inv)
-    assigned = (
-        fetch_assigned_inventory(client, inv_catalog, inventory_jobs, pool)
-        if inv_catalog is not None and inventory_jobs
-        else None
-    )
-    bar = make_progress(len(plan), "customers", enabled=show)
-    try:
-        with store.writer() as writer:
-            try:
-                for customer_id, future in _bounded_map(
-                    pool,
-                    lambda job: _fetch_one(client, inv_catalog, assigned, job),
-                    plan,
-                    settings.workers * 4,
-                ):
-                    _write_one(writer, customer_id, future, summary)
-                    bar.update()
-            except KeyboardInterrupt:
-                # Leave the with-block normally so complete customers are committed.
-                summary.interrupted = True
-            summary.nul_cleaned += writer.nul_cleaned
-            return writer.changed_ids
-    finally:
-        bar.close()
-        pool.shutdown(wait=True, cancel_futures=True)
-        if summary.failed:
-            log.error(
-                "%d customers failed and stay stale (the next run retries them): %s",
-                len(summary.failed),
-                _id_list(summary.failed),
-            )
-        if summary.deleted:
-            log.warning(
-                "%d accounts listed by the report are gone in Sonar (404): %s",
-                len(summary.deleted),
-                _id_list(summary.deleted),
-            )
-
-
-def _write_one(writer, customer_id: int, future: Future[Fetched], summary: Summary) -> None:
-    try:
-        fetched = future.result()
-    except SonarAuthError:
-        raise
-    except SonarBdcError as exc:
-        summary.failed.append(customer_id)
-        log.warning("customer %d failed: %s", customer_id, exc)
-        return
-    except Exception as exc:  # a record we could not parse must not stop the other customers
-        summary.failed.append(customer_id)
-        log.warning("customer %d failed: unexpected %s: %s", customer_id, type(exc).__name__, exc)
-        log.debug("traceback for customer %d", customer_id, exc_info=exc)
-        return
-    now = datetime.now(timezone.utc)
-    if fetched.deleted:
-        summary.deleted.append(customer_id)
-        with summary.db_clock:
-            writer.mark_deleted(customer_id, now)
-        return
-    summary.fetched += 1
-    with summary.db_clock:
-        if fetched.detail is not None:
-            writer.add_detail(fetched.detail, now)
-        if fetched.inventory is not None:
-            writer.add_inventory(fetched.inventory, now)
-
-
-def _id_list(ids: list[int], most: int = 50) -> str:
-    shown = ", ".join(str(i) for i in sorted(ids)[:most])
-    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
+    return [Job(cid, cid in want_detail, cid in want_inventory) for cid in order]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
+from .fetching import id_list
 from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, open_store
 from .progress import Progress, make_progress
 from .settings import Settings
@@ -366,12 +367,7 @@ class _Run:
             )
         if s.failed:
             log.error("%d customers failed and stay stale (the next run retries them): %s",
-                      len(s.failed), _id_list(s.failed))  # fmt: skip
+                      len(s.failed), id_list(s.failed))  # fmt: skip
         if s.deleted:
             log.warning("%d customers are no longer in Sonar and were marked deleted: %s",
-                        len(s.deleted), _id_list(s.deleted))  # fmt: skip
-
-
-def _id_list(ids: list[int], most: int = 50) -> str:
-    shown = ", ".join(str(i) for i in sorted(ids)[:most])
-    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
+                        len(s.deleted), id_list(s.deleted))  # fmt: skip

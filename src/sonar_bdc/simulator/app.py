@@ -96,7 +96,13 @@ class App:
 
     def _serve(self, req: Request, kind: str) -> Response:
         injector = self.state.injector
-        injector.delay()
+        deadline = injector.deadline()
+        response = self._answer(req, kind)
+        injector.wait_until(deadline)
+        return response
+
+    def _answer(self, req: Request, kind: str) -> Response:
+        injector = self.state.injector
         if injector.rate_limited():
             retry_after = injector.faults.retry_after
             headers = [] if retry_after is None else [("Retry-After", retry_after)]

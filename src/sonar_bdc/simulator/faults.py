@@ -22,7 +22,7 @@ ERROR_STATUSES = (500, 502, 503, 504)
 class Faults:
     """What can go wrong, per request. All rates are probabilities in [0, 1]."""
 
-    latency: float = 0.0  # seconds added to every request
+    latency: float = 0.0  # seconds each answer takes at least (its own work included)
     jitter: float = 0.0  # uniform extra 0..jitter seconds
     rate_limit: float = 0.0  # requests/second over all clients; 0 = off; over it: 429
     retry_after: str | None = "1"  # Retry-After header sent with a 429; None = omit it
@@ -91,15 +91,22 @@ class FaultInjector:
         with self._lock:
             return self._rng.random() < rate
 
-    def delay(self) -> None:
-        """Sleep for the configured latency plus jitter."""
+    def deadline(self) -> float:
+        """When an answer started now may go out: now + latency + jitter (monotonic)."""
         f = self._faults
         extra = 0.0
         if f.jitter > 0:
             with self._lock:
                 extra = self._rng.uniform(0.0, f.jitter)
-        if f.latency + extra > 0:
-            time.sleep(f.latency + extra)
+        return time.monotonic() + f.latency + extra
+
+    @staticmethod
+    def wait_until(deadline: float) -> None:
+        """Sleep what is left until ``deadline``: the server's own work counts as latency,
+        as it does on a real instance, so a benchmark's floor is not inflated by ours."""
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
 
     def rate_limited(self) -> bool:
         """True when this request is over the rate limit (answer 429)."""

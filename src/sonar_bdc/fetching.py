@@ -1,0 +1,177 @@
+"""Fetch stale customers with worker threads and write them as they arrive.
+
+Workers only talk to Sonar; the calling thread is the only one that writes, so the
+store needs one connection and commits in a well-defined order. Work goes through a
+bounded window, so memory does not grow with the number of customers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .bulk_inventory import Assigned, fetch_assigned_inventory
+from .errors import SonarAuthError, SonarBdcError, SonarNotFound
+from .progress import make_progress
+from .records import CustomerDetail, CustomerInventory, InventoryItem
+from .sonar import InventoryCatalog, SonarClient
+from .store import Store, Writer
+from .summary import Summary
+
+log = logging.getLogger("sonar_bdc.importer")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One customer to refresh, and which of its parts."""
+
+    customer_id: int
+    detail: bool
+    inventory: bool
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What the workers brought back for one customer."""
+
+    customer_id: int
+    detail: CustomerDetail | None = None
+    inventory: CustomerInventory | None = None
+    deleted: bool = False
+
+
+@dataclass
+class Fetcher:
+    """Fetches one job's parts; ``assigned`` holds inventory listed in bulk, if any."""
+
+    client: SonarClient
+    inv_catalog: InventoryCatalog | None
+    assigned: Assigned | None = None
+
+    def __call__(self, job: Job) -> Fetched:
+        try:
+            detail = self.client.account_detail(job.customer_id) if job.detail else None
+            inventory = self._inventory(job) if job.inventory else None
+        except SonarNotFound:
+            return Fetched(job.customer_id, deleted=True)
+        return Fetched(job.customer_id, detail, inventory)
+
+    def _inventory(self, job: Job) -> CustomerInventory | None:
+        if self.assigned is not None:
+            items = self.assigned.pop(job.customer_id, [])  # popped: memory shrinks as we go
+            return CustomerInventory(job.customer_id, tuple(sorted(items, key=_item_id)))
+        if self.inv_catalog is None:
+            return None
+        return self.client.account_inventory(job.customer_id, self.inv_catalog)
+
+
+def _item_id(item: InventoryItem) -> int:
+    return item.id
+
+
+def fetch_and_write(
+    fetcher: Fetcher,
+    store: Store,
+    pool: ThreadPoolExecutor,
+    plan: list[Job],
+    summary: Summary,
+    *,
+    window: int,
+    show: bool,
+) -> set[int]:
+    """Refresh every job of ``plan``; return the ids whose stored data changed.
+
+    Ctrl-C stops submitting, commits the customers that are complete, and marks
+    the summary interrupted.
+    """
+    if not plan:
+        return set()
+    inventory_jobs = sum(1 for job in plan if job.inventory)
+    if fetcher.inv_catalog is not None and inventory_jobs:
+        fetcher.assigned = fetch_assigned_inventory(
+            fetcher.client, fetcher.inv_catalog, inventory_jobs, pool
+        )
+    bar = make_progress(len(plan), "customers", enabled=show)
+    try:
+        with store.writer() as writer:
+            try:
+                for job, future in bounded_map(pool, fetcher, plan, window):
+                    _write_one(writer, job.customer_id, future, summary)
+                    bar.update()
+            except KeyboardInterrupt:
+                # Leave the with-block normally so complete customers are committed.
+                summary.interrupted = True
+            summary.nul_cleaned += writer.nul_cleaned
+            return writer.changed_ids
+    finally:
+        bar.close()
+        _report_outcomes(summary)
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[Job], Fetched], jobs: list[Job], window: int
+) -> Iterator[tuple[Job, Future[Fetched]]]:
+    """Yield (job, finished future) in completion order, at most ``window`` in flight."""
+    pending: dict[Future[Fetched], Job] = {}
+    it = iter(jobs)
+    try:
+        while True:
+            while len(pending) < window and (job := next(it, None)) is not None:
+                pending[pool.submit(fn, job)] = job
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summary: Summary) -> None:
+    try:
+        fetched = future.result()
+    except SonarAuthError:
+        raise
+    except SonarBdcError as exc:
+        summary.failed.append(customer_id)
+        log.warning("customer %d failed: %s", customer_id, exc)
+        return
+    except Exception as exc:  # a record we could not parse must not stop the other customers
+        summary.failed.append(customer_id)
+        log.warning("customer %d failed: unexpected %s: %s", customer_id, type(exc).__name__, exc)
+        log.debug("traceback for customer %d", customer_id, exc_info=exc)
+        return
+    now = datetime.now(timezone.utc)
+    with summary.db_clock:
+        if fetched.deleted:
+            summary.deleted.append(customer_id)
+            writer.mark_deleted(customer_id, now)
+            return
+        summary.fetched += 1
+        if fetched.detail is not None:
+            writer.add_detail(fetched.detail, now)
+        if fetched.inventory is not None:
+            writer.add_inventory(fetched.inventory, now)
+
+
+def _report_outcomes(summary: Summary) -> None:
+    if summary.failed:
+        log.error(
+            "%d customers failed and stay stale (the next run retries them): %s",
+            len(summary.failed), id_list(summary.failed),
+        )  # fmt: skip
+    if summary.deleted:
+        log.warning(
+            "%d accounts listed by the report are gone in Sonar (404): %s",
+            len(summary.deleted), id_list(summary.deleted),
+        )  # fmt: skip
+
+
+def id_list(ids: list[int], most: int = 50) -> str:
+    """``1, 2, 3 and 7 more``: ids for one log line."""
+    shown = ", ".join(str(i) for i in sorted(ids)[:most])
+    return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
