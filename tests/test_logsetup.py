@@ -29,3 +29,14 @@ def test_log_file_never_holds_the_secret(tmp_path) -> None:
     assert "s3cr3t" not in text
     setup_logging(False, None)
     logging.getLogger("sonar_bdc").handlers.clear()
+
+
+def test_library_warnings_go_to_the_log_file_not_the_console(tmp_path, capsys) -> None:
+    log_file = tmp_path / "bdc_import.log"
+    setup_logging(verbose=False, log_file=str(log_file))
+    logging.getLogger("psycopg").warning("error ignored terminating <psycopg.Pipeline [BAD]>")
+    for handler in logging.getLogger("psycopg").handlers:
+        handler.flush()
+    assert "error ignored" not in capsys.readouterr().err
+    assert "error ignored" in log_file.read_text()
+    setup_logging(False, None)

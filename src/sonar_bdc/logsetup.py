@@ -66,4 +66,19 @@ def setup_logging(
     for handler in handlers:
         handler.addFilter(redact)
         logger.addHandler(handler)
+    _quiet_libraries(handlers[1:])
     return logger
+
+
+def _quiet_libraries(file_handlers: list[logging.Handler]) -> None:
+    """Libraries' own log lines (psycopg's "error ignored ..." after a lost connection)
+    go to the log file only: the console keeps its one clear line per problem."""
+    for name in ("psycopg", "httpx", "httpcore"):
+        library = logging.getLogger(name)
+        for handler in list(library.handlers):
+            library.removeHandler(handler)
+        for handler in file_handlers:
+            library.addHandler(handler)
+        library.propagate = False
+        if not file_handlers:
+            library.addHandler(logging.NullHandler())
