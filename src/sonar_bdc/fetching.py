@@ -8,8 +8,9 @@ bounded window, so memory does not grow with the number of customers.
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -114,18 +115,24 @@ def fetch_and_write(
 def bounded_map(
     pool: ThreadPoolExecutor, fn: Callable[[Job], Fetched], jobs: list[Job], window: int
 ) -> Iterator[tuple[Job, Future[Fetched]]]:
-    """Yield (job, finished future) in completion order, at most ``window`` in flight."""
+    """Yield (job, finished future) in completion order, at most ``window`` in flight.
+
+    Finished futures arrive through a queue (O(1) each); ``concurrent.futures.wait``
+    would re-register a waiter on every pending future for every completion.
+    """
+    finished: queue.SimpleQueue[Future[Fetched]] = queue.SimpleQueue()
     pending: dict[Future[Fetched], Job] = {}
     it = iter(jobs)
     try:
         while True:
             while len(pending) < window and (job := next(it, None)) is not None:
-                pending[pool.submit(fn, job)] = job
+                future = pool.submit(fn, job)
+                pending[future] = job
+                future.add_done_callback(finished.put)
             if not pending:
                 return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future
+            future = finished.get()
+            yield pending.pop(future), future
     finally:
         for future in pending:
             future.cancel()
