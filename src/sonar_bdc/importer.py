@@ -117,19 +117,20 @@ def _run(
 def _import_report(
     client: SonarClient, store: Store, summary: Summary, seen_at: datetime
 ) -> ReportWriteResult:
-    report = client.report()
+    """Stream the report's rows into the store: memory stays flat however many accounts."""
+    report = client.report_reader()
+    with summary.db_clock:
+        written = store.write_report(report, seen_at)
+        store.set_meta(META_REPORT, seen_at.isoformat())
     summary.layout = report.layout
-    summary.listed = len(report.rows)
+    summary.listed = report.accounts
     summary.invalid_coordinates = report.invalid_coordinates
     summary.duplicate_rows = report.duplicate_rows
+    summary.nul_cleaned += written.nul_cleaned
     log.info(
         "report: %d accounts in %d rows (layout %s), %d without valid coordinates",
-        len(report.rows), report.raw_rows, report.layout, report.invalid_coordinates,
+        report.accounts, report.raw_rows, report.layout, report.invalid_coordinates,
     )  # fmt: skip
-    with summary.db_clock:
-        written = store.write_report(report.rows, seen_at)
-        store.set_meta(META_REPORT, seen_at.isoformat())
-    summary.nul_cleaned += written.nul_cleaned
     return written
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..errors import SonarDataError
 from ..records import Catalogs, CustomerDetail, CustomerInventory, InventoryItem
 from .config import SonarConfig
 from .inventory import (
@@ -25,7 +24,7 @@ from .inventory import (
 from .limiter import RateLimiter
 from .pagination import PAGE_LIMIT, iter_pages, split_page
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
-from .report import Report, parse_report
+from .report import Report, ReportReader, iter_json_rows
 from .retry import Retrier, RetryPolicy
 from .stats import Counters, RequestStats
 from .transport import Transport
@@ -63,12 +62,26 @@ class SonarClient:
         self._retry(self._transport.login, "web login")
         self._api("system/account_statuses", {"page": 1, "limit": 1})
 
+    def report_reader(self) -> ReportReader:
+        """The contact-information report, read as a stream of typed rows.
+
+        The fetch and the first pass (which checks the body and picks the layout) are
+        retried together; iterating the reader yields one row per account.
+        """
+
+        def fetch() -> ReportReader:
+            body = self._transport.web_json(REPORT_PATH, raw=True)
+            return ReportReader(lambda: iter_json_rows(body), self.config.report_layout)
+
+        return self._retry(fetch, f"GET {REPORT_PATH}")
+
     def report(self) -> Report:
-        """The contact-information report, one typed row per account."""
-        body = self._retry(lambda: self._transport.web_json(REPORT_PATH), f"GET {REPORT_PATH}")
-        if not isinstance(body, dict) or "data" not in body:
-            raise SonarDataError(f"GET {REPORT_PATH}: expected an object with 'data'")
-        return parse_report(body["data"], self.config.report_layout)
+        """The contact-information report, one typed row per account, as a list."""
+        reader = self.report_reader()
+        rows = list(reader)
+        return Report(rows, reader.layout, reader.raw_rows, reader.duplicate_rows,
+                      reader.invalid_coordinates, reader.rejected_coordinates,
+                      reader.skipped_rows)  # fmt: skip
 
     def catalogs(self) -> Catalogs:
         return Catalogs(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SonarDataError
+import ijson
+
+from ..errors import SonarDataError, SonarRetriableError
 from ..records import ReportRow
 from .values import is_blank, parse_coordinates, parse_int, parse_text
 
@@ -75,73 +77,92 @@ class LayoutFit:
     zips: int  # rows whose ZIP column holds a ZIP code
 
 
-def fit(rows: Sequence[Sequence[Any]], layout: Layout) -> LayoutFit:
-    valid = rejected = zips = 0
+def fit(rows: Iterable[Sequence[Any]], layout: Layout) -> LayoutFit:
+    """How well ``rows`` fit ``layout``."""
+    return fits_of(rows, (layout,))[0][0]
+
+
+def fits_of(
+    rows: Iterable[Sequence[Any]], layouts: Sequence[Layout] = (LAYOUT_A, LAYOUT_B)
+) -> tuple[list[LayoutFit], int]:
+    """Each layout's fit and the number of rows, in one pass over ``rows``."""
+    counts = {layout.name: [0, 0, 0] for layout in layouts}
+    total = 0
     for row in rows:
-        lat, lon = layout.cell(row, "latitude"), layout.cell(row, "longitude")
-        if parse_coordinates(lat, lon) is not None:
-            valid += 1
-        elif not (is_blank(lat) and is_blank(lon)):
-            rejected += 1
-        zips += bool(_ZIP.fullmatch(str(layout.cell(row, "zip") or "").strip()))
-    return LayoutFit(layout.name, valid, rejected, zips)
+        total += 1
+        for layout in layouts:
+            tally = counts[layout.name]
+            lat, lon = layout.cell(row, "latitude"), layout.cell(row, "longitude")
+            if parse_coordinates(lat, lon) is not None:
+                tally[0] += 1
+            elif not (is_blank(lat) and is_blank(lon)):
+                tally[1] += 1
+            tally[2] += bool(_ZIP.fullmatch(str(layout.cell(row, "zip") or "").strip()))
+    return [LayoutFit(name, *tally) for name, tally in counts.items()], total
 
 
-def detect_layout(rows: Sequence[Sequence[Any]]) -> str:
-    """Layout "A" or "B" from the data; SonarDataError when the rows fit neither.
+def detect_layout(rows: Iterable[Sequence[Any]]) -> str:
+    """Layout "A" or "B" from the data; SonarDataError when the rows fit neither."""
+    return decide_layout(*fits_of(rows))
 
-    The coordinates decide: the right layout has valid coordinates for most rows
+
+def decide_layout(fits: list[LayoutFit], total: int) -> str:
+    """The coordinates decide: the right layout has valid coordinates for most rows
     that have any, the wrong one reads a ZIP or a longitude as a latitude. When no
     row is geocoded at all, the ZIP column decides.
     """
-    if not rows:
+    if not total:
         log.info("report layout: the report is empty; using layout A")
         return "A"
-    fits = sorted((fit(rows, layout) for layout in LAYOUTS.values()), key=lambda f: -f.valid)
-    best, other = fits
+    best, other = sorted(fits, key=lambda f: -f.valid)
     if best.valid > other.valid and best.valid > best.rejected:
         log.info(
             "report layout %s detected: %d of %d rows have valid coordinates in its columns "
-            "(layout %s: %d)", best.layout, best.valid, len(rows), other.layout, other.valid,
+            "(layout %s: %d)", best.layout, best.valid, total, other.layout, other.valid,
         )  # fmt: skip
         return best.layout
     if best.valid == 0:
-        return _detect_by_zip(rows, fits)
-    raise _misfit(rows, fits)
+        return _detect_by_zip(fits, total)
+    raise _misfit(fits, total)
 
 
-def _detect_by_zip(rows: Sequence[Sequence[Any]], fits: list[LayoutFit]) -> str:
+def _detect_by_zip(fits: list[LayoutFit], total: int) -> str:
     best, other = sorted(fits, key=lambda f: -f.zips)
-    if best.zips > other.zips and best.zips * 2 > len(rows):
+    if best.zips > other.zips and best.zips * 2 > total:
         log.info(
             "report layout %s detected: no row has coordinates; %d of %d rows have a ZIP code "
             "in its ZIP column (layout %s: %d)",
-            best.layout, best.zips, len(rows), other.layout, other.zips,
+            best.layout, best.zips, total, other.layout, other.zips,
         )  # fmt: skip
         return best.layout
-    raise _misfit(rows, fits)
+    raise _misfit(fits, total)
 
 
-def _misfit(rows: Sequence[Sequence[Any]], fits: list[LayoutFit]) -> SonarDataError:
+def _misfit(fits: list[LayoutFit], total: int) -> SonarDataError:
     evidence = "; ".join(
         f"layout {f.layout}: {f.valid} valid and {f.rejected} invalid coordinate pairs, "
         f"{f.zips} ZIP codes"
         for f in sorted(fits, key=lambda f: f.layout)
     )
     return SonarDataError(
-        f"the contact-information report ({len(rows)} rows) fits neither known layout "
+        f"the contact-information report ({total} rows) fits neither known layout "
         f"({evidence}); refusing to import shifted columns. If you know the layout, set "
         f"{LAYOUT_SETTING} to A or B"
     )
 
 
-def choose_layout(rows: Sequence[Sequence[Any]], setting: str = "auto") -> Layout:
+def choose_layout(rows: Iterable[Sequence[Any]], setting: str = "auto") -> Layout:
     """The layout to read ``rows`` with: detected for "auto", else the setting."""
+    return choose_from_fits(*fits_of(rows), setting)
+
+
+def choose_from_fits(fits: list[LayoutFit], total: int, setting: str = "auto") -> Layout:
     if setting == "auto":
-        return LAYOUTS[detect_layout(rows)]
+        return LAYOUTS[decide_layout(fits, total)]
     if setting not in LAYOUTS:
         raise SonarDataError(f"{LAYOUT_SETTING}={setting!r}: must be auto, A or B")
-    chosen, other = fit(rows, LAYOUTS[setting]), fit(rows, LAYOUTS["B" if setting == "A" else "A"])
+    by_name = {f.layout: f for f in fits}
+    chosen, other = by_name[setting], by_name["B" if setting == "A" else "A"]
     log.info("report layout %s (set explicitly)", setting)
     if other.valid > chosen.valid:
         log.warning(
@@ -163,39 +184,90 @@ def parse_row(row: Sequence[Any], layout: Layout) -> ReportRow | None:
     return ReportRow(id=account_id, latitude=latitude, longitude=longitude, **text)
 
 
+class ReportReader:
+    """The report's accounts, streamed in two passes over the raw rows.
+
+    ``raw`` returns a fresh iterator of raw rows each time it is called. The first
+    pass (here) chooses the layout from counts alone; iterating yields one typed row
+    per account (the first of its rows). The counters are complete after iteration.
+    Nothing but the ids seen is kept, so memory does not grow with the report.
+    """
+
+    def __init__(self, raw: Callable[[], Iterable[Any]], setting: str = "auto") -> None:
+        self._raw = raw
+        fits, self.raw_rows = fits_of(_checked(raw()))
+        self.layout = choose_from_fits(fits, self.raw_rows, setting).name
+        self.accounts = self.duplicate_rows = self.skipped_rows = 0
+        self.invalid_coordinates = self.rejected_coordinates = 0
+
+    def __iter__(self) -> Iterator[ReportRow]:
+        layout, seen = LAYOUTS[self.layout], set[int]()
+        for row in _checked(self._raw()):
+            parsed = parse_row(row, layout)
+            if parsed is None:
+                self.skipped_rows += 1
+            elif parsed.id in seen:
+                self.duplicate_rows += 1
+            else:
+                seen.add(parsed.id)
+                self.accounts += 1
+                if parsed.latitude is None:
+                    self.invalid_coordinates += 1
+                    self.rejected_coordinates += _has_coordinates(row, layout)
+                yield parsed
+        if self.skipped_rows:
+            log.warning("report: skipped %d rows without a usable account id", self.skipped_rows)
+
+
 def parse_report(raw_rows: Any, layout: str = "auto") -> Report:
     """Typed, collapsed rows from the report's ``data`` list.
 
     Several rows of one account (one per contact) collapse to the first.
     """
-    rows = _check_rows(raw_rows)
-    chosen = choose_layout(rows, layout)
-    kept: dict[int, ReportRow] = {}
-    duplicates = skipped = rejected = 0
-    for row in rows:
-        parsed = parse_row(row, chosen)
-        if parsed is None:
-            skipped += 1
-        elif parsed.id in kept:
-            duplicates += 1
+    if not isinstance(raw_rows, list):
+        raise _not_rows()
+    reader = ReportReader(lambda: raw_rows, layout)
+    rows = list(reader)
+    return Report(rows, reader.layout, reader.raw_rows, reader.duplicate_rows,
+                  reader.invalid_coordinates, reader.rejected_coordinates,
+                  reader.skipped_rows)  # fmt: skip
+
+
+def iter_json_rows(body: bytes) -> Iterator[Any]:
+    """The rows of ``{"data": [[...], ...]}`` one at a time, without decoding the whole body.
+
+    A body that ends early or is not JSON raises SonarRetriableError (an overloaded
+    instance sends those); one without a ``data`` list raises SonarDataError.
+    """
+    try:
+        events = ijson.parse(body)
+        for prefix, event, _ in events:
+            if prefix == "data":
+                if event != "start_array":
+                    raise _not_rows()
+                break
         else:
-            kept[parsed.id] = parsed
-            rejected += parsed.latitude is None and _has_coordinates(row, chosen)
-    if skipped:
-        log.warning("report: skipped %d rows without a usable account id", skipped)
-    missing = sum(1 for row in kept.values() if row.latitude is None)
-    return Report(list(kept.values()), chosen.name, len(rows), duplicates, missing, rejected,
-                  skipped)  # fmt: skip
+            raise _not_rows()
+        yield from ijson.items(body, "data.item", use_float=True)
+    except ijson.JSONError as exc:
+        raise SonarRetriableError(
+            "the contact-information report is not complete JSON (truncated?)"
+        ) from exc
 
 
 def _has_coordinates(row: Sequence[Any], layout: Layout) -> bool:
     return not (is_blank(layout.cell(row, "latitude")) and is_blank(layout.cell(row, "longitude")))
 
 
-def _check_rows(raw_rows: Any) -> list[Sequence[Any]]:
-    if not isinstance(raw_rows, list) or not all(isinstance(r, list) for r in raw_rows):
-        raise SonarDataError(
-            "the contact-information report is not a list of rows: is this a Sonar instance "
-            "(SONAR_HOST) of a version this tool knows?"
-        )
-    return raw_rows
+def _checked(rows: Iterable[Any]) -> Iterator[Sequence[Any]]:
+    for row in rows:
+        if not isinstance(row, list):
+            raise _not_rows()
+        yield row
+
+
+def _not_rows() -> SonarDataError:
+    return SonarDataError(
+        "the contact-information report is not a list of rows: is this a Sonar instance "
+        "(SONAR_HOST) of a version this tool knows?"
+    )

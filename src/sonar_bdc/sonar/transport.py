@@ -108,17 +108,21 @@ class Transport:
 
     # --- web JSON views with a session ---------------------------------------------------
 
-    def web_json(self, path: str) -> Any:
-        """One GET of a web JSON view; logs in again once if the session has expired."""
+    def web_json(self, path: str, *, raw: bool = False) -> Any:
+        """One GET of a web JSON view; logs in again once if the session has expired.
+
+        ``raw``: return the checked body as bytes, for a caller that decodes it in a
+        streaming way (the report is one large document).
+        """
         session = self._current_session()
         try:
-            return self._web_once(path, session)
+            return self._web_once(path, session, raw)
         except SessionExpired as exc:
             log.debug("Sonar web session expired (%s); logging in again", exc)
             self._invalidate(session)
         session = self._current_session()
         try:
-            return self._web_once(path, session)
+            return self._web_once(path, session, raw)
         except SessionExpired as exc:
             self._invalidate(session)
             raise SessionExpired(f"{exc}, again right after a new login") from exc
@@ -129,7 +133,7 @@ class Transport:
             self._session = None
             self._session = self._login_locked()
 
-    def _web_once(self, path: str, session: _Session) -> Any:
+    def _web_once(self, path: str, session: _Session, raw: bool = False) -> Any:
         # No "Accept: application/json" here: Laravel answers such a request without a
         # session with 401 JSON, which would look like wrong credentials.
         response = self._send("GET", path, headers={"Cookie": session.cookie_header})
@@ -140,7 +144,7 @@ class Transport:
         if response.status_code == 200 and _looks_like_html(response):
             raise SessionExpired(f"GET {path}: an HTML page instead of JSON")
         try:
-            return self._decode(response, path, _view_refused)
+            return self._decode(response, path, _view_refused, raw)
         except EmptyBody:
             self._invalidate(session)  # overloaded or logged out: wait, log in again, retry
             raise
@@ -252,7 +256,9 @@ class Transport:
             )
         return SonarRetriableError(f"{method} {url}: connection failed: {reason}")
 
-    def _decode(self, response: httpx.Response, url: str, refused: Refusal) -> Any:
+    def _decode(
+        self, response: httpx.Response, url: str, refused: Refusal, raw: bool = False
+    ) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise refused(url, status, self._config.username)
@@ -269,6 +275,8 @@ class Transport:
             raise SonarError(f"GET {url}: HTTP {status}: {_error_message(response) or 'error'}")
         if not response.content.strip():
             raise EmptyBody(f"GET {url}: empty answer")
+        if raw:
+            return response.content
         try:
             return json.loads(response.content)
         except ValueError as exc:
