@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .fetching import Fetcher, Job, fetch_and_write
 from .settings import Settings
@@ -59,22 +61,32 @@ def run_import(settings: Settings, *, show_progress: bool = True) -> Summary:
     SonarAuthError before anything is written. Ctrl-C commits what is complete and
     returns a summary marked interrupted.
     """
-    if settings.api == "v2":
-        from .importer_v2 import run_import_v2
-
-        return run_import_v2(settings, show_progress=show_progress)
     settings.require_sonar_credentials()
+    if settings.api == "v2":
+        from .importer_v2 import run_v2, v2_config
+        from .sonar.v2 import GraphQLClient
+
+        client: Any = GraphQLClient(v2_config(settings))
+        return _session(settings, client, run_v2, Summary(dry_run=settings.dry_run, layout="v2"),
+                        show_progress)  # fmt: skip
+    client = SonarClient(sonar_config(settings))
+    return _session(settings, client, _run, Summary(dry_run=settings.dry_run), show_progress)
+
+
+def _session(
+    settings: Settings, client: Any, run: Callable[..., None], summary: Summary, show: bool
+) -> Summary:
+    """Log in, then schema, run lock and ``run``; the same for every Sonar API."""
     started = time.monotonic()
-    summary = Summary(dry_run=settings.dry_run)
-    with open_store(settings) as store, SonarClient(sonar_config(settings)) as client:
+    with open_store(settings) as store, client:
         client.login()  # before any DDL: a refused login must leave the database untouched
         store.ensure_schema()
         with store.run_lock():
             try:
-                _run(settings, store, client, summary, show_progress)
+                run(settings, store, client, summary, show)
             except KeyboardInterrupt:
                 summary.interrupted = True
-                log.warning("interrupted: completed customers were committed; run again to finish")
+                log.warning("interrupted: completed work was committed; run again to finish")
             finally:
                 stats = client.stats
                 summary.requests, summary.retries = stats.requests, stats.retries

@@ -18,14 +18,13 @@ GraphQL ``errors`` is raised before anything of it is written.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
 from .fetching import id_list
-from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, open_store
+from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT
 from .progress import Progress, make_progress
 from .settings import Settings
 from .sonar.v2 import (
@@ -63,24 +62,9 @@ def v2_config(settings: Settings) -> GraphQLConfig:
 
 def run_import_v2(settings: Settings, *, show_progress: bool = True) -> Summary:
     """``run_import`` for ``--api v2``: a refused token leaves the database untouched."""
-    settings.require_sonar_credentials()
-    started = time.monotonic()
-    summary = Summary(dry_run=settings.dry_run, layout="v2")
-    with open_store(settings) as store, GraphQLClient(v2_config(settings)) as client:
-        client.login()  # before any DDL
-        store.ensure_schema()
-        with store.run_lock():
-            try:
-                run_v2(settings, store, client, summary, show_progress)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                log.warning("interrupted: completed pages were committed; run again to finish")
-            finally:
-                stats = client.stats
-                summary.requests, summary.retries = stats.requests, stats.retries
-                summary.wait_seconds = stats.wait_seconds
-    summary.wall_seconds = time.monotonic() - started
-    return summary
+    from .importer import run_import
+
+    return run_import(replace(settings, api="v2"), show_progress=show_progress)
 
 
 def run_v2(
