@@ -139,6 +139,9 @@ def test_limit_fetches_at_most_that_many_and_the_rest_stays_stale(sim, pg_schema
     db, schema = pg_schema
     summary = run_import(settings_for(sim, db, schema, limit=40), show_progress=False)
     assert summary.fetched + len(summary.deleted) == 40
+    # Nothing was fresh: the rest is stale, left for a later run, not "skipped as fresh".
+    assert summary.skipped_fresh == 0
+    assert summary.left_for_later == len(sim.dataset.accounts) - 40
     assert count(pg_conn, schema, "customers") == len(sim.dataset.accounts)
     assert count(pg_conn, schema, "customers", "updated_at IS NOT NULL") == 40
     rest = run_import(settings_for(sim, db, schema), show_progress=False)
@@ -352,3 +355,37 @@ def test_listing_all_items_and_asking_per_customer_give_identical_inventory(sim)
     bulk = {cid: tuple(sorted(assigned.get(cid, []), key=lambda i: i.id)) for cid in live}
     assert bulk == per_customer
     assert sum(len(items) for items in bulk.values()) > 0
+
+
+def test_unwritable_log_file_is_one_line_and_exit_2(sim, pg_schema, monkeypatch, capsys) -> None:
+    db, schema = pg_schema
+    for key, value in env_for(sim, db).items():
+        monkeypatch.setenv(key, value)
+    code = main(["import", "-p", f"{schema}.", "--log-file", "/nonexistent/dir/bdc.log"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "--log-file" in err[0], err
+
+
+def test_first_ctrl_c_sets_a_flag_and_a_second_one_interrupts() -> None:
+    import signal as signals
+
+    from sonar_bdc.fetching import _ctrl_c_as_flag
+
+    before = signals.getsignal(signals.SIGINT)
+    with _ctrl_c_as_flag() as stop:
+        signals.raise_signal(signals.SIGINT)  # would abort a database statement if raised
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            signals.raise_signal(signals.SIGINT)
+    assert signals.getsignal(signals.SIGINT) is before
+
+
+def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items() -> None:
+    from sonar_bdc.bulk_inventory import _group
+    from sonar_bdc.errors import SonarDataError
+    from sonar_bdc.sonar.client import ItemsPage
+
+    stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
+    with pytest.raises(SonarDataError, match="repeats"):
+        _group([stock_only, stock_only])

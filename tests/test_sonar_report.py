@@ -133,3 +133,22 @@ def test_short_rows_read_as_missing_values() -> None:
 def test_not_a_list_of_rows(data) -> None:
     with pytest.raises(SonarDataError, match="not a list of rows"):
         parse_report(data)
+
+
+def test_streamed_rows_accept_a_utf8_bom_and_refuse_a_truncated_body() -> None:
+    from sonar_bdc.errors import SonarRetriableError
+    from sonar_bdc.sonar.report import iter_json_rows
+
+    body = b'\xef\xbb\xbf{"data": [[1, "a"], [2, "b"]]}'
+    assert list(iter_json_rows(body)) == [[1, "a"], [2, "b"]]
+    with pytest.raises(SonarRetriableError, match="truncated"):
+        list(iter_json_rows(b'{"data": [[1, "a"], [2, '))
+
+
+def test_streamed_rows_refuse_a_body_without_a_data_list() -> None:
+    from sonar_bdc.errors import SonarDataError
+    from sonar_bdc.sonar.report import iter_json_rows
+
+    for body in (b'{"rows": []}', b'{"data": {"x": 1}}'):
+        with pytest.raises(SonarDataError, match="not a list of rows"):
+            list(iter_json_rows(body))

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .errors import SonarBdcError, SonarDataError
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
+from .sonar.client import ItemsPage
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -29,17 +30,17 @@ def fetch_assigned_inventory(
     instance without a usable page count, or a page that could not be read.
     """
     try:
-        first, total_pages = client.inventory_items_page(1, catalog)
+        first = client.inventory_items_page(1, catalog)
+        total_pages = first.total_pages
         if total_pages is None or total_pages >= customers:
             log.info("inventory: one request per customer (%d customers)", customers)
             return None
         log.info(
             "inventory: listing all items (%d pages) instead of %d per-customer requests",
-            total_pages,
-            customers,
-        )
+            total_pages, customers,
+        )  # fmt: skip
         pages = [first]
-        pages += pool.map(lambda page: client.inventory_items_page(page, catalog)[0],
+        pages += pool.map(lambda page: client.inventory_items_page(page, catalog),
                           range(2, total_pages + 1))  # fmt: skip
         return _group(pages)
     except SonarBdcError as exc:
@@ -47,15 +48,14 @@ def fetch_assigned_inventory(
         return None
 
 
-def _group(pages: list[list[tuple[int, InventoryItem]]]) -> Assigned:
+def _group(pages: list[ItemsPage]) -> Assigned:
     """Items by account; refuses an instance that ignores ``page`` (pages repeat)."""
     grouped: Assigned = defaultdict(list)
     seen: set[int] = set()
     for number, page in enumerate(pages, start=1):
-        ids = {item.id for _, item in page}
-        if number > 1 and ids and ids <= seen:
+        if number > 1 and page.item_ids and page.item_ids <= seen:
             raise SonarDataError(f"inventory/items page {number} repeats earlier items")
-        seen |= ids
-        for account_id, item in page:
+        seen |= page.item_ids
+        for account_id, item in page.assigned:
             grouped[account_id].append(item)
     return grouped

@@ -7,8 +7,11 @@ bounded window, so memory does not grow with the number of customers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,8 +88,8 @@ def fetch_and_write(
 ) -> set[int]:
     """Refresh every job of ``plan``; return the ids whose stored data changed.
 
-    Ctrl-C stops submitting, commits the customers that are complete, and marks
-    the summary interrupted.
+    Ctrl-C stops after the customer being written, commits the complete ones, and
+    marks the summary interrupted.
     """
     if not plan:
         return set()
@@ -97,19 +100,38 @@ def fetch_and_write(
         )
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
-        with store.writer() as writer:
-            try:
-                for job, future in bounded_map(pool, fetcher, plan, window):
-                    _write_one(writer, job.customer_id, future, summary)
-                    bar.update()
-            except KeyboardInterrupt:
-                # Leave the with-block normally so complete customers are committed.
-                summary.interrupted = True
+        with store.writer() as writer, _ctrl_c_as_flag() as stop:
+            for job, future in bounded_map(pool, fetcher, plan, window):
+                _write_one(writer, job.customer_id, future, summary)
+                bar.update()
+                if stop.is_set():  # checked between customers, never inside a write
+                    summary.interrupted = True
+                    break
             summary.nul_cleaned += writer.nul_cleaned
             return writer.changed_ids
     finally:
         bar.close()
         _report_outcomes(summary)
+
+
+@contextlib.contextmanager
+def _ctrl_c_as_flag() -> Iterator[threading.Event]:
+    """While writing, Ctrl-C only sets a flag: an interrupt landing inside a database
+    statement would abort the transaction and lose the uncommitted customers."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: the user insists, stop at once
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def bounded_map(

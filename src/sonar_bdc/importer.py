@@ -38,7 +38,8 @@ def sonar_config(settings: Settings, pool_size: int | None = None) -> SonarConfi
         max_retries=settings.max_retries,
         initial_backoff=settings.initial_backoff,
         rate_limit=settings.effective_rate_limit,
-        pool_size=pool_size or settings.workers,
+        # One more than the workers: the main thread reads the report meanwhile.
+        pool_size=pool_size or settings.workers + 1,
         report_layout=settings.report_layout,
     )
 
@@ -155,20 +156,22 @@ def _plan_refresh(
     want_inventory: bool,
 ) -> list[Job]:
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
-    with summary.db_clock:
+    with summary.db_clock:  # all stale ids (ints: small), so the counts stay true with -l
         detail_ids = (
-            store.stale_customer_ids("detail", seen_at, cutoff, settings.limit)
-            if want_detail
-            else []
+            store.stale_customer_ids("detail", seen_at, cutoff, None) if want_detail else []
         )
         inventory_ids = (
-            store.stale_customer_ids("inventory", seen_at, cutoff, settings.limit)
-            if want_inventory
-            else []
+            store.stale_customer_ids("inventory", seen_at, cutoff, None) if want_inventory else []
         )
-    plan = _plan(detail_ids, inventory_ids, settings.limit)
-    summary.skipped_fresh = summary.listed - len(plan)
-    log.info("%d customers to refresh, %d fresh", len(plan), summary.skipped_fresh)
+    stale = _plan(detail_ids, inventory_ids, None)
+    plan = stale[: settings.limit] if settings.limit is not None else stale
+    summary.skipped_fresh = summary.listed - len(stale)
+    summary.left_for_later = len(stale) - len(plan)
+    log.info(
+        "%d customers to refresh, %d fresh%s", len(plan), summary.skipped_fresh,
+        f", {summary.left_for_later} left for a later run by --limit"
+        if summary.left_for_later else "",
+    )  # fmt: skip
     return plan
 
 

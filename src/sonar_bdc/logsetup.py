@@ -11,6 +11,8 @@ import logging.handlers
 import re
 from collections.abc import Iterable
 
+from .errors import ConfigError
+
 LOGGER_NAME = "sonar_bdc"
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
@@ -55,9 +57,15 @@ def setup_logging(
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     handlers: list[logging.Handler] = [console]
     if log_file:
-        file = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
-        )
+        try:
+            file = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"--log-file {log_file}: {exc.strerror}; choose a writable path "
+                "(under cron, the working directory may not be writable)"
+            ) from exc
         file.setLevel(logging.DEBUG)
         file.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")

@@ -31,6 +31,7 @@ class Summary:
     updated: int = 0
     unchanged: int = 0
     skipped_fresh: int = 0
+    left_for_later: int = 0  # stale, but beyond --limit
     fetched: int = 0
     failed: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
@@ -67,6 +68,7 @@ class Summary:
             ("unchanged", f"{self.unchanged}"),
             ("details fetched", f"{self.fetched}"),
             ("skipped as fresh", f"{self.skipped_fresh}"),
+            ("stale, left by --limit", f"{self.left_for_later}"),
             ("failed", f"{len(self.failed)}"),
             ("deleted in Sonar", f"{len(self.deleted)}"),
             ("invalid coordinates", f"{self.invalid_coordinates}"),

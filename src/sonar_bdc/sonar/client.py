@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,10 +29,20 @@ from .report import Report, ReportReader, iter_json_rows
 from .retry import Retrier, RetryPolicy
 from .stats import Counters, RequestStats
 from .transport import Transport
+from .values import parse_int
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REPORT_PATH = "/reports/accounts/contact_information/json"
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    """One page of Sonar's list of all inventory items."""
+
+    assigned: list[tuple[int, InventoryItem]]  # items on accounts, with the account id
+    total_pages: int | None
+    item_ids: frozenset[int]  # every item on the page, whoever holds it
 
 
 class SonarClient:
@@ -119,25 +130,25 @@ class SonarClient:
         items = parse_all(pages, catalog.item, "inventory items")
         return CustomerInventory(int(account_id), tuple(items))
 
-    def inventory_items_page(
-        self, page: int, catalog: InventoryCatalog
-    ) -> tuple[list[tuple[int, InventoryItem]], int | None]:
+    def inventory_items_page(self, page: int, catalog: InventoryCatalog) -> ItemsPage:
         """One page of ``/inventory/items`` (every item in Sonar, with its assignee).
 
-        Returns (account id, item) for the items assigned to accounts, and the list's
-        ``total_pages``. One request per 100 items: cheaper than one per account when
-        most accounts need their inventory.
+        Keeps (account id, item) for the items assigned to accounts, plus the ids of
+        every item on the page (to notice an instance that repeats pages). One request
+        per 100 items: cheaper than one per account when most accounts need theirs.
         """
         path = "inventory/items"
-        data, total_pages = split_page(self._api(path, {"page": page, "limit": PAGE_LIMIT}), path,
-                                       page)  # fmt: skip
+        body = self._api(path, {"page": page, "limit": PAGE_LIMIT})
+        data, total_pages = split_page(body, path, page)
         assigned = []
         for raw in data:
             account_id = account_assignee(raw)
             item = catalog.item(raw) if account_id is not None else None
             if item is not None and account_id is not None:
                 assigned.append((account_id, item))
-        return assigned, total_pages
+        ids = frozenset(i for raw in data if isinstance(raw, dict)
+                        if (i := parse_int(raw.get("id"))) is not None)  # fmt: skip
+        return ItemsPage(assigned, total_pages, ids)
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of an ``/api/v1`` list (``path`` relative to /api/v1), page by page."""

@@ -239,6 +239,7 @@ def iter_json_rows(body: bytes) -> Iterator[Any]:
     A body that ends early or is not JSON raises SonarRetriableError (an overloaded
     instance sends those); one without a ``data`` list raises SonarDataError.
     """
+    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM, which json.loads accepts too
     try:
         events = ijson.parse(body)
         for prefix, event, _ in events:
