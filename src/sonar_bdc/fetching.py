@@ -122,6 +122,7 @@ def _ctrl_c_as_flag() -> Iterator[threading.Event]:
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+
     def on_ctrl_c(signum: int, frame: object) -> None:
         if stop.is_set():  # a second Ctrl-C: the user insists, stop at once
             raise KeyboardInterrupt
