@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
 from ..records import Catalogs, CustomerDetail, CustomerInventory, InventoryItem
+from .base import ClientBase
 from .config import SonarConfig
 from .inventory import (
     InventoryCatalog,
@@ -22,12 +22,9 @@ from .inventory import (
     parse_manufacturer,
     parse_model,
 )
-from .limiter import RateLimiter
 from .pagination import PAGE_LIMIT, iter_pages, split_page
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
 from .report import Report, ReportReader, iter_json_rows
-from .retry import Retrier, RetryPolicy
-from .stats import Counters, RequestStats
 from .transport import Transport
 from .values import parse_int
 
@@ -45,28 +42,10 @@ class ItemsPage:
     item_ids: frozenset[int]  # every item on the page, whoever holds it
 
 
-class SonarClient:
+class SonarClient(ClientBase):
     def __init__(self, config: SonarConfig) -> None:
         self.config = config
-        self._counters = Counters()
-        self._transport = Transport(config, self._counters, RateLimiter(config.rate_limit))
-        policy = RetryPolicy(config.max_retries, config.initial_backoff, config.max_backoff)
-        self._retrier = Retrier(policy, self._counters)
-
-    def __enter__(self) -> SonarClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._transport.close()
-
-    @property
-    def stats(self) -> RequestStats:
-        return self._counters.snapshot()
+        super().__init__(config, Transport)
 
     def login(self) -> None:
         """Check both logins now: the web session, then Basic auth with a one-item list."""

@@ -14,15 +14,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeVar
 
 from ...errors import SonarDataError
 from ...records import Catalogs
-from ..limiter import RateLimiter
+from ..base import ClientBase
 from ..parse import parse_all, parse_group
-from ..retry import Retrier, RetryPolicy
-from ..stats import Counters, RequestStats
 from . import queries
 from .complete import Completer
 from .config import GraphQLConfig
@@ -67,33 +64,15 @@ class AccountPage:
         return [i for i in self.asked if i not in got and i not in self.failed]
 
 
-class GraphQLClient:
+class GraphQLClient(ClientBase):
     def __init__(self, config: GraphQLConfig) -> None:
         self.config = config
         self.technology = TechnologyTable(config.technology_names)
-        self._counters = Counters()
-        self._transport = GraphQLTransport(config, self._counters, RateLimiter(config.rate_limit))
-        policy = RetryPolicy(config.max_retries, config.initial_backoff, config.max_backoff)
-        self._retrier = Retrier(policy, self._counters)
+        super().__init__(config, GraphQLTransport)
         self._count: int | None = None
         self._lock = threading.Lock()
         self._completed = 0
         self._splits_left = SPLIT_BUDGET
-
-    def __enter__(self) -> GraphQLClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._transport.close()
-
-    @property
-    def stats(self) -> RequestStats:
-        return self._counters.snapshot()
 
     @property
     def unknown_technology_names(self) -> list[str]:
