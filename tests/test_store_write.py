@@ -402,3 +402,78 @@ def test_naive_timestamps_are_refused(store: Store) -> None:
         store.write_report([ReportRow(1)], datetime(2024, 1, 1))
     with pytest.raises(ValueError, match="timezone-aware"), store.writer() as writer:
         writer.add_detail(detail(1), datetime(2024, 1, 1))
+
+
+def _geom_index(store: Store, conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+        [store.prefix.schema_name, store.prefix.name("customers_geom_idx")],
+    ).fetchall()
+
+
+def test_first_load_across_batches_matches_the_upsert_and_rebuilds_the_index(
+    store: Store, pg_conn: psycopg.Connection
+) -> None:
+    """Batches of 3, commits every 5: id 2 comes again in batch 3 (the general upsert)."""
+    ids = [1, 2, 3, 4, 5, 6, 2, 7, 8]
+    report = [
+        ReportRow(i, name=f"n{i}.{n}", latitude=45.0, longitude=-120.0 - n)
+        for n, i in enumerate(ids)
+    ]
+    result = store.write_report(report, T1)
+    assert result.new_ids == set(range(1, 9)) and result.updated_ids == set()
+    assert result.unchanged == 0
+    names = query(store, pg_conn, "SELECT id, name, ST_X(geom) FROM {} ORDER BY id", "customers")
+    assert names[1] == (2, "n2.6", -126.0)  # the later row won
+    assert [row[0] for row in names] == list(range(1, 9))
+    assert "gist (geom)" in _geom_index(store, pg_conn)[0][0]
+    near = query(
+        store,
+        pg_conn,
+        "SELECT id FROM {} WHERE geom && ST_MakeEnvelope(-123.5, 44, -122.5, 46, 4326)",
+        "customers",
+    )
+    assert near == [(4,)]
+    # the next run is an ordinary upsert into a filled table: nothing is new
+    again = store.write_report(report, T2)
+    assert again.new_ids == set() and again.total == 8
+
+
+def test_first_load_cut_short_leaves_the_index_to_ensure_schema(
+    connected: tuple[Store, dict], pg_conn: psycopg.Connection
+) -> None:
+    store, params = connected
+
+    def report_then_fail() -> Iterator[ReportRow]:
+        yield from (ReportRow(i) for i in range(1, 7))  # commits at 6 (interval 5)
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        store.write_report(report_then_fail(), T1)
+    assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(6,)]
+    assert _geom_index(store, pg_conn) == []  # dropped with the first commit
+    with Store.connect(params, store.prefix) as next_run:
+        next_run.ensure_schema()
+    assert len(_geom_index(store, pg_conn)) == 1
+
+
+def test_first_load_keeps_the_index_while_another_session_reads_the_table(
+    store: Store, pg_database: dict, pg_conn: psycopg.Connection
+) -> None:
+    with psycopg.connect(**pg_database) as reader:
+        query(store, reader, "SELECT count(*) FROM {}", "customers")  # holds its lock
+        result = store.write_report([ReportRow(i) for i in range(1, 5)], T1)
+        assert len(_geom_index(store, pg_conn)) == 1
+    assert result.new_ids == {1, 2, 3, 4}
+    assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(4,)]
+
+
+def test_dry_run_first_load_leaves_the_index(
+    connected: tuple[Store, dict], pg_conn: psycopg.Connection
+) -> None:
+    store, params = connected
+    with Store.connect(params, store.prefix, batch_size=2, commit_interval=2, dry_run=True) as dry:
+        dry.ensure_schema()
+        assert dry.write_report([ReportRow(i) for i in range(5)], T1).new_ids == set(range(5))
+    assert len(_geom_index(store, pg_conn)) == 1
+    assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(0,)]

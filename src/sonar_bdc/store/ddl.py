@@ -27,6 +27,23 @@ def _index(prefix: Prefix, table: str, suffix: str) -> sql.Identifier:
     return sql.Identifier(prefix.name(f"{table}_{suffix}"))
 
 
+def geom_index_name(prefix: Prefix) -> str:
+    return prefix.name("customers_geom_idx")
+
+
+def geom_index_sql(prefix: Prefix) -> sql.Composed:
+    """The GiST index on customers.geom (v1; also rebuilt after a first load)."""
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+        sql.Identifier(geom_index_name(prefix)), prefix.table("customers")
+    )
+
+
+def drop_geom_index_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("DROP INDEX IF EXISTS {}").format(
+        sql.Identifier(prefix.schema_name, geom_index_name(prefix))
+    )
+
+
 def v1(prefix: Prefix) -> list[sql.Composed]:
     """The base tables of the issue."""
     return [
@@ -48,9 +65,7 @@ def v1(prefix: Prefix) -> list[sql.Composed]:
             prefix,
             customers="customers",
         ),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
-            _index(prefix, "customers", "geom_idx"), prefix.table("customers")
-        ),
+        geom_index_sql(prefix),
         _fmt(
             "CREATE TABLE IF NOT EXISTS {groups} (id bigint PRIMARY KEY, name text)",
             prefix,

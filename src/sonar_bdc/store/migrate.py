@@ -39,7 +39,19 @@ def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
             f"cannot upgrade the tables at {prefix} to schema version {ddl.LATEST_VERSION}: "
             "another session is using them (a running import?); try again when it has finished"
         ) from exc
+    restore_geom_index(conn, prefix)
     return ddl.LATEST_VERSION
+
+
+def restore_geom_index(conn: psycopg.Connection, prefix: Prefix) -> None:
+    """Recreate the GiST index a first load dropped, if that load was cut short.
+
+    Checked in the catalog first: CREATE INDEX IF NOT EXISTS would wait for a
+    running import's lock on the table even when the index is there.
+    """
+    name = ddl.geom_index_name(prefix)
+    if not _scalar(conn.execute(queries.INDEX_EXISTS, [prefix.schema_name, name])):
+        conn.execute(ddl.geom_index_sql(prefix))
 
 
 def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> None:

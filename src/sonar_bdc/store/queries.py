@@ -57,3 +57,17 @@ def stale_ids_sql(prefix: Prefix, part: str) -> sql.Composed:
         " AND (deleted_at IS NULL OR deleted_at < %(cutoff)s)))"
         " ORDER BY {column} ASC NULLS FIRST, id LIMIT %(limit)s"
     ).format(table=prefix.table("customers"), column=column)
+
+
+def is_empty_sql(prefix: Prefix, table: str) -> sql.Composed:
+    return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(prefix.table(table))
+
+
+def lock_nowait_sql(prefix: Prefix, table: str) -> sql.Composed:
+    """Fails at once (LockNotAvailable) if any other session is using the table."""
+    return sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(prefix.table(table))
+
+
+INDEX_EXISTS = sql.SQL(
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_indexes WHERE schemaname = %s AND indexname = %s)"
+)

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
+import psycopg
+
 from sonar_bdc.records import Catalogs, ReportRow
-from sonar_bdc.store import rows, staging, upserts
+from sonar_bdc.store import ddl, queries, rows, staging, upserts
 from sonar_bdc.store.db import translated
 from sonar_bdc.store.session import Session
 
@@ -41,14 +43,23 @@ def write_report(
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
     pending = 0
     try:
+        first_load = _defer_geom_index(session)
         for batch in batched(report, session.batch_size):
             staged = rows.report_rows(batch, clean)
-            _write_batch(session, staged, seen_at, result)
-            seen.update(row[0] for row in staged)  # type: ignore[misc]
+            ids = [row[0] for row in staged]
+            # Into an empty table, ids no earlier batch staged cannot be there yet.
+            if first_load and seen.isdisjoint(ids):
+                _insert_batch(session, staged, seen_at, result)
+            else:
+                _write_batch(session, staged, seen_at, result)
+            seen.update(ids)  # type: ignore[arg-type]
             pending += len(batch)
             if pending >= session.commit_interval:
                 _commit(session)
                 pending = 0
+        if first_load:
+            with translated("indexing the customers' locations"):
+                session.conn.execute(ddl.geom_index_sql(session.prefix))
         _commit(session)
     except BaseException:
         session.rollback(quiet=True)
@@ -57,6 +68,26 @@ def write_report(
     result.unchanged = len(seen - result.new_ids - result.updated_ids)
     result.nul_cleaned = clean.cleaned
     return result
+
+
+def _defer_geom_index(session: Session) -> bool:
+    """Into an empty customers table, drop the GiST index now and build it at the end.
+
+    Building it once is about twice as fast as inserting every point into it. Only
+    when no other session is using the table; an import cut short leaves the index
+    to ``ensure_schema``, which recreates it.
+    """
+    prefix = session.prefix
+    with translated("checking the customers table"):
+        if not session.conn.execute(queries.is_empty_sql(prefix, "customers")).fetchone()[0]:
+            return False
+        try:
+            with session.conn.transaction():  # a savepoint: a busy table is not an error
+                session.conn.execute(queries.lock_nowait_sql(prefix, "customers"))
+                session.conn.execute(ddl.drop_geom_index_sql(prefix))
+        except psycopg.errors.LockNotAvailable:
+            return False
+    return True
 
 
 def _write_batch(
@@ -69,6 +100,16 @@ def _write_batch(
         cur = session.conn.execute(upserts.report_sql(session.prefix), params)
         for customer_id, is_new in cur.fetchall():
             (result.new_ids if is_new else result.updated_ids).add(customer_id)
+
+
+def _insert_batch(
+    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
+) -> None:
+    with translated("writing the report"):
+        session.staging.clear([staging.REPORT])
+        session.staging.copy(staging.REPORT, staged)
+        session.conn.execute(upserts.new_report_sql(session.prefix), {"seen": seen_at})
+    result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
 
 
 def _commit(session: Session) -> None:

@@ -135,6 +135,43 @@ def replace_children_sql(
     )
 
 
+def _report_source() -> sql.Composed:
+    """The staged report rows with invalid or missing coordinates made NULL."""
+    points = sql.SQL(
+        "CASE WHEN {valid} THEN s.latitude END AS latitude,"
+        " CASE WHEN {valid} THEN s.longitude END AS longitude"
+    ).format(valid=VALID_POINT)
+    return sql.SQL("SELECT {texts}, {points} FROM {stage} s").format(
+        texts=_names(staging.REPORT.column_names[:-2], "s"),
+        points=points,
+        stage=staging.REPORT.table,
+    )
+
+
+def _report_upsert(prefix: Prefix, source: sql.Composable, guard: bool) -> sql.Composed:
+    """INSERT the rows of ``source`` (alias src) ON CONFLICT update them, or with
+    ``guard`` only those whose report fields or last_seen_at differ."""
+    tracked = (*REPORT_FIELDS, "last_seen_at")
+    where = sql.SQL("")
+    if guard:
+        where = sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(
+            _row(tracked, "t"), _row(tracked, "excluded")
+        )
+    return sql.SQL(
+        "INSERT INTO {customers} AS t (id, {fields}, geom, last_seen_at)"
+        " SELECT src.id, {src_names}, {geom}, %(seen)s FROM {source}"
+        " ON CONFLICT (id) DO UPDATE SET {assign}, geom = EXCLUDED.geom{where}"
+    ).format(
+        customers=prefix.table("customers"),
+        fields=_names(REPORT_FIELDS),
+        src_names=_names(REPORT_FIELDS, "src"),
+        geom=GEOM,
+        source=source,
+        assign=_assign(tracked),
+        where=where,
+    )
+
+
 def report_sql(prefix: Prefix) -> sql.Composed:
     """Upsert staged report rows (ids ``%(ids)s``) with ``last_seen_at = %(seen)s``.
 
@@ -142,39 +179,36 @@ def report_sql(prefix: Prefix) -> sql.Composed:
     (id, is_new) for rows that are new or whose report fields changed; a row whose
     only change is ``last_seen_at`` is written but not returned.
     """
-    points = sql.SQL(
-        "CASE WHEN {valid} THEN s.latitude END AS latitude,"
-        " CASE WHEN {valid} THEN s.longitude END AS longitude"
-    ).format(valid=VALID_POINT)
-    tracked = (*REPORT_FIELDS, "last_seen_at")
+    skip_unchanged = sql.SQL(
+        "src WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = src.id"
+        " AND NOT old.changed AND NOT old.seen_changed)"
+    )
     return sql.SQL(
-        "WITH src AS (SELECT {texts}, {points} FROM {stage} s),"
+        "WITH src AS ({source}),"
         " old AS (SELECT cur.id, {cur_fields} IS DISTINCT FROM {src_fields} AS changed,"
         " cur.last_seen_at IS DISTINCT FROM %(seen)s AS seen_changed"
         " FROM {customers} cur JOIN src ON src.id = cur.id WHERE {in_batch}),"
-        " up AS (INSERT INTO {customers} AS t (id, {fields}, geom, last_seen_at)"
-        " SELECT src.id, {src_names}, {geom}, %(seen)s FROM src"
-        " WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.id = src.id"
-        " AND NOT old.changed AND NOT old.seen_changed)"
-        " ON CONFLICT (id) DO UPDATE SET {assign}, geom = EXCLUDED.geom"
-        " WHERE {t_tracked} IS DISTINCT FROM {ex_tracked})"
+        " up AS ({upsert})"
         " SELECT src.id, old.id IS NULL FROM src LEFT JOIN old ON old.id = src.id"
         " WHERE old.id IS NULL OR old.changed"
     ).format(
-        texts=_names(staging.REPORT.column_names[:-2], "s"),
-        points=points,
-        stage=staging.REPORT.table,
+        source=_report_source(),
         cur_fields=_row(REPORT_FIELDS, "cur"),
         src_fields=_row(REPORT_FIELDS, "src"),
         customers=prefix.table("customers"),
         in_batch=_in_batch("cur", "id", "ids"),
-        fields=_names(REPORT_FIELDS),
-        src_names=_names(REPORT_FIELDS, "src"),
-        geom=GEOM,
-        assign=_assign(tracked),
-        t_tracked=_row(tracked, "t"),
-        ex_tracked=_row(tracked, "excluded"),
+        upsert=_report_upsert(prefix, skip_unchanged, guard=True),
     )
+
+
+def new_report_sql(prefix: Prefix) -> sql.Composed:
+    """Insert staged report rows whose ids the table does not hold yet (a first load).
+
+    No lookups and nothing returned: every row is new. ON CONFLICT only guards
+    against a row another session added meanwhile, which is then updated, not lost.
+    """
+    source = sql.SQL("({}) src").format(_report_source())
+    return _report_upsert(prefix, source, guard=False)
 
 
 # What the writer's staged customer row does to the stored one. A staged row is a
