@@ -41,22 +41,27 @@ def write_report(
     """COPY-stage and upsert the report in batches, committing every commit_interval rows."""
     rows.require_aware(seen_at, "seen_at")
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
+    batches = (rows.report_rows(batch, clean) for batch in batched(report, session.batch_size))
     pending = 0
     try:
         first_load = _defer_geom_index(session)
-        for batch in batched(report, session.batch_size):
-            staged = rows.report_rows(batch, clean)
+        staged = next(batches, None)
+        while staged is not None:
             ids = [row[0] for row in staged]
             # Into an empty table, ids no earlier batch staged cannot be there yet.
-            if first_load and seen.isdisjoint(ids):
-                _insert_batch(session, staged, seen_at, result)
-            else:
-                _write_batch(session, staged, seen_at, result)
+            known_new = first_load and seen.isdisjoint(ids)
+            pending += len(staged)
+            commit_due = pending >= session.commit_interval
+            # Read ahead only when no commit follows: a source failing then must not
+            # cost the rows that commit would have kept.
+            read_ahead = None if commit_due else batches
+            upcoming = _write_batch(session, staged, seen_at, result, known_new, read_ahead)
             seen.update(ids)  # type: ignore[arg-type]
-            pending += len(batch)
-            if pending >= session.commit_interval:
+            if commit_due:
                 _commit(session)
                 pending = 0
+                upcoming = next(batches, None)
+            staged = upcoming
         if first_load:
             with translated("indexing the customers' locations"):
                 session.conn.execute(ddl.geom_index_sql(session.prefix))
@@ -91,25 +96,34 @@ def _defer_geom_index(session: Session) -> bool:
 
 
 def _write_batch(
-    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
-) -> None:
+    session: Session,
+    staged: Sequence[rows.Row],
+    seen_at: datetime,
+    result: ReportWriteResult,
+    known_new: bool,
+    read_ahead: Iterator[list[rows.Row]] | None,
+) -> list[rows.Row] | None:
+    """Stage and write one batch; return the next from ``read_ahead``, read while the
+    server writes this one (None when there is none or no ``read_ahead``)."""
+    prefix, conn = session.prefix, session.conn
     with translated("writing the report"):
         session.staging.clear([staging.REPORT])
         session.staging.copy(staging.REPORT, staged)
-        params = {"seen": seen_at, "ids": upserts.id_array(row[0] for row in staged)}
-        cur = session.conn.execute(upserts.report_sql(session.prefix), params)
-        for customer_id, is_new in cur.fetchall():
-            (result.new_ids if is_new else result.updated_ids).add(customer_id)
-
-
-def _insert_batch(
-    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
-) -> None:
-    with translated("writing the report"):
-        session.staging.clear([staging.REPORT])
-        session.staging.copy(staging.REPORT, staged)
-        session.conn.execute(upserts.new_report_sql(session.prefix), {"seen": seen_at})
-    result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
+        if known_new:
+            statement, params = upserts.new_report_sql(prefix), {"seen": seen_at}
+        else:
+            ids = upserts.id_array(row[0] for row in staged)
+            statement, params = upserts.report_sql(prefix), {"seen": seen_at, "ids": ids}
+        with conn.pipeline():
+            cur = conn.execute(statement, params)
+            # Sonar's stream is parsed and the next rows converted meanwhile.
+            upcoming = None if read_ahead is None else next(read_ahead, None)
+        if known_new:
+            result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
+        else:
+            for customer_id, is_new in cur.fetchall():
+                (result.new_ids if is_new else result.updated_ids).add(customer_id)
+    return upcoming
 
 
 def _commit(session: Session) -> None:
