@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
+import urllib3
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +79,9 @@ def start_simulator(accounts: int, latency: float, rate_limit: float | None, api
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
-            httpx.get(url, timeout=1)
+            urllib3.request("GET", url, timeout=1, retries=False)
             return proc, port
-        except httpx.HTTPError:
+        except urllib3.exceptions.HTTPError:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("the simulator did not start")

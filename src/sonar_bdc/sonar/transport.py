@@ -4,38 +4,27 @@
 JSON views with a browser-style session (CSRF token, form POST, cookie) and logs
 in again, once, when the session has expired. Each call is one attempt: it returns
 decoded JSON or raises one of our errors (``SonarRetriableError`` for what the
-retry layer above should repeat). httpx exceptions do not leave this module.
+retry layer above should repeat).
 
-The session cookie is kept here, not in httpx's cookie jar: the jar would mix
-cookies from API answers into the web session and is shared unsynchronised by all
-threads. The client's jar refuses every cookie; web requests carry ours.
+The session cookie is kept here and sent by hand on web requests only: the pool
+keeps no cookies, so API answers never mix into the web session.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from .. import __version__
-from ..errors import (
-    ConfigError,
-    SonarAuthError,
-    SonarConnectionFailed,
-    SonarError,
-    SonarNotFound,
-    SonarRetriableError,
-    SonarUnreachable,
-)
-from .config import CA_BUNDLE_SETTING, CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
+from ..errors import SonarAuthError, SonarError, SonarNotFound, SonarRetriableError
+from .config import CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
+from .http import HttpPool, Reply
 from .limiter import RateLimiter
 from .login import cookie_header, csrf_token, login_accepted
 from .retry import parse_retry_after
@@ -58,11 +47,6 @@ class EmptyBody(SonarRetriableError):
     """An empty 200 answer: what an overloaded instance sends."""
 
 
-class _RejectAllCookies(DefaultCookiePolicy):
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-
 @dataclass(frozen=True)
 class _Session:
     cookie_header: str  # "name=value; ..." from the login answers
@@ -73,35 +57,32 @@ class Transport:
 
     def __init__(self, config: SonarConfig, counters: Counters, limiter: RateLimiter) -> None:
         self._config, self._counters, self._limiter = config, counters, limiter
-        self._client = httpx.Client(
-            base_url=config.base_url,
-            auth=None,  # Basic auth goes on /api/v1 requests only
-            timeout=httpx.Timeout(config.timeout),
-            verify=tls_verification(config.verify),
-            limits=httpx.Limits(
-                max_connections=config.pool_size, max_keepalive_connections=config.pool_size
-            ),
-            follow_redirects=False,  # a redirect is information: expired session, wrong scheme
-            cookies=CookieJar(policy=_RejectAllCookies()),
+        # Redirects are never followed: they are information (expired session, wrong scheme).
+        self._http = HttpPool(
+            config.base_url,
+            timeout=config.timeout,
+            verify=config.verify,
+            size=config.pool_size,
             headers={"User-Agent": f"sonar-bdc/{__version__}"},
         )
-        self._basic_auth = httpx.BasicAuth(config.username, config.password)
+        # Basic auth goes on /api/v1 requests only.
+        self._api_headers = {
+            "Authorization": basic_auth(config.username, config.password),
+            "Accept": "application/json",
+        }
         self._session: _Session | None = None
         self._login_error: SonarAuthError | None = None
         self._login_lock = threading.Lock()
-        self._answered = False  # has the instance ever answered? (for the unreachable hint)
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     # --- /api/v1 with Basic auth -------------------------------------------------------
 
     def api_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """One GET of ``/api/v1/{path}``: decoded JSON, or one of our errors."""
         url = API_PREFIX + path.lstrip("/")
-        response = self._send(
-            "GET", url, params=params, auth=self._basic_auth, headers={"Accept": "application/json"}
-        )
+        response = self._send("GET", url, params=params, headers=self._api_headers)
         if response.is_redirect:
             raise SonarError(f"GET {url}: {_redirect_hint(response, self._config.base_url)}")
         return self._decode(response, url, _credentials_refused)
@@ -139,9 +120,9 @@ class Transport:
         response = self._send("GET", path, headers={"Cookie": session.cookie_header})
         if response.is_redirect:
             raise SessionExpired(f"GET {path}: redirected to {response.headers['location']!r}")
-        if response.status_code in (401, 419):
-            raise SessionExpired(f"GET {path}: HTTP {response.status_code}")
-        if response.status_code == 200 and _looks_like_html(response):
+        if response.status in (401, 419):
+            raise SessionExpired(f"GET {path}: HTTP {response.status}")
+        if response.status == 200 and _looks_like_html(response):
             raise SessionExpired(f"GET {path}: an HTML page instead of JSON")
         try:
             return self._decode(response, path, _view_refused, raw)
@@ -167,8 +148,8 @@ class Transport:
             raise self._login_error  # never repeat a refused login: it may lock the user out
         for _ in range(2):
             answer, cookies = self._submit_login()
-            if login_accepted(answer.status_code, answer.headers.get("location")):
-                cookies.update(_cookies(answer))
+            if login_accepted(answer.status, answer.headers.get("location")):
+                cookies.update(answer.cookies())
                 # The first login is news; re-logins after expiry are routine (counted).
                 first = self._counters.snapshot().logins == 0
                 self._counters.add("logins")
@@ -188,7 +169,7 @@ class Transport:
         )
         raise self._login_error
 
-    def _submit_login(self) -> tuple[httpx.Response, dict[str, str]]:
+    def _submit_login(self) -> tuple[Reply, dict[str, str]]:
         """GET the login page, POST the form: (the POST's answer, the guest cookies)."""
         page = self._send("GET", "/", headers={"Accept": "text/html"})
         self._check_login_answer(page, "GET /")
@@ -198,20 +179,21 @@ class Transport:
                 f"no CSRF token on the login page of {self._config.base_url}/: "
                 f"is this a Sonar instance? Check {HOST_SETTINGS}"
             )
-        cookies = _cookies(page)
+        cookies = page.cookies()
+        form = {"username": self._config.username, "password": self._config.password,
+                "_token": token}  # fmt: skip
         answer = self._send(
             "POST",
             "/",
-            data={"username": self._config.username, "password": self._config.password,
-                  "_token": token},
+            body=urlencode(form),
             headers={"X-CSRF-TOKEN": token, "Cookie": cookie_header(cookies),
-                     "Accept": "text/html"},
+                     "Accept": "text/html", "Content-Type": "application/x-www-form-urlencoded"},
         )  # fmt: skip
         self._check_login_answer(answer, "POST /")
         return answer, cookies
 
-    def _check_login_answer(self, response: httpx.Response, what: str) -> None:
-        status = response.status_code
+    def _check_login_answer(self, response: Reply, what: str) -> None:
+        status = response.status
         if status in RETRIABLE_STATUS or status == 419:  # 419: CSRF token expired meanwhile
             raise SonarRetriableError(f"login {what}: HTTP {status}", _retry_after(response))
         if what == "GET /" and response.is_redirect:
@@ -219,47 +201,13 @@ class Transport:
 
     # --- one request ------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, **kwargs: Any) -> Reply:
         self._counters.add("wait_seconds", self._limiter.acquire())
         self._counters.add("requests")
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.PoolTimeout as exc:  # every pooled connection busy (workers > pool size)
-            raise SonarRetriableError(
-                f"{method} {url}: no free connection within {self._config.timeout:g} s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise SonarRetriableError(
-                f"{method} {url}: no answer within {self._config.timeout:g} s "
-                f"({type(exc).__name__}; see SONAR_TIMEOUT)"
-            ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ConfigError(f"{exc}: check {HOST_SETTINGS}") from exc
-        except httpx.TransportError as exc:
-            raise self._transport_error(method, url, exc) from exc
-        self._answered = True
-        return response
+        return self._http.send(method, url, f"{method} {url}", **kwargs)
 
-    def _transport_error(self, method: str, url: str, exc: httpx.TransportError) -> SonarError:
-        reason = str(exc) or type(exc).__name__
-        if is_certificate_error(exc):
-            return SonarConnectionFailed(
-                f"TLS certificate verification failed for {self._config.base_url}: {reason}. "
-                f"If the instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA "
-                "certificate (PEM file)"
-            )
-        if isinstance(exc, httpx.ConnectError) or not self._answered:
-            # Nothing ever answered: DNS, a refused port, or http:// to a TLS port.
-            return SonarUnreachable(
-                f"cannot reach Sonar at {self._config.base_url} ({method} {url}: {reason}); "
-                f"check {HOST_SETTINGS}"
-            )
-        return SonarRetriableError(f"{method} {url}: connection failed: {reason}")
-
-    def _decode(
-        self, response: httpx.Response, url: str, refused: Refusal, raw: bool = False
-    ) -> Any:
-        status = response.status_code
+    def _decode(self, response: Reply, url: str, refused: Refusal, raw: bool = False) -> Any:
+        status = response.status
         if status in (401, 403):
             raise refused(url, status, self._config.username)
         if status == 404:
@@ -300,29 +248,12 @@ def _view_refused(url: str, status: int, username: str) -> SonarAuthError:
     )
 
 
-def tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
-    if isinstance(verify, bool):
-        if not verify:
-            log.warning("TLS certificate verification is OFF for Sonar")
-        return verify
-    try:
-        return ssl.create_default_context(cafile=verify)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"{CA_BUNDLE_SETTING}={verify}: not a readable PEM CA bundle ({exc})"
-        ) from exc
+def basic_auth(username: str, password: str) -> str:
+    """The Authorization value for HTTP Basic auth (UTF-8, as RFC 7617 recommends)."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def is_certificate_error(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def _redirect_hint(response: httpx.Response, base_url: str) -> str:
+def _redirect_hint(response: Reply, base_url: str) -> str:
     location = response.headers.get("location", "")
     scheme = urlsplit(location).scheme
     if scheme and scheme != urlsplit(base_url).scheme:
@@ -330,21 +261,17 @@ def _redirect_hint(response: httpx.Response, base_url: str) -> str:
     return f"unexpected redirect to {location!r}: check {HOST_SETTINGS}"
 
 
-def _looks_like_html(response: httpx.Response) -> bool:
+def _looks_like_html(response: Reply) -> bool:
     if "html" in response.headers.get("content-type", "").lower():
         return True
     return response.content.lstrip()[:1] == b"<"
 
 
-def _cookies(response: httpx.Response) -> dict[str, str]:
-    return {cookie.name: cookie.value or "" for cookie in response.cookies.jar}
-
-
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"))
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: Reply) -> str:
     """The text of Sonar's error envelope, in any of its known shapes, or ""."""
     try:
         body = json.loads(response.content)

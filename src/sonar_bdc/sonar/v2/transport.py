@@ -4,7 +4,7 @@
 ``SonarAuthError`` (the token is refused: never retried), ``SonarRetriableError``
 (rate limit, 5xx, timeouts, dropped or non-JSON answers: the retry layer repeats
 them, honouring ``Retry-After``), ``GraphQLErrors`` (an ``errors`` array: Sonar's
-own text, not retried) or ``SonarError``. httpx exceptions do not leave this module.
+own text, not retried) or ``SonarError``.
 """
 
 from __future__ import annotations
@@ -15,23 +15,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from ... import __version__
-from ...errors import (
-    ConfigError,
-    SonarAuthError,
-    SonarConnectionFailed,
-    SonarDataError,
-    SonarError,
-    SonarRetriableError,
-    SonarUnreachable,
-)
-from ..config import CA_BUNDLE_SETTING, HOST_SETTINGS
+from ...errors import SonarAuthError, SonarDataError, SonarError, SonarRetriableError
+from ..config import HOST_SETTINGS
+from ..http import HttpPool, Reply
 from ..limiter import RateLimiter
 from ..retry import parse_retry_after
 from ..stats import Counters
-from ..transport import RETRIABLE_STATUS, is_certificate_error, tls_verification
+from ..transport import RETRIABLE_STATUS
 from .config import TOKEN_SETTING, GraphQLConfig
 
 log = logging.getLogger(__name__)
@@ -47,18 +38,16 @@ class GraphQLErrors(SonarError):
 
 
 class GraphQLTransport:
-    """Sends one GraphQL request per call; thread-safe (one pooled httpx client)."""
+    """Sends one GraphQL request per call; thread-safe (one connection pool)."""
 
     def __init__(self, config: GraphQLConfig, counters: Counters, limiter: RateLimiter) -> None:
         self._config, self._counters, self._limiter = config, counters, limiter
-        self._client = httpx.Client(
-            base_url=config.base_url,
-            timeout=httpx.Timeout(config.timeout),
-            verify=tls_verification(config.verify),
-            limits=httpx.Limits(
-                max_connections=config.workers + 1, max_keepalive_connections=config.workers + 1
-            ),
-            follow_redirects=False,  # a redirect means a login page or the wrong scheme
+        # Redirects are never followed: they mean a login page or the wrong scheme.
+        self._http = HttpPool(
+            config.base_url,
+            timeout=config.timeout,
+            verify=config.verify,
+            size=config.workers + 1,
             headers={
                 "User-Agent": f"sonar-bdc/{__version__}",
                 "Accept": "application/json",
@@ -66,10 +55,9 @@ class GraphQLTransport:
                 "Authorization": f"Bearer {config.token.strip()}",
             },
         )
-        self._answered = False  # has the instance ever answered? (for the unreachable hint)
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def post(self, query: str, variables: dict[str, Any] | None, what: str) -> dict[str, Any]:
         """One GraphQL request; its ``data`` object, or one of our errors."""
@@ -81,45 +69,15 @@ class GraphQLTransport:
 
     # --- one request ------------------------------------------------------------------
 
-    def _send(self, content: bytes, what: str) -> httpx.Response:
+    def _send(self, content: bytes, what: str) -> Reply:
         self._counters.add("wait_seconds", self._limiter.acquire())
         self._counters.add("requests")
-        try:
-            response = self._client.post(PATH, content=content)
-        except httpx.PoolTimeout as exc:
-            raise SonarRetriableError(
-                f"{what}: no free connection within {self._config.timeout:g} s"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise SonarRetriableError(
-                f"{what}: no answer within {self._config.timeout:g} s "
-                f"({type(exc).__name__}; see SONAR_TIMEOUT)"
-            ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ConfigError(f"{exc}: check {HOST_SETTINGS}") from exc
-        except httpx.TransportError as exc:
-            raise self._transport_error(what, exc) from exc
-        self._answered = True
-        return response
-
-    def _transport_error(self, what: str, exc: httpx.TransportError) -> SonarError:
-        reason = str(exc) or type(exc).__name__
-        base = self._config.base_url
-        if is_certificate_error(exc):
-            return SonarConnectionFailed(
-                f"TLS certificate verification failed for {base}: {reason}. If the instance "
-                f"uses a private CA, set {CA_BUNDLE_SETTING} to its CA certificate (PEM file)"
-            )
-        if isinstance(exc, httpx.ConnectError) or not self._answered:
-            return SonarUnreachable(
-                f"cannot reach Sonar at {base} ({what}: {reason}); check {HOST_SETTINGS}"
-            )
-        return SonarRetriableError(f"{what}: connection failed: {reason}")
+        return self._http.send("POST", PATH, what, body=content)
 
     # --- one answer -------------------------------------------------------------------
 
-    def _decode(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        status = response.status_code
+    def _decode(self, response: Reply, what: str) -> dict[str, Any]:
+        status = response.status
         if status in (401, 403):
             raise self._refused(f"HTTP {status}")
         if response.is_redirect:
@@ -162,7 +120,7 @@ class GraphQLTransport:
             f"{TOKEN_SETTING} (a personal access token of a user who may read accounts)"
         )
 
-    def _redirected(self, response: httpx.Response) -> SonarError:
+    def _redirected(self, response: Reply) -> SonarError:
         location = response.headers.get("location", "")
         scheme = urlsplit(location).scheme
         if "login" in urlsplit(location).path.lower():
@@ -173,7 +131,7 @@ class GraphQLTransport:
         return SonarError(f"{PATH}: unexpected redirect to {location!r}: check {HOST_SETTINGS}")
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: Reply) -> Any:
     try:
         return json.loads(response.content)
     except ValueError:
@@ -196,5 +154,5 @@ def _error_messages(body: Any) -> list[str]:
     ]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"))
