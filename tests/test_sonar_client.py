@@ -101,6 +101,28 @@ def test_report_in_both_layouts_detected(
     assert report.invalid_coordinates == sum(1 for row in expected if row.latitude is None) > 0
 
 
+def test_report_past_the_memory_spool_is_read_from_disk(
+    sim: Simulator, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report body is written to a temporary file, not held: same rows either way."""
+    from sonar_bdc.sonar import transport
+
+    monkeypatch.setattr(transport, "SPOOL_IN_MEMORY", 4096)
+    spools: list[Any] = []
+    real = transport.tempfile.SpooledTemporaryFile
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        spools.append(real(*args, **kwargs))
+        return spools[-1]
+
+    monkeypatch.setattr(transport.tempfile, "SpooledTemporaryFile", recorded)
+    with SonarClient(config(sim)) as client:
+        report = client.report()
+    assert len(spools) == 1 and spools[0]._rolled  # on disk: the body is far over 4 KB
+    expected = [dataset.expected_report_row(i, "A") for i in dataset.accounts]
+    assert without_nul(tuple(report.rows)) == tuple(expected)
+
+
 def test_report_layout_set_explicitly_wins(sim: Simulator) -> None:
     with SonarClient(config(sim, report_layout="B")) as client:
         report = client.report()

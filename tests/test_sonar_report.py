@@ -145,6 +145,18 @@ def test_streamed_rows_accept_a_utf8_bom_and_refuse_a_truncated_body() -> None:
         list(iter_json_rows(b'{"data": [[1, "a"], [2, '))
 
 
+def test_streamed_rows_from_a_file_can_be_read_twice() -> None:
+    import io
+
+    from sonar_bdc.sonar.report import iter_json_rows
+
+    for body in (b'{"data": [[1, "a"], [2, "b"]]}', b'\xef\xbb\xbf {"data": [[1, "a"], [2, "b"]]}'):
+        spooled = io.BytesIO(body)
+        first = iter_json_rows(spooled)
+        assert next(first) == [1, "a"]  # a pass left half-way, as layout detection does
+        assert list(iter_json_rows(spooled)) == [[1, "a"], [2, "b"]]
+
+
 def test_streamed_rows_refuse_a_body_without_a_data_list() -> None:
     from sonar_bdc.errors import SonarDataError
     from sonar_bdc.sonar.report import iter_json_rows

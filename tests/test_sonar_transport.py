@@ -153,6 +153,20 @@ def test_empty_view_body_waits_and_logs_in_again(stub: tuple[Stub, str]) -> None
         assert (client.stats.retries, client.stats.logins) == (1, 2)
 
 
+def test_login_page_sent_as_json_is_an_expired_session(stub: tuple[Stub, str]) -> None:
+    """Sniffed from the (spooled) body itself when the header claims JSON."""
+    server, url = stub
+    server.on("GET", "/", login_page("t", in_header=True))
+    server.on("POST", "/", logged_in("s1"), logged_in("s2"))
+    page = Answer(
+        200, b"\n  <!DOCTYPE html><html>Login</html>", {"Content-Type": "application/json"}
+    )
+    server.on("GET", REPORT, page, Answer(200, {"data": [ROW]}))
+    with client_for(url) as client:
+        assert len(client.report().rows) == 1
+        assert (client.stats.retries, client.stats.logins) == (0, 2)
+
+
 def test_redirect_back_to_login_page_retries_once_then_refuses(stub: tuple[Stub, str]) -> None:
     server, url = stub
     server.on("GET", "/", login_page("t", in_header=True))

@@ -7,8 +7,10 @@ one per customer. The first page's ``total_pages`` decides which path is cheaper
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from .errors import SonarBdcError, SonarDataError
@@ -39,23 +41,24 @@ def fetch_assigned_inventory(
             "inventory: listing all items (%d pages) instead of %d per-customer requests",
             total_pages, customers,
         )  # fmt: skip
-        pages = [first]
-        pages += pool.map(lambda page: client.inventory_items_page(page, catalog),
-                          range(2, total_pages + 1))  # fmt: skip
-        return _group(pages)
+        rest = pool.map(lambda page: client.inventory_items_page(page, catalog),
+                        range(2, total_pages + 1))  # fmt: skip
+        return _group(itertools.chain([first], rest))
     except SonarBdcError as exc:
         log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
         return None
 
 
-def _group(pages: list[ItemsPage]) -> Assigned:
-    """Items by account; refuses an instance that ignores ``page`` (pages repeat)."""
+def _group(pages: Iterable[ItemsPage]) -> Assigned:
+    """Items by account, page by page as they come (no page is kept);
+    refuses an instance that ignores ``page`` (a page repeats an earlier one)."""
     grouped: Assigned = defaultdict(list)
-    seen: set[int] = set()
+    seen: set[int] = set()  # a hash of each page's item ids: small, however many items
     for number, page in enumerate(pages, start=1):
-        if number > 1 and page.item_ids and page.item_ids <= seen:
-            raise SonarDataError(f"inventory/items page {number} repeats earlier items")
-        seen |= page.item_ids
+        signature = hash(page.item_ids)
+        if page.item_ids and signature in seen:
+            raise SonarDataError(f"inventory/items page {number} repeats an earlier page")
+        seen.add(signature)
         for account_id, item in page.assigned:
             grouped[account_id].append(item)
     return grouped

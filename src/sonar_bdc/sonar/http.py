@@ -10,11 +10,12 @@ raises our errors, worded with what the caller was doing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
@@ -40,6 +41,7 @@ from .config import CA_BUNDLE_SETTING, HOST_SETTINGS
 log = logging.getLogger(__name__)
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,15 @@ class HttpPool:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes | str | None = None,
+        into: BinaryIO | None = None,
     ) -> Reply:
-        """One request, no redirect followed; ``what`` names it in error messages."""
+        """One request, no redirect followed; ``what`` names it in error messages.
+
+        ``into``: a successful (2xx) body is written there in chunks instead of being
+        held in memory (``Reply.content`` is then empty); other answers are read whole.
+        """
         url = f"{path}?{urlencode(params)}" if params else path
-        try:
+        with self._mapped(what):
             answer = self._pool.urlopen(
                 method,
                 url,
@@ -125,8 +132,27 @@ class HttpPool:
                 redirect=False,
                 retries=False,
                 pool_timeout=self.timeout,
-                preload_content=True,
+                preload_content=False,
             )
+            try:
+                if into is not None and 200 <= answer.status < 300:
+                    for chunk in answer.stream(CHUNK):
+                        into.write(chunk)
+                    content = b""
+                else:
+                    content = answer.read()
+            finally:
+                answer.release_conn()
+        self._answered = True
+        return Reply(
+            answer.status, answer.headers, content, tuple(answer.headers.getlist("set-cookie"))
+        )
+
+    @contextlib.contextmanager
+    def _mapped(self, what: str) -> Iterator[None]:
+        """urllib3's exceptions, while sending or reading, as our errors."""
+        try:
+            yield
         except EmptyPoolError as exc:  # every pooled connection busy (workers > pool size)
             raise SonarRetriableError(
                 f"{what}: no free connection within {self.timeout:g} s"
@@ -140,13 +166,6 @@ class HttpPool:
             ) from exc
         except HTTPError as exc:
             raise self._failure(what, exc) from exc
-        self._answered = True
-        return Reply(
-            answer.status,
-            answer.headers,
-            answer.data,
-            tuple(answer.headers.getlist("set-cookie")),
-        )
 
     def _failure(self, what: str, exc: HTTPError) -> SonarError:
         reason = _reason(exc)

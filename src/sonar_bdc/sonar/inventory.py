@@ -26,6 +26,8 @@ class InventoryCatalog:
     models: Mapping[int, InventoryModel] = field(default_factory=dict)
     manufacturers: Mapping[int, str | None] = field(default_factory=dict)  # id -> name
     mac_fields: Mapping[int, frozenset[int]] = field(default_factory=dict)  # model -> field ids
+    # One str object per distinct status: a listing of every item holds tens of thousands.
+    _statuses: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def item(self, raw: dict[str, Any]) -> InventoryItem | None:
         """An item with model, manufacturer and MAC resolved; None without a usable id."""
@@ -35,15 +37,16 @@ class InventoryCatalog:
         model_id = parse_int(raw.get("inventory_model_id"))
         model = self.models.get(model_id) if model_id is not None else None
         manufacturer_id = model.manufacturer_id if model else None
+        status = parse_text(raw.get("status"))
         return InventoryItem(
             id=item_id,
-            inventory_model_id=model_id,
+            inventory_model_id=model.id if model else model_id,  # shared with the catalog
             model_name=model.name if model else None,
             manufacturer_id=manufacturer_id,
             manufacturer_name=(
                 self.manufacturers.get(manufacturer_id) if manufacturer_id is not None else None
             ),
-            status=parse_text(raw.get("status")),
+            status=None if status is None else self._statuses.setdefault(status, status),
             mac_address=self._mac(model_id, raw.get("fields")),
         )
 

@@ -9,11 +9,12 @@ report that fits neither stops the run instead of importing shifted columns.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 
@@ -233,13 +234,19 @@ def parse_report(raw_rows: Any, layout: str = "auto") -> Report:
                   reader.skipped_rows)  # fmt: skip
 
 
-def iter_json_rows(body: bytes) -> Iterator[Any]:
+def iter_json_rows(source: bytes | BinaryIO) -> Iterator[Any]:
     """The rows of ``{"data": [[...], ...]}`` one at a time, without decoding the whole body.
 
-    A body that ends early or is not JSON raises SonarRetriableError (an overloaded
-    instance sends those); one without a ``data`` list raises SonarDataError.
+    ``source``: the body, or a seekable file holding it (read from its start, so the
+    rows can be read more than once). A body that ends early or is not JSON raises
+    SonarRetriableError (an overloaded instance sends those); one without a ``data``
+    list raises SonarDataError.
     """
-    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM, which json.loads accepts too
+    body = io.BytesIO(source) if isinstance(source, bytes) else source
+    body.seek(0)
+    if body.read(3) != b"\xef\xbb\xbf":  # a UTF-8 BOM, which json.loads accepts too
+        body.seek(0)
+    start = body.tell()
     try:
         events = ijson.parse(body)
         for prefix, event, _ in events:
@@ -249,6 +256,7 @@ def iter_json_rows(body: bytes) -> Iterator[Any]:
                 break
         else:
             raise _not_rows()
+        body.seek(start)
         yield from ijson.items(body, "data.item", use_float=True)
     except ijson.JSONError as exc:
         raise SonarRetriableError(

@@ -15,10 +15,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
 from .. import __version__
@@ -33,6 +34,7 @@ from .stats import Counters
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
+SPOOL_IN_MEMORY = 1024 * 1024  # bytes of a streamed body kept in memory before a temp file
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -92,8 +94,9 @@ class Transport:
     def web_json(self, path: str, *, raw: bool = False) -> Any:
         """One GET of a web JSON view; logs in again once if the session has expired.
 
-        ``raw``: return the checked body as bytes, for a caller that decodes it in a
-        streaming way (the report is one large document).
+        ``raw``: return the checked body as a file positioned at its start, for a caller
+        that decodes it in a streaming way (the report is one large document: it is
+        spooled to a temporary file past ``SPOOL_IN_MEMORY`` bytes, not held in memory).
         """
         session = self._current_session()
         try:
@@ -117,15 +120,25 @@ class Transport:
     def _web_once(self, path: str, session: _Session, raw: bool = False) -> Any:
         # No "Accept: application/json" here: Laravel answers such a request without a
         # session with 401 JSON, which would look like wrong credentials.
-        response = self._send("GET", path, headers={"Cookie": session.cookie_header})
+        spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if raw else None  # noqa: SIM115 (returned)
+        try:
+            return self._web_answer(path, session, spool)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+
+    def _web_answer(self, path: str, session: _Session, spool: BinaryIO | None) -> Any:
+        headers = {"Cookie": session.cookie_header}
+        response = self._send("GET", path, headers=headers, into=spool)
         if response.is_redirect:
             raise SessionExpired(f"GET {path}: redirected to {response.headers['location']!r}")
         if response.status in (401, 419):
             raise SessionExpired(f"GET {path}: HTTP {response.status}")
-        if response.status == 200 and _looks_like_html(response):
+        if response.status == 200 and _looks_like_html(response, spool):
             raise SessionExpired(f"GET {path}: an HTML page instead of JSON")
         try:
-            return self._decode(response, path, _view_refused, raw)
+            return self._decode(response, path, _view_refused, spool)
         except EmptyBody:
             self._invalidate(session)  # overloaded or logged out: wait, log in again, retry
             raise
@@ -206,7 +219,9 @@ class Transport:
         self._counters.add("requests")
         return self._http.send(method, url, f"{method} {url}", **kwargs)
 
-    def _decode(self, response: Reply, url: str, refused: Refusal, raw: bool = False) -> Any:
+    def _decode(
+        self, response: Reply, url: str, refused: Refusal, spool: BinaryIO | None = None
+    ) -> Any:
         status = response.status
         if status in (401, 403):
             raise refused(url, status, self._config.username)
@@ -221,10 +236,11 @@ class Transport:
             )
         if not 200 <= status < 300:
             raise SonarError(f"GET {url}: HTTP {status}: {_error_message(response) or 'error'}")
-        if not response.content.strip():
+        if not _start(response, spool):
             raise EmptyBody(f"GET {url}: empty answer")
-        if raw:
-            return response.content
+        if spool is not None:
+            spool.seek(0)
+            return spool
         try:
             return json.loads(response.content)
         except ValueError as exc:
@@ -261,10 +277,21 @@ def _redirect_hint(response: Reply, base_url: str) -> str:
     return f"unexpected redirect to {location!r}: check {HOST_SETTINGS}"
 
 
-def _looks_like_html(response: Reply) -> bool:
+def _looks_like_html(response: Reply, spool: BinaryIO | None = None) -> bool:
     if "html" in response.headers.get("content-type", "").lower():
         return True
-    return response.content.lstrip()[:1] == b"<"
+    return _start(response, spool)[:1] == b"<"
+
+
+def _start(response: Reply, spool: BinaryIO | None) -> bytes:
+    """The body's first bytes after any whitespace, whether held or spooled."""
+    if spool is None:
+        return response.content.lstrip()[:64]
+    spool.seek(0)
+    while chunk := spool.read(4096):
+        if stripped := chunk.lstrip():
+            return stripped[:64]
+    return b""
 
 
 def _retry_after(response: Reply) -> float | None:
