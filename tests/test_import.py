@@ -345,13 +345,13 @@ def test_listing_all_items_and_asking_per_customer_give_identical_inventory(sim)
     with SonarClient(sonar_config(settings)) as client, ThreadPoolExecutor(4) as pool:
         catalog = client.inventory_catalog()
         before = sim.requests_by_kind.get("api_list", 0)
-        assigned = fetch_assigned_inventory(client, catalog, len(live), pool)
+        assigned = fetch_assigned_inventory(client, catalog, len(live), pool, window=3)
         assert assigned is not None  # a few item pages are cheaper than 250 accounts
         pages = sim.requests_by_kind["api_list"] - before
         assert pages <= len(sim.dataset.items) // 100 + 1
         per_customer = {cid: client.account_inventory(cid, catalog).items for cid in live}
         # Few customers: the per-customer path is the cheaper one.
-        assert fetch_assigned_inventory(client, catalog, 2, pool) is None
+        assert fetch_assigned_inventory(client, catalog, 2, pool, window=3) is None
     bulk = {cid: tuple(sorted(assigned.get(cid, []), key=lambda i: i.id)) for cid in live}
     assert bulk == per_customer
     assert sum(len(items) for items in bulk.values()) > 0
@@ -389,3 +389,17 @@ def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items
     stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
     with pytest.raises(SonarDataError, match="repeats"):
         _group([stock_only, stock_only])
+
+
+def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sonar_bdc.bulk_inventory import in_order
+
+    called: list[int] = []
+    with ThreadPoolExecutor(4) as pool:
+        pages = in_order(pool, lambda n: called.append(n) or n * 10, range(1, 21), window=3)
+        for seen, value in enumerate(pages, start=1):
+            assert value == seen * 10
+            assert len(called) <= seen + 3  # never more than the window ahead
+    assert sorted(called) == list(range(1, 21))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 from .errors import SonarBdcError, SonarDataError
 from .records import InventoryItem
@@ -21,10 +22,15 @@ from .sonar.client import ItemsPage
 log = logging.getLogger("sonar_bdc.importer")
 
 Assigned = dict[int, list[InventoryItem]]
+T = TypeVar("T")
 
 
 def fetch_assigned_inventory(
-    client: SonarClient, catalog: InventoryCatalog, customers: int, pool: ThreadPoolExecutor
+    client: SonarClient,
+    catalog: InventoryCatalog,
+    customers: int,
+    pool: ThreadPoolExecutor,
+    window: int,
 ) -> Assigned | None:
     """Items per account id when listing all items is cheaper than ``customers`` requests.
 
@@ -41,12 +47,30 @@ def fetch_assigned_inventory(
             "inventory: listing all items (%d pages) instead of %d per-customer requests",
             total_pages, customers,
         )  # fmt: skip
-        rest = pool.map(lambda page: client.inventory_items_page(page, catalog),
-                        range(2, total_pages + 1))  # fmt: skip
+        # At most ``window`` pages are fetched ahead of the one being grouped.
+        rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
+                        range(2, total_pages + 1), window)  # fmt: skip
         return _group(itertools.chain([first], rest))
     except SonarBdcError as exc:
         log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
         return None
+
+
+def in_order(
+    pool: ThreadPoolExecutor, fn: Callable[[int], T], args: Iterable[int], window: int
+) -> Iterator[T]:
+    """``pool.map`` with at most ``window`` calls submitted ahead of the one yielded."""
+    pending: deque[Future[T]] = deque()
+    try:
+        for arg in args:
+            pending.append(pool.submit(fn, arg))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def _group(pages: Iterable[ItemsPage]) -> Assigned:

@@ -28,7 +28,7 @@ from .summary import Summary
 log = logging.getLogger("sonar_bdc.importer")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a full run plans one per account
 class Job:
     """One customer to refresh, and which of its parts."""
 
@@ -96,7 +96,7 @@ def fetch_and_write(
     inventory_jobs = sum(1 for job in plan if job.inventory)
     if fetcher.inv_catalog is not None and inventory_jobs:
         fetcher.assigned = fetch_assigned_inventory(
-            fetcher.client, fetcher.inv_catalog, inventory_jobs, pool
+            fetcher.client, fetcher.inv_catalog, inventory_jobs, pool, window
         )
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
