@@ -18,7 +18,6 @@ from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Faults, Simulator, generate
-from sonar_bdc.sonar import SonarClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,27 +333,28 @@ def test_sigkill_mid_run_then_rerun_makes_the_database_exact(
     check_exact(pg_conn, schema, sim)
 
 
-def test_listing_all_items_and_asking_per_customer_give_identical_inventory(sim) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+def test_listing_all_items_and_asking_per_customer_store_identical_rows(
+    sim, pg_schema, pg_conn, monkeypatch
+) -> None:
+    from sonar_bdc import fetching
 
-    from sonar_bdc.bulk_inventory import fetch_assigned_inventory
-    from sonar_bdc.importer import sonar_config
-
-    settings = settings_for(sim, {"host": "", "port": 1, "user": "", "dbname": ""}, "x")
-    live = sim.dataset.live_ids()
-    with SonarClient(sonar_config(settings)) as client, ThreadPoolExecutor(4) as pool:
-        catalog = client.inventory_catalog()
-        before = sim.requests_by_kind.get("api_list", 0)
-        assigned = fetch_assigned_inventory(client, catalog, len(live), pool, window=3)
-        assert assigned is not None  # a few item pages are cheaper than 250 accounts
-        pages = sim.requests_by_kind["api_list"] - before
-        assert pages <= len(sim.dataset.items) // 100 + 1
-        per_customer = {cid: client.account_inventory(cid, catalog).items for cid in live}
-        # Few customers: the per-customer path is the cheaper one.
-        assert fetch_assigned_inventory(client, catalog, 2, pool, window=3) is None
-    bulk = {cid: tuple(sorted(assigned.get(cid, []), key=lambda i: i.id)) for cid in live}
-    assert bulk == per_customer
-    assert sum(len(items) for items in bulk.values()) > 0
+    db, schema = pg_schema
+    listed = run_import(settings_for(sim, db, schema), show_progress=False)
+    pages = sim.requests_by_kind["api_list"]
+    assert sim.requests_by_kind.get("inventory", 0) == 0  # 250 accounts: the listing is cheaper
+    monkeypatch.setattr(fetching, "list_inventory", lambda *args: None)
+    other = f"{schema}_per_customer"
+    try:
+        asked = run_import(settings_for(sim, db, other), show_progress=False)
+        assert sim.requests_by_kind["inventory"] == asked.fetched  # gone accounts stop at 404
+        assert sim.requests_by_kind["api_list"] - pages < pages  # only the catalogs again
+        assert listed.exit_code == asked.exit_code == 0
+        bulk, per_customer = dbcompare.snapshot(pg_conn, schema), dbcompare.snapshot(pg_conn, other)
+        assert bulk["items"] and sum(map(len, bulk["links"].values())) > 0
+        assert bulk == per_customer
+    finally:
+        pg_conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
+    check_exact(pg_conn, schema, sim)
 
 
 def test_unwritable_log_file_is_one_line_and_exit_2(sim, pg_schema, monkeypatch, capsys) -> None:
@@ -382,13 +382,15 @@ def test_first_ctrl_c_sets_a_flag_and_a_second_one_interrupts() -> None:
 
 
 def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items() -> None:
-    from sonar_bdc.bulk_inventory import _group
+    from sonar_bdc.bulk_inventory import checked
     from sonar_bdc.errors import SonarDataError
     from sonar_bdc.sonar.client import ItemsPage
 
     stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
+    other = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({3}))
+    assert list(checked([stock_only, other])) == [[], []]
     with pytest.raises(SonarDataError, match="repeats"):
-        _group([stock_only, stock_only])
+        list(checked([stock_only, other, stock_only]))
 
 
 def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:

@@ -477,3 +477,29 @@ def test_dry_run_first_load_leaves_the_index(
         assert dry.write_report([ReportRow(i) for i in range(5)], T1).new_ids == set(range(5))
     assert len(_geom_index(store, pg_conn)) == 1
     assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(0,)]
+
+
+def test_listed_inventory_is_taken_from_the_staged_listing(
+    store: Store, pg_conn: psycopg.Connection
+) -> None:
+    """Batches of 3: customer 4's items come from the listing in a later batch."""
+    store.write_report([ReportRow(i) for i in range(1, 5)], T1)
+    with store.writer() as writer:  # an earlier run: customer 2 holds item 9
+        writer.add_inventory(CustomerInventory(2, (InventoryItem(9, status="old"),)), T1)
+    pages = [
+        [(1, InventoryItem(10, status="in\x00use")), (4, InventoryItem(11))],
+        [(1, InventoryItem(12, mac_address="aa:bb")), (4, InventoryItem(11))],  # listed twice
+    ]
+    assert store.stage_listing(pages) == (4, 1)
+    with store.writer() as writer:
+        for cid in range(1, 5):
+            writer.add_listed_inventory(cid, T2)
+    assert writer.changed_ids == {1, 2, 4}  # 3 had nothing and still has nothing
+    links = query(store, pg_conn, "SELECT customer_id, inventory_item_id FROM {} ORDER BY 1, 2",
+                  "customer_inventory")  # fmt: skip
+    assert links == [(1, 10), (1, 12), (4, 11)]
+    items = query(store, pg_conn, "SELECT id, status, mac_address FROM {} ORDER BY 1",
+                  "inventory_items")  # fmt: skip
+    assert items == [(9, "old", None), (10, "inuse", None), (11, None, None), (12, None, "aa:bb")]
+    stamps = query(store, pg_conn, "SELECT DISTINCT inventory_updated_at FROM {}", "customers")
+    assert stamps == [(T2,)]

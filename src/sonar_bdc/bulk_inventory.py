@@ -1,5 +1,8 @@
 """Inventory for many customers at once, from Sonar's list of all items.
 
+The listing waits in the store (``Store.stage_listing``), not in memory, until each
+customer is written.
+
 ``/api/v1/inventory/items`` lists every item with its assignee, 100 per page, so when
 most customers need their inventory it costs one request per 100 items instead of
 one per customer. The first page's ``total_pages`` decides which path is cheaper.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -18,21 +21,23 @@ from .errors import SonarBdcError, SonarDataError
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
 from .sonar.client import ItemsPage
+from .store import Store
 
 log = logging.getLogger("sonar_bdc.importer")
 
-Assigned = dict[int, list[InventoryItem]]
 T = TypeVar("T")
 
 
-def fetch_assigned_inventory(
+def list_inventory(
     client: SonarClient,
+    store: Store,
     catalog: InventoryCatalog,
     customers: int,
     pool: ThreadPoolExecutor,
     window: int,
-) -> Assigned | None:
-    """Items per account id when listing all items is cheaper than ``customers`` requests.
+) -> tuple[int, int] | None:
+    """List all items into the store (``Store.stage_listing``) when that is cheaper
+    than ``customers`` requests: (items held, text values cleaned).
 
     None means "use one request per customer": fewer customers than item pages, an
     instance without a usable page count, or a page that could not be read.
@@ -47,10 +52,10 @@ def fetch_assigned_inventory(
             "inventory: listing all items (%d pages) instead of %d per-customer requests",
             total_pages, customers,
         )  # fmt: skip
-        # At most ``window`` pages are fetched ahead of the one being grouped.
+        # At most ``window`` pages are fetched ahead of the one being stored.
         rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
                         range(2, total_pages + 1), window)  # fmt: skip
-        return _group(itertools.chain([first], rest))
+        return store.stage_listing(checked(itertools.chain([first], rest)))
     except SonarBdcError as exc:
         log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
         return None
@@ -73,16 +78,13 @@ def in_order(
             future.cancel()
 
 
-def _group(pages: Iterable[ItemsPage]) -> Assigned:
-    """Items by account, page by page as they come (no page is kept);
-    refuses an instance that ignores ``page`` (a page repeats an earlier one)."""
-    grouped: Assigned = defaultdict(list)
+def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryItem]]]:
+    """Each page's (account id, item) pairs; refuses an instance that ignores ``page``
+    (a page repeats an earlier one)."""
     seen: set[int] = set()  # a hash of each page's item ids: small, however many items
     for number, page in enumerate(pages, start=1):
         signature = hash(page.item_ids)
         if page.item_ids and signature in seen:
             raise SonarDataError(f"inventory/items page {number} repeats an earlier page")
         seen.add(signature)
-        for account_id, item in page.assigned:
-            grouped[account_id].append(item)
-    return grouped
+        yield page.assigned

@@ -17,10 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .bulk_inventory import Assigned, fetch_assigned_inventory
+from .bulk_inventory import list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .progress import make_progress
-from .records import CustomerDetail, CustomerInventory, InventoryItem
+from .records import CustomerDetail, CustomerInventory
 from .sonar import InventoryCatalog, SonarClient
 from .store import Store, Writer
 from .summary import Summary
@@ -45,35 +45,30 @@ class Fetched:
     detail: CustomerDetail | None = None
     inventory: CustomerInventory | None = None
     deleted: bool = False
+    listed: bool = False  # the inventory is in the store's listing
 
 
 @dataclass
 class Fetcher:
-    """Fetches one job's parts; ``assigned`` holds inventory listed in bulk, if any."""
+    """Fetches one job's parts; ``listed``: the store holds every customer's inventory."""
 
     client: SonarClient
     inv_catalog: InventoryCatalog | None
-    assigned: Assigned | None = None
+    listed: bool = False
 
     def __call__(self, job: Job) -> Fetched:
         try:
             detail = self.client.account_detail(job.customer_id) if job.detail else None
-            inventory = self._inventory(job) if job.inventory else None
+            listed = job.inventory and self.listed
+            inventory = self._inventory(job) if job.inventory and not listed else None
         except SonarNotFound:
             return Fetched(job.customer_id, deleted=True)
-        return Fetched(job.customer_id, detail, inventory)
+        return Fetched(job.customer_id, detail, inventory, listed=listed)
 
     def _inventory(self, job: Job) -> CustomerInventory | None:
-        if self.assigned is not None:
-            items = self.assigned.pop(job.customer_id, [])  # popped: memory shrinks as we go
-            return CustomerInventory(job.customer_id, tuple(sorted(items, key=_item_id)))
         if self.inv_catalog is None:
             return None
         return self.client.account_inventory(job.customer_id, self.inv_catalog)
-
-
-def _item_id(item: InventoryItem) -> int:
-    return item.id
 
 
 def fetch_and_write(
@@ -95,9 +90,11 @@ def fetch_and_write(
         return set()
     inventory_jobs = sum(1 for job in plan if job.inventory)
     if fetcher.inv_catalog is not None and inventory_jobs:
-        fetcher.assigned = fetch_assigned_inventory(
-            fetcher.client, fetcher.inv_catalog, inventory_jobs, pool, window
+        listed = list_inventory(
+            fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window
         )
+        fetcher.listed = listed is not None
+        summary.nul_cleaned += listed[1] if listed else 0
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
         with store.writer() as writer, _ctrl_c_as_flag() as stop:
@@ -186,6 +183,8 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
             writer.add_detail(fetched.detail, now)
         if fetched.inventory is not None:
             writer.add_inventory(fetched.inventory, now)
+        elif fetched.listed:
+            writer.add_listed_inventory(customer_id, now)
 
 
 def _report_outcomes(summary: Summary) -> None:

@@ -7,11 +7,11 @@ order, and with which key arrays, is decided here without a database.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from sonar_bdc.store import rows, staging, upserts
+from sonar_bdc.store import listing, rows, staging, upserts
 from sonar_bdc.store.prefix import Prefix
 from sonar_bdc.store.rows import Row
 
@@ -24,6 +24,7 @@ class Customer:
     groups: list[Row] | None = None  # None: detail not refreshed in this batch
     services: list[Row] | None = None
     items: list[Row] | None = None  # None: inventory not refreshed in this batch
+    listed: bool = False  # inventory refreshed from the bulk listing (listing.py)
     deleted: bool = False
     cleaned: bool = False  # text checked since the last change
 
@@ -78,11 +79,13 @@ class Batch:
     items: list[Row]
     links: list[Row]
     deleted_ids: list[int]
+    listed_ids: list[int]  # customers whose items come from the listing table
+    listed_items: list[int] = field(default_factory=list)  # their item ids, once staged
 
     @classmethod
     def of(cls, batch: list[Customer]) -> Batch:
         detail = [c for c in batch if c.groups is not None]
-        inventory = [c for c in batch if c.items is not None]
+        inventory = [c for c in batch if c.items is not None or c.listed]
         return cls(
             customers=[tuple(c.row) for c in batch],
             detail_ids=[c.row[0] for c in detail],  # type: ignore[misc]
@@ -92,6 +95,7 @@ class Batch:
             items=rows.last_by_key(item for c in inventory for item in c.items or ()),
             links=[(c.row[0], item[0]) for c in inventory for item in c.items or ()],
             deleted_ids=[c.row[0] for c in batch if c.deleted],  # type: ignore[misc]
+            listed_ids=[c.row[0] for c in batch if c.listed],  # type: ignore[misc]
         )
 
     def copy(self, st: staging.Staging) -> None:
@@ -101,6 +105,12 @@ class Batch:
         st.copy(staging.SERVICES, self.services)
         st.copy(staging.ITEMS, self.items)
         st.copy(staging.ITEM_LINKS, self.links)
+        if self.listed_ids:
+            scope = _ids(self.listed_ids)
+            cur = st.conn.execute(listing.take_items_sql(), scope)
+            self.listed_items = [row[0] for row in cur.fetchall()]
+            cur = st.conn.execute(listing.take_links_sql(), scope)
+            self.links += cur.fetchall()
 
     def plan(self, prefix: Prefix) -> Plan:
         """The statements for this batch, in foreign-key order, tagged by what they return."""
@@ -115,7 +125,7 @@ class Batch:
         if self.inventory_ids:
             items = prefix.table("inventory_items")
             values = staging.ITEMS.column_names[1:]
-            item_ids = _ids(item[0] for item in self.items)
+            item_ids = _ids([*(item[0] for item in self.items), *self.listed_items])
             plan += [
                 (upserts.upsert_sql(items, staging.ITEMS, ("id",), values), item_ids, "items"),
                 (

@@ -129,7 +129,7 @@ def service_rows(detail: CustomerDetail) -> list[Row]:
     return [(detail.id, *_service_fields(service)) for service in last.values()]
 
 
-_item_fields = attrgetter(
+item_fields = attrgetter(
     "id", "inventory_model_id", "model_name", "manufacturer_id", "manufacturer_name",
     "status", "mac_address",
 )  # fmt: skip
@@ -138,7 +138,7 @@ ITEM_TEXT_POSITIONS = (2, 4, 5, 6)
 
 def item_rows(inventory: CustomerInventory) -> list[Row]:
     """One row per item id (the last one wins); text not yet cleaned, as for services."""
-    return last_by_key(map(_item_fields, inventory.items))
+    return last_by_key(map(item_fields, inventory.items))
 
 
 def group_row(group: Group, clean: TextCleaner) -> Row:

@@ -93,6 +93,8 @@ ITEMS = Stage(
 ITEM_LINKS = Stage(
     "sonar_bdc_stage_item_links", (("customer_id", "int8"), ("inventory_item_id", "int8"))
 )
+# Inventory listed in bulk for the whole run (not emptied per batch): see listing.py.
+LISTING = Stage("sonar_bdc_stage_listing", (("customer_id", "int8"), *ITEMS.columns))
 GROUPS = Stage("sonar_bdc_stage_groups", (("id", "int8"), ("name", "text")))
 STATUSES = Stage("sonar_bdc_stage_statuses", (("id", "int8"), ("name", "text"), ("active", "bool")))
 TYPES = Stage("sonar_bdc_stage_types", (("id", "int8"), ("name", "text"), ("type", "text")))
@@ -104,6 +106,7 @@ ALL_STAGES = (
     SERVICES,
     ITEMS,
     ITEM_LINKS,
+    LISTING,
     GROUPS,
     STATUSES,
     TYPES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -11,9 +11,10 @@ from typing import Any
 from psycopg import pq
 
 from sonar_bdc.errors import ConfigError, StoreError
-from sonar_bdc.records import Catalogs, ReportRow
+from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import migrate, queries
 from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
 from sonar_bdc.store.session import Session
@@ -113,6 +114,16 @@ class Store:
             ids = [row[0] for row in cur.fetchall()]
         self._end_read()
         return ids
+
+    def stage_listing(
+        self, pages: Iterable[Sequence[tuple[int, InventoryItem]]]
+    ) -> tuple[int, int]:
+        """Hold bulk-listed (account id, item) pages for ``Writer.add_listed_inventory``.
+
+        Returns (items staged, text values cleaned); replaces any earlier listing.
+        """
+        with translated("holding the inventory listing"):
+            return stage_listing(self._session, pages)
 
     def writer(self) -> Writer:
         return Writer(self._session)

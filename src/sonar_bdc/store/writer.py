@@ -50,7 +50,14 @@ class Writer:
         rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(inventory.customer_id, deleting=False)
         customer.row[6] = fetched_at
-        customer.items = rows.item_rows(inventory)
+        customer.items, customer.listed = rows.item_rows(inventory), False
+
+    def add_listed_inventory(self, customer_id: int, fetched_at: datetime) -> None:
+        """Like ``add_inventory``, with the items ``Store.stage_listing`` holds for it."""
+        rows.require_aware(fetched_at, "fetched_at")
+        customer = self._slot(customer_id, deleting=False)
+        customer.row[6] = fetched_at
+        customer.items, customer.listed = None, True
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
