@@ -405,3 +405,16 @@ def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:
             assert value == seen * 10
             assert len(called) <= seen + 3  # never more than the window ahead
     assert sorted(called) == list(range(1, 21))
+
+
+def test_plan_keeps_order_parts_and_slices() -> None:
+    from sonar_bdc.fetching import Job
+    from sonar_bdc.importer import _plan
+
+    plan = _plan([5, 3, 9], [3, 7], None)
+    assert list(plan) == [Job(5, True, False), Job(3, True, True), Job(9, True, False),
+                          Job(7, False, True)]  # fmt: skip
+    assert len(plan) == 4 and plan[-1] == Job(7, False, True)
+    assert list(plan[:2]) == [Job(5, True, False), Job(3, True, True)]
+    assert list(_plan([5, 3, 9], [3, 7], 1)) == [Job(5, True, False)]
+    assert not _plan([], [], None)

@@ -12,10 +12,12 @@ import logging
 import queue
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import overload
 
 from .bulk_inventory import list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
@@ -35,6 +37,31 @@ class Job:
     customer_id: int
     detail: bool
     inventory: bool
+
+
+class Plan(Sequence[Job]):
+    """Jobs in fetch order, held as two flat arrays: a full run plans one per account."""
+
+    def __init__(self, jobs: Iterable[tuple[int, bool, bool]] = ()) -> None:
+        self._ids, self._parts = array("q"), bytearray()
+        for customer_id, detail, inventory in jobs:
+            self._ids.append(customer_id)
+            self._parts.append(detail | inventory << 1)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Job: ...
+    @overload
+    def __getitem__(self, index: slice) -> Plan: ...
+    def __getitem__(self, index: int | slice) -> Job | Plan:
+        if isinstance(index, slice):
+            part = Plan()
+            part._ids, part._parts = self._ids[index], self._parts[index]
+            return part
+        parts = self._parts[index]
+        return Job(self._ids[index], bool(parts & 1), bool(parts & 2))
 
 
 @dataclass(frozen=True)
@@ -75,7 +102,7 @@ def fetch_and_write(
     fetcher: Fetcher,
     store: Store,
     pool: ThreadPoolExecutor,
-    plan: list[Job],
+    plan: Sequence[Job],
     summary: Summary,
     *,
     window: int,
@@ -133,7 +160,7 @@ def _ctrl_c_as_flag() -> Iterator[threading.Event]:
 
 
 def bounded_map(
-    pool: ThreadPoolExecutor, fn: Callable[[Job], Fetched], jobs: list[Job], window: int
+    pool: ThreadPoolExecutor, fn: Callable[[Job], Fetched], jobs: Iterable[Job], window: int
 ) -> Iterator[tuple[Job, Future[Fetched]]]:
     """Yield (job, finished future) in completion order, at most ``window`` in flight.
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .fetching import Fetcher, Job, fetch_and_write
+from .fetching import Fetcher, Plan, fetch_and_write
 from .settings import Settings
 from .sonar import SonarClient, SonarConfig
 from .store import ReportWriteResult, Store, parse_prefix
@@ -154,7 +154,7 @@ def _plan_refresh(
     seen_at: datetime,
     want_detail: bool,
     want_inventory: bool,
-) -> list[Job]:
+) -> Plan:
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
     with summary.db_clock:  # all stale ids (ints: small), so the counts stay true with -l
         detail_ids = (
@@ -175,10 +175,10 @@ def _plan_refresh(
     return plan
 
 
-def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> list[Job]:
+def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> Plan:
     """(customer id, fetch detail?, fetch inventory?) in the order the store ranked them."""
     want_detail, want_inventory = set(detail_ids), set(inventory_ids)
     order = list(dict.fromkeys([*detail_ids, *inventory_ids]))
     if limit is not None:
         order = order[:limit]
-    return [Job(cid, cid in want_detail, cid in want_inventory) for cid in order]
+    return Plan((cid, cid in want_detail, cid in want_inventory) for cid in order)
