@@ -503,3 +503,11 @@ def test_listed_inventory_is_taken_from_the_staged_listing(
     assert items == [(9, "old", None), (10, "inuse", None), (11, None, None), (12, None, "aa:bb")]
     stamps = query(store, pg_conn, "SELECT DISTINCT inventory_updated_at FROM {}", "customers")
     assert stamps == [(T2,)]
+
+
+def test_known_ids_are_left_out_of_changed_ids(store: Store) -> None:
+    store.write_report([ReportRow(i) for i in range(1, 5)], T1)
+    with store.writer(known={1, 3}) as writer:
+        for cid in range(1, 5):
+            writer.add_detail(detail(cid, groups=[cid]), T1)
+    assert writer.changed_ids == {2, 4} and writer.written == 4

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from .errors import SonarBdcError, SonarDataError
+from .errors import SonarDataError, SonarError
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
 from .sonar.client import ItemsPage
@@ -56,7 +56,7 @@ def list_inventory(
         rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
                         range(2, total_pages + 1), window)  # fmt: skip
         return store.stage_listing(checked(itertools.chain([first], rest)))
-    except SonarBdcError as exc:
+    except SonarError as exc:  # a StoreError is the run's to report
         log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
         return None
 

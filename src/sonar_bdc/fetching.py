@@ -13,7 +13,7 @@ import queue
 import signal
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -107,8 +107,10 @@ def fetch_and_write(
     *,
     window: int,
     show: bool,
+    known: Collection[int] = frozenset(),
 ) -> set[int]:
-    """Refresh every job of ``plan``; return the ids whose stored data changed.
+    """Refresh every job of ``plan``; return the ids whose stored data changed (``known``
+    ones left out: the caller counts those already).
 
     Ctrl-C stops after the customer being written, commits the complete ones, and
     marks the summary interrupted.
@@ -124,7 +126,7 @@ def fetch_and_write(
         summary.nul_cleaned += listed[1] if listed else 0
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
-        with store.writer() as writer, _ctrl_c_as_flag() as stop:
+        with store.writer(known) as writer, _ctrl_c_as_flag() as stop:
             for job, future in bounded_map(pool, fetcher, plan, window):
                 _write_one(writer, job.customer_id, future, summary)
                 bar.update()

@@ -114,6 +114,7 @@ def _run(
         changed = fetch_and_write(
             Fetcher(client, inv_catalog.result() if inv_catalog else None),
             store, pool, plan, summary, window=settings.workers * 4, show=show,
+            known=written.new_ids,
         )  # fmt: skip
     summary.new = len(written.new_ids)
     summary.updated = len((written.updated_ids | changed) - written.new_ids)

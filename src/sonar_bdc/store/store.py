@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -125,8 +125,10 @@ class Store:
         with translated("holding the inventory listing"):
             return stage_listing(self._session, pages)
 
-    def writer(self) -> Writer:
-        return Writer(self._session)
+    def writer(self, known: Collection[int] = frozenset()) -> Writer:
+        """``known``: ids whose changes the caller counts already (``changed_ids`` leaves
+        them out, so a first import does not hold every id twice)."""
+        return Writer(self._session, known)
 
     def set_meta(self, key: str, value: str) -> None:
         try:

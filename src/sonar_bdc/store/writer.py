@@ -8,6 +8,7 @@ customers; what was not committed stays stale and is fetched again next run.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from types import TracebackType
 
@@ -22,8 +23,9 @@ from sonar_bdc.store.session import Session
 class Writer:
     """Use as ``with store.writer() as w``; see the module docstring."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: Collection[int] = frozenset()) -> None:
         self._session = session
+        self._known = known
         self._buffer: dict[int, Customer] = {}
         self._clean = rows.TextCleaner()
         self._pending_changed: set[int] = set()
@@ -75,7 +77,7 @@ class Writer:
             changed = self._write(list(self._buffer.values()))
         count = len(self._buffer)
         self._buffer = {}
-        self._pending_changed |= changed
+        self._pending_changed.update(c for c in changed if c not in self._known)
         self._pending_written += count
         if self._pending_written >= self._session.commit_interval:
             self.commit()
