@@ -167,6 +167,25 @@ def test_login_page_sent_as_json_is_an_expired_session(stub: tuple[Stub, str]) -
         assert (client.stats.retries, client.stats.logins) == (0, 2)
 
 
+def test_report_that_cannot_be_spooled_names_tmpdir(
+    stub: tuple[Stub, str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from sonar_bdc.errors import ConfigError
+    from sonar_bdc.sonar import transport
+
+    server, url = stub
+    server.on("GET", "/", login_page("t", in_header=True))
+    server.on("POST", "/", logged_in("s1"))
+    server.on("GET", REPORT, Answer(200, {"data": [ROW] * 200}))
+    monkeypatch.setattr(transport, "SPOOL_IN_MEMORY", 100)  # past it: a file on disk
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    with client_for(url) as client, pytest.raises(ConfigError, match="TMPDIR"):
+        client.report()
+    assert len(server.requests(REPORT)) == 1  # not retried: waiting does not fix it
+
+
 def test_redirect_back_to_login_page_retries_once_then_refuses(stub: tuple[Stub, str]) -> None:
     server, url = stub
     server.on("GET", "/", login_page("t", in_header=True))

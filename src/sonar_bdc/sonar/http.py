@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -136,8 +137,7 @@ class HttpPool:
             )
             try:
                 if into is not None and 200 <= answer.status < 300:
-                    for chunk in answer.stream(CHUNK):
-                        into.write(chunk)
+                    _spool(answer.stream(CHUNK), into, what)
                     content = b""
                 else:
                     content = answer.read()
@@ -181,6 +181,17 @@ class HttpPool:
                 f"cannot reach Sonar at {self.base_url} ({what}: {reason}); check {HOST_SETTINGS}"
             )
         return SonarRetriableError(f"{what}: connection failed: {reason}")
+
+
+def _spool(chunks: Iterator[bytes], into: BinaryIO, what: str) -> None:
+    try:
+        for chunk in chunks:
+            into.write(chunk)
+    except OSError as exc:  # a full or read-only temporary directory
+        raise ConfigError(
+            f"{what}: cannot keep the answer in a temporary file ({exc}): free space in "
+            f"{tempfile.gettempdir()} or set TMPDIR to a writable directory"
+        ) from exc
 
 
 def tls_context(verify: bool | str) -> ssl.SSLContext:
