@@ -475,6 +475,10 @@ def test_dry_run_first_load_leaves_the_index(
     with Store.connect(params, store.prefix, batch_size=2, commit_interval=2, dry_run=True) as dry:
         dry.ensure_schema()
         assert dry.write_report([ReportRow(i) for i in range(5)], T1).new_ids == set(range(5))
+        # Its one transaction must not hold the table locked for the whole run.
+        pg_conn.execute("SET lock_timeout = '500ms'")
+        assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(0,)]
+        pg_conn.execute("RESET lock_timeout")
     assert len(_geom_index(store, pg_conn)) == 1
     assert query(store, pg_conn, "SELECT count(*) FROM {}", "customers") == [(0,)]
 
@@ -511,3 +515,20 @@ def test_known_ids_are_left_out_of_changed_ids(store: Store) -> None:
         for cid in range(1, 5):
             writer.add_detail(detail(cid, groups=[cid]), T1)
     assert writer.changed_ids == {2, 4} and writer.written == 4
+
+
+def test_missing_index_is_not_rebuilt_while_another_import_holds_the_table(
+    connected: tuple[Store, dict], pg_database: dict, pg_conn: psycopg.Connection
+) -> None:
+    store, params = connected
+    index = sql.Identifier(store.prefix.schema_name, store.prefix.name("customers_geom_idx"))
+    pg_conn.execute(sql.SQL("DROP INDEX {}").format(index))
+    with psycopg.connect(**pg_database) as importing:  # a first load between its commits
+        insert = sql.SQL("INSERT INTO {} (id) VALUES (1)")
+        importing.execute(insert.format(store.prefix.table("customers")))
+        with Store.connect(params, store.prefix) as second:
+            second.ensure_schema()  # waits about 2 s, not for the whole import
+        assert _geom_index(store, pg_conn) == []
+    with Store.connect(params, store.prefix) as later:
+        later.ensure_schema()
+    assert len(_geom_index(store, pg_conn)) == 1

@@ -26,9 +26,9 @@ from urllib3.exceptions import (
     InsecureRequestWarning,
     LocationValueError,
     NewConnectionError,
-    SSLError,
     TimeoutError,
 )
+from urllib3.util import make_headers
 
 from ..errors import (
     ConfigError,
@@ -97,7 +97,8 @@ class HttpPool:
                 block=True,  # wait for a free connection rather than open extra ones
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
                 retries=False,  # the retry layer above decides
-                headers=dict(headers),
+                # Compressed answers (decoded by urllib3): the report is large.
+                headers={**make_headers(accept_encoding=True), **headers},
                 **options,
             )
         except (LocationValueError, ValueError) as exc:
@@ -141,6 +142,9 @@ class HttpPool:
                     content = b""
                 else:
                     content = answer.read()
+            except BaseException:
+                answer.close()  # part of the body may still be on the way: never reuse it
+                raise
             finally:
                 answer.release_conn()
         self._answered = True
@@ -175,7 +179,7 @@ class HttpPool:
                 f"instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA certificate "
                 "(PEM file)"
             )
-        if isinstance(exc, (NewConnectionError, SSLError)) or not self._answered:
+        if isinstance(exc, NewConnectionError) or not self._answered:
             # Nothing ever answered: DNS, a refused port, or http:// to a TLS port.
             return SonarUnreachable(
                 f"cannot reach Sonar at {self.base_url} ({what}: {reason}); check {HOST_SETTINGS}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import psycopg
 
@@ -10,6 +11,8 @@ from sonar_bdc.errors import StoreError, StoreUnavailable
 from sonar_bdc.store import ddl, queries
 from sonar_bdc.store.db import describe
 from sonar_bdc.store.prefix import Prefix
+
+log = logging.getLogger(__name__)
 
 
 def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
@@ -47,11 +50,19 @@ def restore_geom_index(conn: psycopg.Connection, prefix: Prefix) -> None:
     """Recreate the GiST index a first load dropped, if that load was cut short.
 
     Checked in the catalog first: CREATE INDEX IF NOT EXISTS would wait for a
-    running import's lock on the table even when the index is there.
+    running import's lock on the table even when the index is there. A first load
+    still running holds the table: it builds the index itself, so do not wait for it.
     """
     name = ddl.geom_index_name(prefix)
-    if not _scalar(conn.execute(queries.INDEX_EXISTS, [prefix.schema_name, name])):
-        conn.execute(ddl.geom_index_sql(prefix))
+    if _scalar(conn.execute(queries.INDEX_EXISTS, [prefix.schema_name, name])):
+        return
+    try:
+        with conn.transaction():  # a savepoint
+            conn.execute(queries.SHORT_LOCK_TIMEOUT)
+            conn.execute(ddl.geom_index_sql(prefix))
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.InsufficientPrivilege) as exc:
+        log.warning("the location index of %s is missing and was not rebuilt now (%s)",
+                    prefix, describe(exc))  # fmt: skip
 
 
 def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> None:

@@ -24,6 +24,7 @@ POSTGIS_AVAILABLE = sql.SQL(
 CREATE_POSTGIS = sql.SQL("CREATE EXTENSION IF NOT EXISTS postgis")
 # Migrations wait this long for tables another session is using, then give up.
 MIGRATION_LOCK_TIMEOUT = sql.SQL("SET LOCAL lock_timeout = '10s'")
+SHORT_LOCK_TIMEOUT = sql.SQL("SET LOCAL lock_timeout = '2s'")
 SCHEMA_EXISTS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)")
 
 
