@@ -14,16 +14,15 @@ client, and prints requests per second, the rate the latency allows
 from __future__ import annotations
 
 import argparse
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import urllib3
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_import import start_simulator
+
 PATH = "/api/v1/accounts/1001/inventory_items?page=1"
 AUTH = ("admin", "sonar")
 
@@ -72,29 +71,14 @@ def measure(get: Callable[[], None], threads: int, requests: int) -> tuple[float
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def start_simulator(port: int, latency: float) -> subprocess.Popen:
-    cmd = [str(ROOT / ".venv/bin/sonar-bdc"), "simulate", "--accounts", "1000",
-           "--port", str(port), "--latency", str(latency)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            urllib3.request("GET", f"http://127.0.0.1:{port}/", timeout=1, retries=False)
-            return proc
-        except urllib3.exceptions.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the simulator did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="10,32")
     parser.add_argument("--requests", type=int, default=3200)
     parser.add_argument("--latency", type=float, default=0.03)
-    parser.add_argument("--port", type=int, default=18599)
     args = parser.parse_args()
-    sim = start_simulator(args.port, args.latency)
-    base = f"http://127.0.0.1:{args.port}"
+    sim, port = start_simulator(1000, args.latency, None, "v1")
+    base = f"http://127.0.0.1:{port}"
     print("| client | threads | requests/s | latency allows | CPU ms/request |")
     print("|---|---|---|---|---|")
     try:
