@@ -285,8 +285,8 @@ def _looks_like_html(response: Reply, spool: BinaryIO | None = None) -> bool:
 
 def _start(response: Reply, spool: BinaryIO | None) -> bytes:
     """The body's first bytes after any whitespace, whether held or spooled."""
-    if spool is None:
-        return response.content.lstrip()[:64]
+    if spool is None:  # the head first: lstrip() of a whole detail copies it
+        return response.content[:4096].lstrip()[:64] or response.content.lstrip()[:64]
     spool.seek(0)
     while chunk := spool.read(4096):
         if stripped := chunk.lstrip():
