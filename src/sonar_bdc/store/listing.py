@@ -4,7 +4,7 @@ Sonar lists all items in item order, not by customer, so a customer's items are
 complete only once the whole listing is read. Held in Python until every customer
 was written, the listing grew an import by about 330 bytes per item (19 MB at
 50,000 accounts); it waits in a temporary table instead, and each writer batch
-takes its customers' items from there (``take_sql``).
+takes its customers' items from there (``take_items_sql``, ``take_links_sql``).
 """
 
 from __future__ import annotations
