@@ -112,16 +112,46 @@ def test_nul_is_cleaned_and_counted(store: Store, pg_conn: psycopg.Connection) -
     ]
 
 
-@pytest.mark.parametrize(
-    ("lat", "lon"),
-    [(None, None), (45.0, None), (0.0, 0.0), (91.0, 10.0), (45.0, -181.0), (float("nan"), 1.0)],
-)
+INVALID_POINTS = [
+    (None, None), (45.0, None), (None, -120.0), (0.0, 0.0), (-0.0, 0.0), (91.0, 10.0),
+    (45.0, -181.0), (float("nan"), 1.0), (1.0, float("nan")), (float("inf"), 1.0),
+]  # fmt: skip
+VALID_POINTS = [(90.0, 180.0), (-90.0, -180.0), (0.0, 1e-9), (-1e-9, 0.0), (45.523064, -122.6)]
+
+
+@pytest.mark.parametrize("table", ["empty", "filled"])  # a first load COPYs, else the upsert
+@pytest.mark.parametrize(("lat", "lon"), INVALID_POINTS)
 def test_invalid_coordinates_give_null(
-    store: Store, pg_conn: psycopg.Connection, lat: float | None, lon: float | None
+    store: Store, pg_conn: psycopg.Connection, table: str, lat: float | None, lon: float | None
 ) -> None:
+    if table == "filled":
+        store.write_report([ReportRow(2)], T1)
     store.write_report([ReportRow(1, latitude=lat, longitude=lon)], T1)
-    rows = query(store, pg_conn, "SELECT latitude, longitude, geom FROM {}", "customers")
+    rows = query(store, pg_conn, "SELECT latitude, longitude, geom FROM {} WHERE id = 1",
+                 "customers")  # fmt: skip
     assert rows == [(None, None, None)]
+
+
+@pytest.mark.parametrize("table", ["empty", "filled"])
+def test_first_load_points_equal_the_upserted_ones(
+    store: Store, pg_conn: psycopg.Connection, table: str
+) -> None:
+    """The first load builds points in Python; they must equal PostGIS's own."""
+    if table == "filled":
+        store.write_report([ReportRow(99)], T1)
+    points = [
+        ReportRow(i, latitude=lat, longitude=lon) for i, (lat, lon) in enumerate(VALID_POINTS)
+    ]
+    store.write_report(points, T1)
+    rows = query(
+        store,
+        pg_conn,
+        "SELECT latitude, longitude, ST_Equals(geom, ST_SetSRID(ST_MakePoint(longitude, latitude),"
+        " 4326)), ST_AsEWKB(geom) = ST_AsEWKB(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)),"
+        " ST_SRID(geom) FROM {} WHERE id < 99 ORDER BY id",
+        "customers",
+    )
+    assert rows == [(lat, lon, True, True, 4326) for lat, lon in VALID_POINTS]
 
 
 def test_geometry_is_lon_lat_in_4326(store: Store, pg_conn: psycopg.Connection) -> None:
@@ -437,6 +467,28 @@ def test_first_load_across_batches_matches_the_upsert_and_rebuilds_the_index(
     # the next run is an ordinary upsert into a filled table: nothing is new
     again = store.write_report(report, T2)
     assert again.new_ids == set() and again.total == 8
+
+
+def test_first_load_meets_a_row_another_session_added_between_commits(
+    store: Store, pg_database: dict, pg_conn: psycopg.Connection
+) -> None:
+    """Batches of 3, commits every 5: id 8 appears from elsewhere after the first commit;
+    its batch is upserted instead (nothing lost, nothing doubled), and so is the rest."""
+    customers = store.prefix.table("customers")
+
+    def report() -> Iterator[ReportRow]:
+        yield from (ReportRow(i, name=f"n{i}") for i in range(1, 7))  # commits after 6
+        with psycopg.connect(**pg_database, autocommit=True) as other:
+            other.execute(
+                sql.SQL("INSERT INTO {} (id, name) VALUES (8, 'other')").format(customers)
+            )
+        yield from (ReportRow(i, name=f"n{i}") for i in range(7, 12))
+
+    result = store.write_report(report(), T1)
+    assert result.new_ids == set(range(1, 12)) - {8} and result.updated_ids == {8}
+    names = query(store, pg_conn, "SELECT id, name, last_seen_at FROM {} ORDER BY id", "customers")
+    assert names == [(i, f"n{i}", T1) for i in range(1, 12)]
+    assert "gist (geom)" in _geom_index(store, pg_conn)[0][0]
 
 
 def test_first_load_cut_short_leaves_the_index_to_ensure_schema(

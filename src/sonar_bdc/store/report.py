@@ -9,6 +9,7 @@ from itertools import islice
 
 import psycopg
 
+from sonar_bdc.errors import StoreError
 from sonar_bdc.records import Catalogs, ReportRow
 from sonar_bdc.store import ddl, queries, rows, staging, upserts
 from sonar_bdc.store.db import translated
@@ -38,31 +39,41 @@ def batched(items: Iterable[ReportRow], size: int) -> Iterator[list[ReportRow]]:
 def write_report(
     session: Session, report: Iterable[ReportRow], seen_at: datetime
 ) -> ReportWriteResult:
-    """COPY-stage and upsert the report in batches, committing every commit_interval rows."""
+    """COPY-stage and upsert the report in batches, committing every commit_interval rows.
+
+    A first load into an empty table COPYs its rows straight into customers instead
+    (see ``_copy_new``) and builds the GiST index once at the end.
+    """
     rows.require_aware(seen_at, "seen_at")
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
     batches = (rows.report_rows(batch, clean) for batch in batched(report, session.batch_size))
     pending = 0
     try:
-        first_load = _defer_geom_index(session)
+        index_deferred = copy_new = _defer_geom_index(session)
         staged = next(batches, None)
         while staged is not None:
             ids = [row[0] for row in staged]
-            # Into an empty table, ids no earlier batch staged cannot be there yet.
-            known_new = first_load and seen.isdisjoint(ids)
             pending += len(staged)
             commit_due = pending >= session.commit_interval
-            # Read ahead only when no commit follows: a source failing then must not
-            # cost the rows that commit would have kept.
-            read_ahead = None if commit_due else batches
-            upcoming = _write_batch(session, staged, seen_at, result, known_new, read_ahead)
+            written = False
+            if copy_new and seen.isdisjoint(ids):
+                # Into a table that was empty, ids no earlier batch brought are not there
+                # yet, unless another session added one: then upsert from here on.
+                written = copy_new = _copy_new(session, staged, seen_at, result)
+            if written:
+                upcoming = None if commit_due else next(batches, None)
+            else:
+                # Read ahead only when no commit follows: a source failing then must
+                # not cost the rows that commit would have kept.
+                read_ahead = None if commit_due else batches
+                upcoming = _write_batch(session, staged, seen_at, result, read_ahead)
             seen.update(ids)  # type: ignore[arg-type]
             if commit_due:
                 _commit(session)
                 pending = 0
                 upcoming = next(batches, None)
             staged = upcoming
-        if first_load:
+        if index_deferred:
             with translated("indexing the customers' locations"):
                 session.conn.execute(ddl.geom_index_sql(session.prefix))
         _commit(session)
@@ -98,34 +109,52 @@ def _defer_geom_index(session: Session) -> bool:
     return True
 
 
+def _copy_new(
+    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
+) -> bool:
+    """COPY rows the table cannot hold yet straight into customers: no staging table,
+    no lookups. False, with nothing written, when one is there after all (another
+    session added it since the last commit): the caller upserts from then on."""
+    statement = upserts.copy_new_customers_sql(session.prefix)
+    with translated("writing the report"):
+        try:
+            with (
+                session.conn.transaction(),  # a savepoint: a conflict costs only this batch
+                session.conn.cursor() as cur,
+                cur.copy(statement) as copy,
+            ):
+                copy.set_types(upserts.NEW_CUSTOMER_TYPES)
+                for row in rows.new_customer_rows(staged, seen_at):
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            return False
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise StoreError(f"a value does not fit customers: {exc}") from exc
+    result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
+    return True
+
+
 def _write_batch(
     session: Session,
     staged: Sequence[rows.Row],
     seen_at: datetime,
     result: ReportWriteResult,
-    known_new: bool,
     read_ahead: Iterator[list[rows.Row]] | None,
 ) -> list[rows.Row] | None:
-    """Stage and write one batch; return the next from ``read_ahead``, read while the
+    """Stage and upsert one batch; return the next from ``read_ahead``, read while the
     server writes this one (None when there is none or no ``read_ahead``)."""
-    prefix, conn = session.prefix, session.conn
+    conn = session.conn
     with translated("writing the report"):
         session.staging.clear([staging.REPORT])
         session.staging.copy(staging.REPORT, staged)
-        if known_new:
-            statement, params = upserts.new_report_sql(prefix), {"seen": seen_at}
-        else:
-            ids = upserts.id_array(row[0] for row in staged)
-            statement, params = upserts.report_sql(prefix), {"seen": seen_at, "ids": ids}
+        ids = upserts.id_array(row[0] for row in staged)
+        params = {"seen": seen_at, "ids": ids}
         with conn.pipeline():
-            cur = conn.execute(statement, params)
+            cur = conn.execute(upserts.report_sql(session.prefix), params)
             # Sonar's stream is parsed and the next rows converted meanwhile.
             upcoming = None if read_ahead is None else next(read_ahead, None)
-        if known_new:
-            result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
-        else:
-            for customer_id, is_new in cur.fetchall():
-                (result.new_ids if is_new else result.updated_ids).add(customer_id)
+        for customer_id, is_new in cur.fetchall():
+            (result.new_ids if is_new else result.updated_ids).add(customer_id)
     return upcoming
 
 

@@ -5,10 +5,11 @@ Pure functions; the tuple orders match the staging tables in ``staging.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
+from struct import Struct
 
 from sonar_bdc.records import (
     AccountStatus,
@@ -91,6 +92,37 @@ def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
     """
     staged = clean.rows(list(map(_report_tuple, batch)), REPORT_TEXT_POSITIONS)
     return list(dict(zip(map(itemgetter(0), staged), staged, strict=True)).values())
+
+
+# EWKB of a point with an SRID: little-endian, type 1 with the SRID flag, SRID, x, y.
+_EWKB_POINT = Struct("<BIIdd")
+_POINT_WITH_SRID = 0x20000001
+SRID = 4326
+
+
+def valid_point(latitude: float | None, longitude: float | None) -> bool:
+    """Python's twin of ``upserts.VALID_POINT``: in range and not (0, 0); NaN fails."""
+    if latitude is None or longitude is None:
+        return False
+    in_range = -90 <= latitude <= 90 and -180 <= longitude <= 180
+    return in_range and (latitude != 0 or longitude != 0)
+
+
+def ewkb_point(latitude: float, longitude: float) -> bytes:
+    """The geometry ``ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)`` as EWKB."""
+    return _EWKB_POINT.pack(1, _POINT_WITH_SRID, SRID, longitude, latitude)
+
+
+def new_customer_rows(staged: Iterable[Row], seen_at: datetime) -> Iterator[Row]:
+    """Staged report rows as ``upserts.NEW_CUSTOMER_COLUMNS``: what the upsert would
+    insert, with invalid coordinates made NULL and the point built here."""
+    for row in staged:
+        latitude, longitude = row[-2], row[-1]
+        if valid_point(latitude, longitude):  # type: ignore[arg-type]
+            point = ewkb_point(latitude, longitude)  # type: ignore[arg-type]
+            yield (*row, point, seen_at)
+        else:
+            yield (*row[:-2], None, None, None, seen_at)
 
 
 def require_aware(moment: datetime, name: str) -> datetime:

@@ -148,19 +148,15 @@ def _report_source() -> sql.Composed:
     )
 
 
-def _report_upsert(prefix: Prefix, source: sql.Composable, guard: bool) -> sql.Composed:
-    """INSERT the rows of ``source`` (alias src) ON CONFLICT update them, or with
-    ``guard`` only those whose report fields or last_seen_at differ."""
+def _report_upsert(prefix: Prefix, source: sql.Composable) -> sql.Composed:
+    """INSERT the rows of ``source`` (alias src) ON CONFLICT update those whose
+    report fields or last_seen_at differ."""
     tracked = (*REPORT_FIELDS, "last_seen_at")
-    where = sql.SQL("")
-    if guard:
-        where = sql.SQL(" WHERE {} IS DISTINCT FROM {}").format(
-            _row(tracked, "t"), _row(tracked, "excluded")
-        )
     return sql.SQL(
         "INSERT INTO {customers} AS t (id, {fields}, geom, last_seen_at)"
         " SELECT src.id, {src_names}, {geom}, %(seen)s FROM {source}"
-        " ON CONFLICT (id) DO UPDATE SET {assign}, geom = EXCLUDED.geom{where}"
+        " ON CONFLICT (id) DO UPDATE SET {assign}, geom = EXCLUDED.geom"
+        " WHERE {tracked_t} IS DISTINCT FROM {tracked_excluded}"
     ).format(
         customers=prefix.table("customers"),
         fields=_names(REPORT_FIELDS),
@@ -168,7 +164,8 @@ def _report_upsert(prefix: Prefix, source: sql.Composable, guard: bool) -> sql.C
         geom=GEOM,
         source=source,
         assign=_assign(tracked),
-        where=where,
+        tracked_t=_row(tracked, "t"),
+        tracked_excluded=_row(tracked, "excluded"),
     )
 
 
@@ -197,18 +194,22 @@ def report_sql(prefix: Prefix) -> sql.Composed:
         src_fields=_row(REPORT_FIELDS, "src"),
         customers=prefix.table("customers"),
         in_batch=_in_batch("cur", "id", "ids"),
-        upsert=_report_upsert(prefix, skip_unchanged, guard=True),
+        upsert=_report_upsert(prefix, skip_unchanged),
     )
 
 
-def new_report_sql(prefix: Prefix) -> sql.Composed:
-    """Insert staged report rows whose ids the table does not hold yet (a first load).
+# A first load COPYs report rows straight into customers (``rows.new_customer_rows``):
+# the staged columns, the point as EWKB (binary COPY hands the bytes to PostGIS's
+# geometry input as they are) and last_seen_at.
+NEW_CUSTOMER_COLUMNS = (*staging.REPORT.column_names, "geom", "last_seen_at")
+NEW_CUSTOMER_TYPES = (*staging.REPORT.types, "bytea", "timestamptz")
 
-    No lookups and nothing returned: every row is new. ON CONFLICT only guards
-    against a row another session added meanwhile, which is then updated, not lost.
-    """
-    source = sql.SQL("({}) src").format(_report_source())
-    return _report_upsert(prefix, source, guard=False)
+
+def copy_new_customers_sql(prefix: Prefix) -> sql.Composed:
+    """Binary COPY of ``NEW_CUSTOMER_COLUMNS`` into customers, for ids it cannot hold."""
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        prefix.table("customers"), _names(NEW_CUSTOMER_COLUMNS)
+    )
 
 
 # What the writer's staged customer row does to the stored one. A staged row is a
