@@ -13,6 +13,7 @@ from psycopg import sql
 
 from sonar_bdc.store import listing, rows, staging, upserts
 from sonar_bdc.store.prefix import Prefix
+from sonar_bdc.store.rendered import once
 from sonar_bdc.store.rows import Row
 
 
@@ -60,7 +61,7 @@ WRITER_STAGES = (
     staging.ITEMS,
     staging.ITEM_LINKS,
 )
-Plan = list[tuple[sql.Composed, dict[str, str], str]]
+Plan = list[tuple[sql.SQL, dict[str, str], str]]
 
 
 def _ids(ids: Iterable[object]) -> dict[str, str]:
@@ -123,11 +124,9 @@ class Batch:
                 (_replace(prefix, "services", staging.SERVICES), scope, "customers"),
             ]
         if self.inventory_ids:
-            items = prefix.table("inventory_items")
-            values = staging.ITEMS.column_names[1:]
             item_ids = _ids([*(item[0] for item in self.items), *self.listed_items])
             plan += [
-                (upserts.upsert_sql(items, staging.ITEMS, ("id",), values), item_ids, "items"),
+                (_upsert_items(prefix), item_ids, "items"),
                 (
                     _replace(prefix, "customer_inventory", staging.ITEM_LINKS),
                     _ids(self.inventory_ids),
@@ -144,6 +143,13 @@ class Batch:
         return {link[0] for link in self.links if link[1] in wanted}  # type: ignore[misc]
 
 
+@once
+def _upsert_items(prefix: Prefix) -> sql.Composed:
+    values = staging.ITEMS.column_names[1:]
+    return upserts.upsert_sql(prefix.table("inventory_items"), staging.ITEMS, ("id",), values)
+
+
+@once
 def _replace(prefix: Prefix, table: str, stage: staging.Stage) -> sql.Composed:
     """Children keyed by (customer_id, their id); the other staged columns are values."""
     key, values = stage.column_names[:2], stage.column_names[2:]

@@ -15,6 +15,7 @@ from psycopg import sql
 
 from sonar_bdc.records import InventoryItem
 from sonar_bdc.store import rows, staging
+from sonar_bdc.store.rendered import once
 from sonar_bdc.store.session import Session
 
 LISTING_TEXT_POSITIONS = tuple(p + 1 for p in rows.ITEM_TEXT_POSITIONS)
@@ -30,7 +31,7 @@ def stage_listing(
     """
     clean, staged = rows.TextCleaner(), 0
     try:
-        session.staging.clear([staging.LISTING])
+        session.staging.clear((staging.LISTING,))
         for page in pages:
             listed = [(account_id, *rows.item_fields(item)) for account_id, item in page]
             session.staging.copy(staging.LISTING, clean.rows(listed, LISTING_TEXT_POSITIONS))
@@ -52,6 +53,7 @@ INDEX_SQL = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (customer_id)").format(
 ANALYZE_SQL = sql.SQL("ANALYZE {}").format(staging.LISTING.table)
 
 
+@once
 def take_items_sql() -> sql.Composed:
     """Stage the listed items of customers ``%(ids)s`` (one row per item id, skipping
     items already staged); RETURNING their ids."""
@@ -69,6 +71,7 @@ def take_items_sql() -> sql.Composed:
     )
 
 
+@once
 def take_links_sql() -> sql.Composed:
     """Stage the inventory links of customers ``%(ids)s``; RETURNING them."""
     return sql.SQL(

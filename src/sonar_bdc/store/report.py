@@ -145,7 +145,7 @@ def _write_batch(
     server writes this one (None when there is none or no ``read_ahead``)."""
     conn = session.conn
     with translated("writing the report"):
-        session.staging.clear([staging.REPORT])
+        session.staging.clear((staging.REPORT,))
         session.staging.copy(staging.REPORT, staged)
         ids = upserts.id_array(row[0] for row in staged)
         params = {"seen": seen_at, "ids": ids}
@@ -180,7 +180,7 @@ def write_catalogs(session: Session, catalogs: Catalogs) -> int:
     }
     try:
         with translated("writing the catalogs"):
-            session.staging.clear([stage for _, stage, _ in CATALOGS])
+            session.staging.clear(tuple(stage for _, stage, _ in CATALOGS))
             for table, stage, values in CATALOGS:
                 target = session.prefix.table(table)
                 unique = rows.last_by_key(staged[table])

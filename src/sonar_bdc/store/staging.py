@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import StoreError
+from sonar_bdc.store.rendered import once
 from sonar_bdc.store.rows import Row
 
 
@@ -113,6 +114,7 @@ ALL_STAGES = (
 )
 
 
+@once
 def create_sql(stage: Stage) -> sql.Composed:
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(pg_type))
@@ -123,10 +125,12 @@ def create_sql(stage: Stage) -> sql.Composed:
     )
 
 
-def truncate_sql(stages: Sequence[Stage]) -> sql.Composed:
+@once
+def truncate_sql(stages: tuple[Stage, ...]) -> sql.Composed:
     return sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(stage.table for stage in stages))
 
 
+@once
 def copy_sql(stage: Stage) -> sql.Composed:
     columns = sql.SQL(", ").join(map(sql.Identifier, stage.column_names))
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage.table, columns)
@@ -143,7 +147,7 @@ class Staging:
         """After a rollback the tables may be gone: recreate them on next use."""
         self.ready = False
 
-    def clear(self, stages: Sequence[Stage] = ALL_STAGES) -> None:
+    def clear(self, stages: tuple[Stage, ...] = ALL_STAGES) -> None:
         if not self.ready:
             for stage in ALL_STAGES:
                 self.conn.execute(create_sql(stage))

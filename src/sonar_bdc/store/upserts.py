@@ -18,6 +18,7 @@ from psycopg import sql
 
 from sonar_bdc.store import staging
 from sonar_bdc.store.prefix import Prefix
+from sonar_bdc.store.rendered import once
 from sonar_bdc.store.staging import Stage
 
 REPORT_FIELDS = staging.REPORT.column_names[1:]
@@ -169,6 +170,7 @@ def _report_upsert(prefix: Prefix, source: sql.Composable) -> sql.Composed:
     )
 
 
+@once
 def report_sql(prefix: Prefix) -> sql.Composed:
     """Upsert staged report rows (ids ``%(ids)s``) with ``last_seen_at = %(seen)s``.
 
@@ -205,6 +207,7 @@ NEW_CUSTOMER_COLUMNS = (*staging.REPORT.column_names, "geom", "last_seen_at")
 NEW_CUSTOMER_TYPES = (*staging.REPORT.types, "bytea", "timestamptz")
 
 
+@once
 def copy_new_customers_sql(prefix: Prefix) -> sql.Composed:
     """Binary COPY of ``NEW_CUSTOMER_COLUMNS`` into customers, for ids it cannot hold."""
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
@@ -252,6 +255,7 @@ def _would_change(cur: str, new: str) -> sql.Composed:
     )
 
 
+@once
 def customers_sql(prefix: Prefix) -> sql.Composed:
     """Apply staged details, inventory stamps and deletions to customers ``%(ids)s``.
 
@@ -285,6 +289,7 @@ def customers_sql(prefix: Prefix) -> sql.Composed:
     )
 
 
+@once
 def delete_children_sql(prefix: Prefix) -> sql.Composed:
     """Remove every child row of customers ``%(ids)s``; RETURNING the customers touched."""
     children = ("customer_groups", "services", "customer_inventory")
