@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
-"""HTTP clients under many threads: one shared httpx.Client against one urllib3 pool.
+"""HTTP clients under many threads: httpx, urllib3, and the importer's libcurl pool.
 
     .venv/bin/python bench/bench_http.py                    # 10 and 32 threads, 30 ms
     .venv/bin/python bench/bench_http.py --threads 1,10,32,64 --requests 6400
 
-Why the Sonar transport is built on urllib3: every worker shares one pool, and the
-importer is one process. Runs the simulator in its own process (so it does not share
-this one's GIL), sends ``--requests`` GETs of one account's inventory through each
-client, and prints requests per second, the rate the latency allows
-(threads / latency), and this process's CPU time per request.
+Why the Sonar transport is built on libcurl (``sonar/http.py``): every worker shares
+one pool in one process, so the CPU each request costs this process, under the GIL,
+is what the workers and the writer queue for. Runs the simulator in its own process,
+sends ``--requests`` GETs of one account's inventory through each client, and prints
+requests per second, the rate the latency allows (threads / latency), and this
+process's CPU time per request.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ import httpx
 import urllib3
 
 from bench_import import start_simulator
+from sonar_bdc.sonar.http import HttpPool
 
 PATH = "/api/v1/accounts/1001/inventory_items?page=1"
 AUTH = ("admin", "sonar")
@@ -50,7 +53,18 @@ def urllib3_get(base: str, threads: int) -> tuple[Callable[[], None], Callable[[
     return get, pool.close
 
 
-CLIENTS = {"httpx": httpx_get, "urllib3": urllib3_get}
+def libcurl_get(base: str, threads: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    auth = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()}
+    pool = HttpPool(base, timeout=30, verify=True, size=threads, headers=auth)
+
+    def get() -> None:
+        answer = pool.send("GET", PATH, "GET inventory")
+        assert answer.status == 200, answer.status
+
+    return get, pool.close
+
+
+CLIENTS = {"httpx": httpx_get, "urllib3": urllib3_get, "libcurl (HttpPool)": libcurl_get}
 
 
 def measure(get: Callable[[], None], threads: int, requests: int) -> tuple[float, float]:

@@ -76,11 +76,14 @@ def test_api_faults_together_end_exact_and_the_summary_counts_every_retry(
         assert_exact(pg_conn, schema, sim)
     for kind in ("rate_limited", "error", "drop", "truncate", "session_expired"):
         assert injected[kind] > 0, f"no {kind} fault was injected: {dict(injected)}"
-    # Every 429, 5xx, dropped and truncated answer was retried once, and counted. A
-    # retry can also follow a session that expired again right after a new login.
-    retriable = dbcompare.retriable_faults(injected)
+    # libcurl itself sends a request again, once, when a kept-alive connection closes
+    # without an answer: such a drop never reaches the retry layer or its counters.
+    resent = sim.request_count - summary.requests
+    assert 0 <= resent <= injected["drop"]
+    # Every other 429, 5xx, dropped and truncated answer was retried once, and counted.
+    # A retry can also follow a session that expired again right after a new login.
+    retriable = dbcompare.retriable_faults(injected) - resent
     assert retriable <= summary.retries <= retriable + injected["session_expired"]
-    assert summary.requests == sim.request_count
     assert any("retries" in line and str(summary.retries) in line for line in summary.lines())
 
 

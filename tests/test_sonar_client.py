@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dbcompare import count_faults
 from sonar_bdc.errors import SonarAuthError, SonarNotFound, SonarRetriesExhausted
 from sonar_bdc.simulator import Dataset, Faults, Simulator, generate
 from sonar_bdc.sonar import SonarClient, SonarConfig
@@ -342,6 +343,7 @@ def test_32_threads_share_one_client_through_mixed_faults(sim: Simulator, datase
     sim.faults = Faults(
         error_rate=0.05, drop_rate=0.03, truncate_rate=0.03, session_expiry_every=40, seed=5
     )
+    injected = count_faults(sim)
     ids = list(dataset.accounts)
     with SonarClient(config(sim, pool_size=8, max_retries=10)) as client:
         catalog = client.inventory_catalog()
@@ -350,4 +352,6 @@ def test_32_threads_share_one_client_through_mixed_faults(sim: Simulator, datase
         stats = client.stats
     assert without_nul(got) == [expected_customer(dataset, i) for i in ids]
     assert stats.retries > 0 and stats.logins > 1
-    assert stats.requests == sim.request_count  # every request counted once, on both ends
+    # Every request counted once on both ends, but for the ones libcurl sent again by
+    # itself after a kept-alive connection closed without an answer.
+    assert 0 <= sim.request_count - stats.requests <= injected["drop"]

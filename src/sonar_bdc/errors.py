@@ -1,7 +1,7 @@
 """One exception tree, sorted by what the caller does next.
 
 Every message is meant for a user: it names the culprit and, where there is one,
-the setting to change. Foreign exceptions (urllib3, psycopg) are translated at the
+the setting to change. Foreign exceptions (pycurl, psycopg) are translated at the
 module boundary with ``raise ... from exc`` so the cause survives for ``-v``.
 """
 

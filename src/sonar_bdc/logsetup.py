@@ -81,7 +81,7 @@ def setup_logging(
 def _quiet_libraries(file_handlers: list[logging.Handler]) -> None:
     """Libraries' own log lines (psycopg's "error ignored ..." after a lost connection)
     go to the log file only: the console keeps its one clear line per problem."""
-    for name in ("psycopg", "urllib3"):
+    for name in ("psycopg",):
         library = logging.getLogger(name)
         for handler in list(library.handlers):
             library.removeHandler(handler)
