@@ -7,7 +7,9 @@
 The simulator runs in its own process (`sonar-bdc simulate`) so it does not share the
 importer's GIL; each import runs in a fresh child process so its peak RSS is its own.
 Prints one table row per scenario. The floor is requests x latency / workers, or
-requests / rate limit when one is set; "x floor" is wall time over that floor.
+requests / rate limit when one is set; "x floor" is wall time over that floor. CPU
+per request, the importer's and the simulator's, says how much of this 2-core
+machine the two took from each other (a real Sonar runs elsewhere).
 """
 
 from __future__ import annotations
@@ -145,7 +147,15 @@ def run_child(port: int, schema: str, scenario: Scenario) -> tuple[dict, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"import failed ({status}): {out[-2000:]!r}")
-    return json.loads(out.decode().strip().splitlines()[-1]), usage.ru_maxrss
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    summary["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    return summary, usage.ru_maxrss
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def child_main(prefix: str, workers: int, rate_limit: float | None) -> None:
@@ -163,11 +173,13 @@ def row(name: str, accounts: int, s: dict, rss_kb: int, latency: float, sc: Scen
     requests = s["requests"]
     customers = max(s["fetched"] + s["deleted"], 1)
     floor = requests / sc.rate_limit if sc.rate_limit else requests * latency / sc.workers
+    cpu_ms = 1000 / max(requests, 1)
     return (
         f"| {name} | {accounts} | {s['wall_seconds']:.1f} | {requests} | "
         f"{requests / customers:.3f} | {requests / max(s['wall_seconds'], 1e-9):.0f} | "
         f"{floor:.1f} | {s['wall_seconds'] / max(floor, 1e-9):.2f} | "
-        f"{100 * s['db_seconds'] / max(s['wall_seconds'], 1e-9):.0f}% | {rss_kb / 1024:.0f} |"
+        f"{100 * s['db_seconds'] / max(s['wall_seconds'], 1e-9):.0f}% | {rss_kb / 1024:.0f} | "
+        f"{s['cpu_seconds'] * cpu_ms:.2f} | {s['simulator_cpu_seconds'] * cpu_ms:.2f} |"
     )
 
 
@@ -188,9 +200,9 @@ def main() -> None:
     print(f"latency {args.latency * 1000:.0f} ms per request; customers = details fetched")
     print(
         "| scenario | accounts | wall s | requests | req/customer | req/s | floor s "
-        "| x floor | in DB | peak RSS MB |"
+        "| x floor | in DB | peak RSS MB | importer CPU ms/req | simulator CPU ms/req |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for key in args.scenarios.split(","):
         sc = SCENARIOS[key]
         accounts = min(args.accounts, sc.max_accounts or args.accounts)
@@ -201,7 +213,9 @@ def main() -> None:
                 prepare_schema(schema, SCENARIOS["full10"])
                 run_child(port, schema, SCENARIOS["full32"])  # make it complete first
             prepare_schema(schema, sc)
+            simulator_cpu = cpu_seconds(sim.pid)
             summary, rss = run_child(port, schema, sc)
+            summary["simulator_cpu_seconds"] = cpu_seconds(sim.pid) - simulator_cpu
             print(row(sc.name, accounts, summary, rss, args.latency, sc), flush=True)
         finally:
             sim.terminate()
