@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sonar_bdc.errors import StoreError
+from sonar_bdc.errors import SonarRetriesExhausted, StoreError
 from sonar_bdc.records import (
     AccountStatus,
     AccountType,
@@ -584,3 +584,24 @@ def test_missing_index_is_not_rebuilt_while_another_import_holds_the_table(
     with Store.connect(params, store.prefix) as later:
         later.ensure_schema()
     assert len(_geom_index(store, pg_conn)) == 1
+
+
+def test_a_listing_cut_short_by_sonar_leaves_the_store_usable(
+    store: Store, pg_conn: psycopg.Connection
+) -> None:
+    """The listing is one COPY across pages: a page Sonar cannot give ends it cleanly,
+    and the importer's fallback (one request per customer) writes as usual."""
+    store.write_report([ReportRow(1), ReportRow(2)], T1)
+
+    def pages() -> Iterator[list[tuple[int, InventoryItem]]]:
+        yield [(1, InventoryItem(10)), (2, InventoryItem(12))]
+        raise SonarRetriesExhausted("GET /api/v1/inventory/items: HTTP 503")
+
+    with pytest.raises(SonarRetriesExhausted, match="HTTP 503"):
+        store.stage_listing(pages())
+    with store.writer() as writer:
+        writer.add_inventory(CustomerInventory(1, (InventoryItem(11),)), T2)
+    links = query(store, pg_conn, "SELECT customer_id, inventory_item_id FROM {}",
+                  "customer_inventory")  # fmt: skip
+    assert links == [(1, 11)]
+    assert store.stage_listing([[(2, InventoryItem(12))]]) == (1, 0)  # a later listing works

@@ -9,7 +9,7 @@ takes its customers' items from there (``take_items_sql``, ``take_links_sql``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from psycopg import sql
 
@@ -30,12 +30,18 @@ def stage_listing(
     writer batch cannot take the listing with it.
     """
     clean, staged = rows.TextCleaner(), 0
+
+    def listed() -> Iterator[rows.Row]:
+        nonlocal staged
+        for page in pages:
+            page_rows = [(account_id, *rows.item_fields(item)) for account_id, item in page]
+            yield from clean.rows(page_rows, LISTING_TEXT_POSITIONS)
+            staged += len(page_rows)
+
     try:
         session.staging.clear((staging.LISTING,))
-        for page in pages:
-            listed = [(account_id, *rows.item_fields(item)) for account_id, item in page]
-            session.staging.copy(staging.LISTING, clean.rows(listed, LISTING_TEXT_POSITIONS))
-            staged += len(listed)
+        # One COPY for every page, written as pages arrive (not a round trip per page).
+        session.staging.copy(staging.LISTING, listed())
         # Each writer batch looks up its customers: an index, and statistics that say
         # so, keep that a probe rather than a scan of the whole listing per batch.
         session.conn.execute(INDEX_SQL)

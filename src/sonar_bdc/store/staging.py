@@ -6,7 +6,7 @@ copies the batch in, and an upsert (``upserts.py``) moves it to the real table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -154,8 +154,9 @@ class Staging:
             self.ready = True
         self.conn.execute(truncate_sql(stages))
 
-    def copy(self, stage: Stage, rows: Sequence[Row]) -> None:
-        if not rows:
+    def copy(self, stage: Stage, rows: Iterable[Row]) -> None:
+        """COPY ``rows`` in; an iterator is written as it yields, in one COPY."""
+        if isinstance(rows, Sequence) and not rows:
             return
         try:
             with self.conn.cursor() as cur, cur.copy(copy_sql(stage)) as copy:
