@@ -357,6 +357,41 @@ def test_listing_all_items_and_asking_per_customer_store_identical_rows(
     check_exact(pg_conn, schema, sim)
 
 
+def test_an_item_deleted_while_the_listing_is_read_costs_no_customer_an_item(
+    sim, pg_schema, pg_conn
+) -> None:
+    db, schema = pg_schema
+    items = list(sim.dataset.items.values())
+    first, border = items[0], items[100]  # page 2 would start with ``border``
+    sim.dataset.accounts[first.assignee_id].item_ids.remove(first.id)
+    first.assignee_type, first.assignee_id = "network_sites", 1  # stock, held by no account
+    assert border.assignee_type == "accounts"
+    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    asked_before = sim.requests_by_kind.get("inventory", 0)
+    # Deleting ``first`` after page 1 shifts every later page: ``border`` is never listed.
+    sim.faults = Faults(vanish_during_listing=True)
+    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    assert again.exit_code == 0
+    assert first.id not in sim.dataset.items  # the deletion happened mid-listing
+    # Only the customer the listing would have taken ``border`` from was asked.
+    assert sim.requests_by_kind["inventory"] - asked_before == 1
+    check_exact(pg_conn, schema, sim)  # its inventory still holds ``border``
+
+
+def test_a_real_removal_is_confirmed_one_by_one_and_applied(sim, pg_schema, pg_conn) -> None:
+    db, schema = pg_schema
+    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    owner = next(a for a in sim.dataset.accounts.values() if not a.deleted and a.item_ids)
+    removed = owner.item_ids.pop()
+    del sim.dataset.items[removed]
+    asked_before = sim.requests_by_kind.get("inventory", 0)
+    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    assert again.exit_code == 0 and sim.requests_by_kind["inventory"] - asked_before == 1
+    links = count(pg_conn, schema, "customer_inventory", f"inventory_item_id = {removed}")
+    assert links == 0
+    check_exact(pg_conn, schema, sim)
+
+
 def test_unwritable_log_file_is_one_line_and_exit_2(sim, pg_schema, monkeypatch, capsys) -> None:
     db, schema = pg_schema
     for key, value in env_for(sim, db).items():
@@ -389,8 +424,22 @@ def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items
     stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
     other = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({3}))
     assert list(checked([stock_only, other])) == [[], []]
-    with pytest.raises(SonarDataError, match="repeats"):
+    with pytest.raises(SonarDataError, match="repeats an earlier page"):
         list(checked([stock_only, other, stock_only]))
+
+
+def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:
+    from sonar_bdc.bulk_inventory import checked
+    from sonar_bdc.errors import SonarDataError
+    from sonar_bdc.sonar.client import ItemsPage
+
+    def page(*ids: int) -> ItemsPage:
+        return ItemsPage(assigned=[], total_pages=3, item_ids=frozenset(ids))
+
+    shifted = [page(1, 2, 3, 4), page(4, 5, 6, 7), page(8, 9)]  # an item added meanwhile
+    assert len(list(checked(shifted))) == 3
+    with pytest.raises(SonarDataError, match="page 2 repeats most of page 1"):
+        list(checked([page(1, 2, 3, 4), page(2, 3, 4, 5)]))  # one item gone, page ignored
 
 
 def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:

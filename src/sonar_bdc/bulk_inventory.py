@@ -3,6 +3,11 @@
 The listing waits in the store (``Store.stage_listing``), not in memory, until each
 customer is written.
 
+Offset paging over a live list is not a snapshot: an item deleted in Sonar while the
+pages are read shifts the later ones, and the item at a page border is never listed.
+So the listing only adds and keeps: a customer it would take a stored item from is
+asked for its inventory by itself (``Listing.ask``), which also confirms a real removal.
+
 ``/api/v1/inventory/items`` lists every item with its assignee, 100 per page, so when
 most customers need their inventory it costs one request per 100 items instead of
 one per customer. The first page's ``total_pages`` decides which path is cheaper.
@@ -15,6 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from .errors import SonarDataError, SonarError
@@ -28,6 +34,15 @@ log = logging.getLogger("sonar_bdc.importer")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What ``list_inventory`` holds in the store."""
+
+    items: int  # (account, item) pairs staged
+    cleaned: int  # text values cleaned
+    ask: frozenset[int]  # customers the listing would take a stored item from
+
+
 def list_inventory(
     client: SonarClient,
     store: Store,
@@ -35,9 +50,9 @@ def list_inventory(
     customers: int,
     pool: ThreadPoolExecutor,
     window: int,
-) -> tuple[int, int] | None:
+) -> Listing | None:
     """List all items into the store (``Store.stage_listing``) when that is cheaper
-    than ``customers`` requests: (items held, text values cleaned).
+    than ``customers`` requests.
 
     None means "use one request per customer": fewer customers than item pages, an
     instance without a usable page count, or a page that could not be read.
@@ -55,10 +70,17 @@ def list_inventory(
         # At most ``window`` pages are fetched ahead of the one being stored.
         rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
                         range(2, total_pages + 1), window)  # fmt: skip
-        return store.stage_listing(checked(itertools.chain([first], rest)))
+        items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
     except SonarError as exc:  # a StoreError is the run's to report
         log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
         return None
+    ask = frozenset(store.listing_would_drop())
+    if ask:
+        log.info(
+            "inventory: the listing lacks items %d customers have; asking those one by one",
+            len(ask),
+        )
+    return Listing(items, cleaned, ask)
 
 
 def in_order(
@@ -79,12 +101,17 @@ def in_order(
 
 
 def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryItem]]]:
-    """Each page's (account id, item) pairs; refuses an instance that ignores ``page``
-    (a page repeats an earlier one)."""
+    """Each page's (account id, item) pairs; refuses an instance that ignores ``page``:
+    a page repeats an earlier one, or shares most of its items with the one before
+    (a shift by an item or two, from items added meanwhile, is normal)."""
     seen: set[int] = set()  # a hash of each page's item ids: small, however many items
+    previous: frozenset[int] = frozenset()
     for number, page in enumerate(pages, start=1):
         signature = hash(page.item_ids)
         if page.item_ids and signature in seen:
             raise SonarDataError(f"inventory/items page {number} repeats an earlier page")
+        if 2 * len(page.item_ids & previous) > len(page.item_ids):
+            raise SonarDataError(f"inventory/items page {number} repeats most of page {number - 1}")
         seen.add(signature)
+        previous = page.item_ids
         yield page.assigned

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import overload
 
-from .bulk_inventory import list_inventory
+from .bulk_inventory import Listing, list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .progress import make_progress
 from .records import CustomerDetail, CustomerInventory
@@ -77,20 +77,24 @@ class Fetched:
 
 @dataclass
 class Fetcher:
-    """Fetches one job's parts; ``listed``: the store holds every customer's inventory."""
+    """Fetches one job's parts; ``listing``: the store holds every customer's inventory,
+    except for the customers in its ``ask``."""
 
     client: SonarClient
     inv_catalog: InventoryCatalog | None
-    listed: bool = False
+    listing: Listing | None = None
 
     def __call__(self, job: Job) -> Fetched:
         try:
             detail = self.client.account_detail(job.customer_id) if job.detail else None
-            listed = job.inventory and self.listed
+            listed = job.inventory and self._listed(job.customer_id)
             inventory = self._inventory(job) if job.inventory and not listed else None
         except SonarNotFound:
             return Fetched(job.customer_id, deleted=True)
         return Fetched(job.customer_id, detail, inventory, listed=listed)
+
+    def _listed(self, customer_id: int) -> bool:
+        return self.listing is not None and customer_id not in self.listing.ask
 
     def _inventory(self, job: Job) -> CustomerInventory | None:
         if self.inv_catalog is None:
@@ -119,11 +123,10 @@ def fetch_and_write(
         return set()
     inventory_jobs = sum(1 for job in plan if job.inventory)
     if fetcher.inv_catalog is not None and inventory_jobs:
-        listed = list_inventory(
+        fetcher.listing = list_inventory(
             fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window
         )
-        fetcher.listed = listed is not None
-        summary.nul_cleaned += listed[1] if listed else 0
+        summary.nul_cleaned += fetcher.listing.cleaned if fetcher.listing else 0
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
         with store.writer(known) as writer, _ctrl_c_as_flag() as stop:

@@ -17,6 +17,7 @@ from sonar_bdc.simulator.responses import Request, Response, api_error, json_res
 
 if TYPE_CHECKING:
     from sonar_bdc.simulator.app import State
+    from sonar_bdc.simulator.model import Dataset
 
 PREFIX = "/api/v1/"
 MAX_LIMIT = 100
@@ -77,7 +78,10 @@ def _route(state: State, route: str, page: int, limit: int) -> Response:
     if route == "accounts":
         return paged(len(ds.accounts), page, limit, _accounts_window(state))
     if route == "inventory/items":
-        return paged(len(ds.items), page, limit, _items_window(state))
+        response = paged(len(ds.items), page, limit, _items_window(state))
+        if page == 1 and state.injector.vanish_now():
+            _delete_unassigned_item(ds, limit)
+        return response
     if match := INVENTORY_ROUTE.fullmatch(route):
         return _account_inventory(state, int(match[1]), page, limit)
     if match := _ACCOUNT_ROUTE.fullmatch(route):
@@ -108,6 +112,14 @@ def _accounts_window(state: State) -> Window:
 def _items_window(state: State) -> Window:
     items = state.dataset.items
     return lambda s, e: [render.api_item(i, True) for i in islice(items.values(), s, e)]
+
+
+def _delete_unassigned_item(ds: Dataset, within: int) -> None:
+    """Delete the first of the first ``within`` items that no account holds."""
+    for item in islice(ds.items.values(), within):
+        if item.assignee_type != "accounts":
+            del ds.items[item.id]
+            return
 
 
 def _account_inventory(state: State, account_id: int, page: int, limit: int) -> Response:

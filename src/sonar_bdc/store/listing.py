@@ -15,6 +15,7 @@ from psycopg import sql
 
 from sonar_bdc.records import InventoryItem
 from sonar_bdc.store import rows, staging
+from sonar_bdc.store.prefix import Prefix
 from sonar_bdc.store.rendered import once
 from sonar_bdc.store.session import Session
 
@@ -57,6 +58,16 @@ INDEX_SQL = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (customer_id)").format(
     sql.Identifier(f"{staging.LISTING.name}_customer_idx"), staging.LISTING.table
 )
 ANALYZE_SQL = sql.SQL("ANALYZE {}").format(staging.LISTING.table)
+
+
+@once
+def would_drop_sql(prefix: Prefix) -> sql.Composed:
+    """The customers holding a stored item that the listing does not give them."""
+    return sql.SQL(
+        "SELECT DISTINCT ci.customer_id FROM {links} ci WHERE NOT EXISTS"
+        " (SELECT 1 FROM {listing} l"
+        " WHERE l.customer_id = ci.customer_id AND l.id = ci.inventory_item_id)"
+    ).format(links=prefix.table("customer_inventory"), listing=staging.LISTING.table)
 
 
 @once

@@ -12,7 +12,7 @@ from psycopg import pq
 
 from sonar_bdc.errors import ConfigError, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
-from sonar_bdc.store import migrate, queries
+from sonar_bdc.store import listing, migrate, queries
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix
@@ -124,6 +124,14 @@ class Store:
         """
         with translated("holding the inventory listing"):
             return stage_listing(self._session, pages)
+
+    def listing_would_drop(self) -> list[int]:
+        """Customers whose stored inventory holds an item the held listing lacks."""
+        with translated("comparing the inventory listing"):
+            cur = self._session.conn.execute(listing.would_drop_sql(self.prefix))
+            ids = [row[0] for row in cur.fetchall()]
+        self._end_read()
+        return ids
 
     def writer(self, known: Collection[int] = frozenset()) -> Writer:
         """``known``: ids whose changes the caller counts already (``changed_ids`` leaves
