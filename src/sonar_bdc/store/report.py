@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,37 +43,18 @@ def write_report(
     """COPY-stage and upsert the report in batches, committing every commit_interval rows.
 
     A first load into an empty table COPYs its rows straight into customers instead
-    (see ``_copy_new``) and builds the GiST index once at the end.
+    (see ``_copy_first_load``) and builds the GiST index once at the end.
     """
     rows.require_aware(seen_at, "seen_at")
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
-    batches = (rows.report_rows(batch, clean) for batch in batched(report, session.batch_size))
-    pending = 0
+    batches: Iterator[list[rows.Row]] = (
+        rows.report_rows(batch, clean) for batch in batched(report, session.batch_size)
+    )
     try:
-        index_deferred = copy_new = _defer_geom_index(session)
-        staged = next(batches, None)
-        while staged is not None:
-            ids = [row[0] for row in staged]
-            pending += len(staged)
-            commit_due = pending >= session.commit_interval
-            written = False
-            if copy_new and seen.isdisjoint(ids):
-                # Into a table that was empty, ids no earlier batch brought are not there
-                # yet, unless another session added one: then upsert from here on.
-                written = copy_new = _copy_new(session, staged, seen_at, result)
-            if written:
-                upcoming = None if commit_due else next(batches, None)
-            else:
-                # Read ahead only when no commit follows: a source failing then must
-                # not cost the rows that commit would have kept.
-                read_ahead = None if commit_due else batches
-                upcoming = _write_batch(session, staged, seen_at, result, read_ahead)
-            seen.update(ids)  # type: ignore[arg-type]
-            if commit_due:
-                _commit(session)
-                pending = 0
-                upcoming = next(batches, None)
-            staged = upcoming
+        index_deferred = _defer_geom_index(session)
+        if index_deferred:
+            batches = _copy_first_load(session, batches, seen_at, result, seen)
+        _upsert_batches(session, batches, seen_at, result, seen)
         if index_deferred:
             with translated("indexing the customers' locations"):
                 session.conn.execute(ddl.geom_index_sql(session.prefix))
@@ -84,6 +66,30 @@ def write_report(
     result.unchanged = len(seen - result.new_ids - result.updated_ids)
     result.nul_cleaned = clean.cleaned
     return result
+
+
+def _upsert_batches(
+    session: Session,
+    batches: Iterator[list[rows.Row]],
+    seen_at: datetime,
+    result: ReportWriteResult,
+    seen: set[int],
+) -> None:
+    """Stage and upsert each batch, committing every commit_interval rows."""
+    pending = 0
+    staged = next(batches, None)
+    while staged is not None:
+        pending += len(staged)
+        commit_due = pending >= session.commit_interval
+        # Read ahead only when no commit follows: a source failing then must not
+        # cost the rows that commit would have kept.
+        upcoming = _write_batch(session, staged, seen_at, result, None if commit_due else batches)
+        seen.update(row[0] for row in staged)  # type: ignore[misc]
+        if commit_due:
+            _commit(session)
+            pending = 0
+            upcoming = next(batches, None)
+        staged = upcoming
 
 
 def _defer_geom_index(session: Session) -> bool:
@@ -109,29 +115,71 @@ def _defer_geom_index(session: Session) -> bool:
     return True
 
 
-def _copy_new(
-    session: Session, staged: Sequence[rows.Row], seen_at: datetime, result: ReportWriteResult
-) -> bool:
-    """COPY rows the table cannot hold yet straight into customers: no staging table,
-    no lookups. False, with nothing written, when one is there after all (another
-    session added it since the last commit): the caller upserts from then on."""
+def _copy_first_load(
+    session: Session,
+    batches: Iterator[list[rows.Row]],
+    seen_at: datetime,
+    result: ReportWriteResult,
+    seen: set[int],
+) -> Iterator[list[rows.Row]]:
+    """COPY rows straight into the empty customers table: no staging, no lookups.
+
+    One COPY per commit, fed as Sonar's rows are read, so PostgreSQL writes while
+    the next rows are parsed. An id the load brought already waits for the upsert
+    after its COPY (the later row wins). Returns the batches left to upsert: none,
+    or, when another session added one of the ids since the last commit, the rows
+    of this COPY again and everything after them.
+    """
+    while True:
+        held: list[rows.Row] = []  # this COPY's rows: the upsert's again on a conflict
+        repeats: list[rows.Row] = []  # ids an earlier row brought: upserted after the COPY
+        more = _copy_until_commit(session, batches, seen_at, seen, held, repeats)
+        if more is None:  # another session added one of these ids: upsert from here on
+            seen.difference_update(row[0] for row in held)  # type: ignore[misc]
+            replay = batched(held + repeats, session.batch_size)
+            return itertools.chain(replay, batches)
+        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]
+        for chunk in batched(repeats, session.batch_size):
+            _write_batch(session, chunk, seen_at, result, None)
+        _commit(session)
+        if not more:
+            return iter(())
+
+
+def _copy_until_commit(
+    session: Session,
+    batches: Iterator[list[rows.Row]],
+    seen_at: datetime,
+    seen: set[int],
+    held: list[rows.Row],
+    repeats: list[rows.Row],
+) -> bool | None:
+    """Write batches into one COPY until commit_interval rows: True when more may
+    follow, False once they ran out, None when an id was there already (rolled back)."""
     statement = upserts.copy_new_customers_sql(session.prefix)
     with translated("writing the report"):
         try:
             with (
-                session.conn.transaction(),  # a savepoint: a conflict costs only this batch
+                session.conn.transaction(),  # a savepoint: a conflict costs only this COPY
                 session.conn.cursor() as cur,
                 cur.copy(statement) as copy,
             ):
                 copy.set_types(upserts.NEW_CUSTOMER_TYPES)
-                for row in rows.new_customer_rows(staged, seen_at):
-                    copy.write_row(row)
+                for staged in batches:
+                    for row in staged:
+                        if row[0] in seen:
+                            repeats.append(row)
+                        else:
+                            seen.add(row[0])  # type: ignore[arg-type]
+                            held.append(row)
+                            copy.write_row(rows.new_customer_row(row, seen_at))
+                    if len(held) + len(repeats) >= session.commit_interval:
+                        return True
+                return False
         except psycopg.errors.UniqueViolation:
-            return False
+            return None
         except (OverflowError, TypeError, ValueError) as exc:
             raise StoreError(f"a value does not fit customers: {exc}") from exc
-    result.new_ids.update(row[0] for row in staged)  # type: ignore[misc]
-    return True
 
 
 def _write_batch(

@@ -5,7 +5,7 @@ Pure functions; the tuple orders match the staging tables in ``staging.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -113,16 +113,13 @@ def ewkb_point(latitude: float, longitude: float) -> bytes:
     return _EWKB_POINT.pack(1, _POINT_WITH_SRID, SRID, longitude, latitude)
 
 
-def new_customer_rows(staged: Iterable[Row], seen_at: datetime) -> Iterator[Row]:
-    """Staged report rows as ``upserts.NEW_CUSTOMER_COLUMNS``: what the upsert would
+def new_customer_row(row: Row, seen_at: datetime) -> Row:
+    """A staged report row as ``upserts.NEW_CUSTOMER_COLUMNS``: what the upsert would
     insert, with invalid coordinates made NULL and the point built here."""
-    for row in staged:
-        latitude, longitude = row[-2], row[-1]
-        if valid_point(latitude, longitude):  # type: ignore[arg-type]
-            point = ewkb_point(latitude, longitude)  # type: ignore[arg-type]
-            yield (*row, point, seen_at)
-        else:
-            yield (*row[:-2], None, None, None, seen_at)
+    latitude, longitude = row[-2], row[-1]
+    if valid_point(latitude, longitude):  # type: ignore[arg-type]
+        return (*row, ewkb_point(latitude, longitude), seen_at)  # type: ignore[arg-type]
+    return (*row[:-2], None, None, None, seen_at)
 
 
 def require_aware(moment: datetime, name: str) -> datetime:
