@@ -50,6 +50,8 @@ def without_nul(value: Any) -> Any:
     """Records with NUL characters removed: the store's cleaning step, not the client's."""
     if isinstance(value, str):
         return value.replace("\x00", "") or None
+    if isinstance(value, tuple) and hasattr(value, "_make"):  # a named tuple: ReportRow
+        return value._make(without_nul(v) for v in value)
     if isinstance(value, tuple | list):
         return type(value)(without_nul(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

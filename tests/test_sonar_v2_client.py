@@ -76,7 +76,7 @@ def mismatches(ds: Dataset, accounts: list[V2Account]) -> list[str]:
             want.detail, services=tuple(map(v2_service, want.detail.services))
         )
         got = stored((account.report, account.detail, account.inventory))
-        expected = (dataclasses.replace(want.report, source=None), detail, want.inventory)
+        expected = (want.report._replace(source=None), detail, want.inventory)
         if got != expected:
             problems.append(f"{account.report.id}: {got} != {expected}")
     return problems

@@ -120,6 +120,12 @@ def test_report_rows_dedupe_last_wins_and_clean() -> None:
     assert clean.cleaned == 1
 
 
+def test_a_report_row_is_the_staged_row_in_column_order() -> None:
+    assert ReportRow._fields == staging.REPORT.column_names
+    row = ReportRow(7, name="n", city="c", latitude=1.5, longitude=-2.5)
+    assert report_rows([row], TextCleaner()) == [row]
+
+
 def test_storable() -> None:
     assert storable("plain ascii")
     assert storable("ünïcödé ✓ 🚀")

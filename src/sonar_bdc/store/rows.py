@@ -77,12 +77,8 @@ def storable(text: str) -> bool:
     return True
 
 
-REPORT_FIELDS = (
-    "id", "name", "status", "address", "street2", "city", "state", "zip", "plus4",
-    "country", "source", "latitude", "longitude",
-)  # fmt: skip
+REPORT_FIELDS = ReportRow._fields  # staging.REPORT's columns, in order
 REPORT_TEXT_POSITIONS = tuple(range(1, 11))
-_report_tuple = attrgetter(*REPORT_FIELDS)
 
 
 def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
@@ -90,7 +86,7 @@ def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
 
     Coordinates go as they came: the upsert turns invalid ones into NULL in SQL.
     """
-    staged = clean.rows(list(map(_report_tuple, batch)), REPORT_TEXT_POSITIONS)
+    staged = clean.rows(list(batch), REPORT_TEXT_POSITIONS)
     return list(dict(zip(map(itemgetter(0), staged), staged, strict=True)).values())
 
 
