@@ -5,6 +5,12 @@ with groups, services and inventory, and writes them three ways per path:
 into empty tables, as an unchanged rewrite (same rows, same timestamps), and as a
 new run of the same data (new timestamps, so every row's freshness moves).
 
+Then the floor: the rows the store path wrote, read back as binary COPY data and
+COPYed into empty tables by a client that does nothing else (the GiST index built
+after the customers; the detail columns set by one UPDATE from a COPYed table).
+That is the least PostgreSQL must do with this schema (keys, foreign keys, indexes)
+whatever the client, so executemany / floor is the most any client path can reach.
+
     .venv/bin/python bench/bench_store.py --customers 100000
 
 The baseline imports psycopg directly: it is the thing being compared against.
@@ -35,7 +41,7 @@ from sonar_bdc.records import (
     ReportRow,
     Service,
 )
-from sonar_bdc.store import Store, parse_prefix
+from sonar_bdc.store import Store, ddl, parse_prefix
 
 T0 = datetime(2024, 6, 1, tzinfo=timezone.utc)
 
@@ -311,6 +317,75 @@ def run_baseline(conninfo: dict, data: Data, args: argparse.Namespace) -> Times:
         ]
 
 
+CHUNK = 1 << 20
+FLOOR_CHILDREN = ("customer_groups", "services", "inventory_items", "customer_inventory")
+REPORT_PART = ("id", *REPORT_COLUMNS.split(", "), "geom", "last_seen_at")
+DETAIL_PART = ("id", "account_status_id", "account_type_id", "fips", "updated_at",
+               "inventory_updated_at")  # fmt: skip
+
+
+def run_floor(conninfo: dict) -> tuple[float, float]:
+    """(report, children) seconds for the server alone to write what the store path
+    wrote: its tables, read back in COPY's binary form, COPYed into a fresh schema."""
+    with Store.connect(conninfo, parse_prefix("floor.")) as store:
+        store.ensure_schema()
+    with psycopg.connect(**conninfo) as conn:
+        dump = {
+            "report": _copy_out(conn, "customers", REPORT_PART),
+            "detail": _copy_out(conn, "customers", DETAIL_PART),
+            **{table: _copy_out(conn, table, None) for table in FLOOR_CHILDREN},
+        }
+        conn.execute("CREATE TEMP TABLE floor_detail AS SELECT * FROM copy.customers LIMIT 0")
+        conn.commit()
+        return timed(lambda: _floor_report(conn, dump)), timed(lambda: _floor_children(conn, dump))
+
+
+def _copy_out(conn: psycopg.Connection, table: str, columns: tuple[str, ...] | None) -> bytes:
+    chosen = sql.SQL("*") if columns is None else sql.SQL(", ").join(map(sql.Identifier, columns))
+    query = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT (FORMAT BINARY)").format(
+        chosen, sql.Identifier("copy", table)
+    )
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        data = b"".join(bytes(chunk) for chunk in copy)
+    conn.commit()
+    return data
+
+
+def _copy_in(conn: psycopg.Connection, target: sql.Composable, data: bytes) -> None:
+    with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(
+        target
+    )) as copy:  # fmt: skip
+        for start in range(0, len(data), CHUNK):
+            copy.write(data[start : start + CHUNK])
+
+
+def _columns(table: sql.Identifier, columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("{} ({})").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+
+
+def _floor_report(conn: psycopg.Connection, dump: dict[str, bytes]) -> None:
+    prefix = parse_prefix("floor.")
+    conn.execute(ddl.drop_geom_index_sql(prefix))
+    _copy_in(conn, _columns(sql.Identifier("floor", "customers"), REPORT_PART), dump["report"])
+    conn.execute(ddl.geom_index_sql(prefix))
+    conn.commit()
+
+
+def _floor_children(conn: psycopg.Connection, dump: dict[str, bytes]) -> None:
+    _copy_in(conn, _columns(sql.Identifier("floor_detail"), DETAIL_PART), dump["detail"])
+    assign = sql.SQL(", ").join(
+        sql.SQL("{c} = s.{c}").format(c=sql.Identifier(column)) for column in DETAIL_PART[1:]
+    )
+    conn.execute(
+        sql.SQL("UPDATE floor.customers t SET {} FROM floor_detail s WHERE s.id = t.id").format(
+            assign
+        )
+    )
+    for table in FLOOR_CHILDREN:
+        _copy_in(conn, sql.Identifier("floor", table), dump[table])
+    conn.commit()
+
+
 def print_table(data: Data, store_times: Times, many_times: Times) -> None:
     customers = len(data.report)
     print(f"{customers} customers; details+inventory also write {data.child_rows} child rows")
@@ -325,6 +400,17 @@ def print_table(data: Data, store_times: Times, many_times: Times) -> None:
                 ratio = f"{many_s / copy_s:.1f}x" if path == "copy+upsert" else ""
                 rate, row_rate = f"{customers / seconds:,.0f}", f"{rows / seconds:,.0f}"
                 print(line.format(scenario, phase, path, f"{seconds:.2f}", rate, row_rate, ratio))
+
+
+def print_floor(store_times: Times, many_times: Times, floor: tuple[float, float]) -> None:
+    print("\ninto empty tables, the server alone (the same rows as ready-made binary COPY data):")
+    for phase, copy_s, many_s, floor_s in zip(
+        PHASES, store_times[0], many_times[0], floor, strict=True
+    ):
+        print(
+            f"  {phase:<18} floor {floor_s:.2f} s: at most {many_s / floor_s:.1f}x executemany"
+            f" for any client; copy+upsert is {copy_s / floor_s:.2f}x the floor"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -345,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch size {args.batch_size}, commit interval {args.commit_interval}")
     with bench_database(admin_params(args)) as conninfo:
         store_times = run_store(conninfo, data, args)
+        floor = run_floor(conninfo)  # before executemany's WAL brings a checkpoint
         many_times = run_baseline(conninfo, data, args)
     print_table(data, store_times, many_times)
+    print_floor(store_times, many_times, floor)
     return 0
 
 
