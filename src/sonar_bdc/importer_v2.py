@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
 from .fetching import id_list
+from .idset import IdSet
 from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT
 from .progress import Progress, make_progress
 from .settings import Settings
@@ -82,18 +83,19 @@ def run_v2(
 class Previous:
     """What the database holds from the previous run's listing."""
 
-    listed: frozenset[int] = frozenset()
-    fresh_detail: frozenset[int] = frozenset()
-    fresh_inventory: frozenset[int] = frozenset()
+    listed: IdSet = field(default_factory=IdSet)
+    fresh_detail: IdSet = field(default_factory=IdSet)
+    fresh_inventory: IdSet = field(default_factory=IdSet)
 
 
 @dataclass
 class _Tally:
-    """What the writes of this run did."""
+    """What the writes of this run did. Id sets are compact (``IdSet``): counted at
+    the end of the run, not after every page."""
 
-    listed: set[int] = field(default_factory=set)
-    new: set[int] = field(default_factory=set)
-    updated: set[int] = field(default_factory=set)
+    listed: IdSet = field(default_factory=IdSet)
+    new: IdSet = field(default_factory=IdSet)
+    updated: IdSet = field(default_factory=IdSet)
     planned: int = 0  # customers chosen for details/inventory
     unknown_technology: int = 0  # services stored without a technology code
     rejected_fips: list[str] = field(default_factory=list)
@@ -121,9 +123,12 @@ class _Run:
         self._check_technology_names()
         full = self._full_pass_pays(total)
         log.info("%d accounts in Sonar; %s pass", total, "one full" if full else "a light listing")
-        self._list(full, total)
-        if not full:
-            self._refresh_stale()
+        try:
+            self._list(full, total)
+            if not full:
+                self._refresh_stale()
+        finally:
+            self._count()  # an interrupted run reports its counts too
         self._finish()
 
     # --- planning ---------------------------------------------------------------------
@@ -137,22 +142,18 @@ class _Run:
         if seen is None:
             return Previous()
         stale = self.store.stale_customer_ids
-        listed = frozenset(stale("detail", seen, None, None))
+        listed = IdSet(stale("detail", seen, None, None))
         if self.cutoff is None:
             return Previous(listed)
-        fresh_detail = listed - set(stale("detail", seen, self.cutoff, None))
+        fresh_detail = listed - IdSet(stale("detail", seen, self.cutoff, None))
         return Previous(
-            listed, fresh_detail, listed - set(stale("inventory", seen, self.cutoff, None))
+            listed, fresh_detail, listed - IdSet(stale("inventory", seen, self.cutoff, None))
         )
 
     def _full_pass_pays(self, total: int) -> bool:
         """True when more than FULL_PASS_SHARE of the accounts need refreshing."""
-        fresh = set(self.previous.listed)
-        if self.want_detail:
-            fresh &= self.previous.fresh_detail
-        if self.want_inventory:
-            fresh &= self.previous.fresh_inventory
-        wanted = max(total - len(fresh), 0)
+        fresh = sum(not any(self._is_stale(i)) for i in self.previous.listed)
+        wanted = max(total - fresh, 0)
         if self.budget is not None:
             wanted = min(wanted, self.budget)
         return wanted > FULL_PASS_SHARE * total
@@ -206,12 +207,11 @@ class _Run:
         self.summary.invalid_coordinates += sum(r.latitude is None for r in rows)
         with self.summary.db_clock:
             written = self.store.write_report(rows, self.seen_at)
-        self.tally.new |= written.new_ids
-        self.tally.updated |= written.updated_ids
+        self.tally.new.update(written.new_ids)
+        self.tally.updated.update(written.updated_ids)
         self.summary.nul_cleaned += written.nul_cleaned
         if full:
             self._write_details(self._choose(accounts))
-        self._count()
         bar.update(len(accounts))
 
     def _choose(self, accounts: Iterable[V2Account]) -> list[tuple[V2Account, bool, bool]]:
@@ -229,7 +229,7 @@ class _Run:
 
     def _confirm_absent(self, full: bool, bar: Progress) -> None:
         """Customers the previous run listed and this listing lacks: ask by id, else deleted."""
-        absent = sorted(self.previous.listed - self.tally.listed)
+        absent = list(self.previous.listed - self.tally.listed)
         if not absent:
             return
         for page in self.client.iter_account_pages(full, ids=absent):
@@ -244,7 +244,7 @@ class _Run:
         with self.summary.db_clock:
             detail = self._stale("detail", self.want_detail, limit)
             inventory = self._stale("inventory", self.want_inventory, limit)
-        wanted_detail, wanted_inventory = set(detail), set(inventory)
+        wanted_detail, wanted_inventory = IdSet(detail), IdSet(inventory)
         order = list(dict.fromkeys([*detail, *inventory]))[:limit]
         self.tally.planned = len(order)
         log.info("%d customers to refresh", len(order))
@@ -263,12 +263,11 @@ class _Run:
             return []
         return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, limit)
 
-    def _write_asked(self, page: AccountPage, detail: set[int], inventory: set[int]) -> None:
+    def _write_asked(self, page: AccountPage, detail: IdSet, inventory: IdSet) -> None:
         self._fail(page.failed)
         chosen = [(a, a.report.id in detail, a.report.id in inventory) for a in page.accounts]
         self._write_details(chosen)
         self._mark_deleted(page.missing)
-        self._count()
 
     # --- writes -----------------------------------------------------------------------
 
@@ -285,7 +284,7 @@ class _Run:
                     writer.add_inventory(account.inventory, now)
         self.summary.fetched += len(chosen)
         self.summary.nul_cleaned += writer.nul_cleaned
-        self.tally.updated |= writer.changed_ids
+        self.tally.updated.update(writer.changed_ids)
 
     def _note(self, account: V2Account) -> None:
         services = account.detail.services if account.detail else ()
@@ -313,7 +312,7 @@ class _Run:
     # --- the end ----------------------------------------------------------------------
 
     def _count(self) -> None:
-        """Keep the summary's counts current (an interrupted run reports them too)."""
+        """The summary's counts from the tally."""
         s, t = self.summary, self.tally
         s.listed = len(t.listed)
         s.new = len(t.new)
@@ -322,7 +321,6 @@ class _Run:
         s.skipped_fresh = max(s.listed - t.planned, 0)
 
     def _finish(self) -> None:
-        self._count()
         self._report_oddities()
         done_at = datetime.now(timezone.utc).isoformat()
         with self.summary.db_clock:
