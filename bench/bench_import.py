@@ -160,11 +160,14 @@ def cpu_seconds(pid: int) -> float:
 
 def child_main(prefix: str, workers: int, rate_limit: float | None) -> None:
     from sonar_bdc.importer import run_import
+    from sonar_bdc.malloc import limit_arenas
     from sonar_bdc.settings import load_settings
 
     settings = load_settings(
         {"prefix": prefix, "workers": workers, "rate_limit": rate_limit, "log_file": None}
     )
+    if os.environ.get("BENCH_ARENAS") != "default":  # as `sonar-bdc import` does
+        limit_arenas()
     summary = run_import(settings, show_progress=False)
     print(json.dumps(summary.as_dict()))
 

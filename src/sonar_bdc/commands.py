@@ -10,6 +10,7 @@ from typing import Any
 
 from .importer import run_import
 from .logsetup import setup_logging
+from .malloc import limit_arenas
 from .settings import Settings
 from .summary import Summary
 
@@ -19,6 +20,7 @@ log = logging.getLogger("sonar_bdc")
 def import_command(settings: Settings) -> int:
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
     log.debug("settings: %r", settings)
+    limit_arenas()  # before the worker threads start
     summary = run_import(settings)
     _print_summary(summary)
     return summary.exit_code
@@ -34,6 +36,7 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
     from .simulator import Simulator, generate
 
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    limit_arenas()
     log.info("generating a simulated Sonar with %d accounts (seed %d)", accounts, seed)
     dataset = generate(accounts=accounts, seed=seed)
     if settings.api == "v2":
