@@ -32,6 +32,7 @@ class Answer:
     status: int = 200
     body: bytes | dict | list = b""
     headers: dict[str, str] = field(default_factory=dict)
+    more_headers: list[tuple[str, str]] = field(default_factory=list)  # repeated names
 
 
 def login_page(token: str, in_header: bool = False) -> Answer:
@@ -94,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
             payload = json.dumps(payload).encode()
             answer.headers.setdefault("Content-Type", "application/json")
         self.send_response(answer.status)
-        for name, value in answer.headers.items():
+        for name, value in [*answer.headers.items(), *answer.more_headers]:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -151,6 +152,24 @@ def test_empty_view_body_waits_and_logs_in_again(stub: tuple[Stub, str]) -> None
     with client_for(url) as client:
         assert len(client.report().rows) == 1
         assert (client.stats.retries, client.stats.logins) == (1, 2)
+
+
+def test_a_cookie_the_login_deletes_is_not_sent_again(stub: tuple[Stub, str]) -> None:
+    server, url = stub
+    page = login_page("tok")
+    page.more_headers = [("Set-Cookie", "remember=old; path=/"), ("Set-Cookie", "keep=1")]
+    server.on("GET", "/", page)
+    deletes = [
+        ("Set-Cookie", "remember=deleted; expires=Thu, 01 Jan 1970 00:00:01 GMT; path=/"),
+        ("Set-Cookie", "keep=2; Max-Age=0; Expires=Wed, 01 Jan 2998 00:00:00 GMT"),  # Max-Age wins
+        ("Set-Cookie", "later=3; Expires=Wed, 01 Jan 2998 00:00:00 GMT; Max-Age=soon"),
+    ]
+    server.on("POST", "/", Answer(302, b"", {"Location": "/home"}, deletes))
+    server.on("GET", REPORT, Answer(200, {"data": [ROW]}))
+    with client_for(url) as client:
+        client.report()
+    sent = server.requests(REPORT)[0].headers["Cookie"]
+    assert sent == "sonar_session=guest; later=3"
 
 
 def test_login_page_sent_as_json_is_an_expired_session(stub: tuple[Stub, str]) -> None:

@@ -19,6 +19,8 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlencode, urlsplit
 
@@ -88,14 +90,33 @@ class Reply:
     def text(self) -> str:
         return self.content.decode("utf-8", "replace")
 
-    def cookies(self) -> dict[str, str]:
-        """``name: value`` of each Set-Cookie header (attributes such as path ignored)."""
-        found = {}
+    def cookies(self) -> dict[str, str | None]:
+        """``name: value`` of each Set-Cookie header; None for a cookie the server
+        deletes (already expired). Other attributes, such as path, are ignored."""
+        found: dict[str, str | None] = {}
         for header in self.set_cookies:
-            name, _, value = header.split(";", 1)[0].partition("=")
+            pair, *attributes = header.split(";")
+            name, _, value = pair.partition("=")
             if name.strip():
-                found[name.strip()] = value.strip()
+                found[name.strip()] = None if _expired(attributes) else value.strip()
         return found
+
+
+def _expired(attributes: list[str]) -> bool:
+    """Max-Age of 0 or less, else Expires in the past (RFC 6265: Max-Age wins, and
+    an attribute that does not parse is ignored)."""
+    values = {k.strip().lower(): v.strip() for k, _, v in (a.partition("=") for a in attributes)}
+    try:
+        return int(values["max-age"]) <= 0
+    except (KeyError, ValueError):
+        pass
+    try:
+        when = parsedate_to_datetime(values["expires"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when <= datetime.now(timezone.utc)
 
 
 @dataclass

@@ -37,5 +37,6 @@ def login_accepted(status: int, location: str | None) -> bool:
     return urlsplit(location or "").path.rstrip("/") not in ("", "/login")
 
 
-def cookie_header(cookies: Mapping[str, str]) -> str:
-    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+def cookie_header(cookies: Mapping[str, str | None]) -> str:
+    """The Cookie header for ``cookies``; None marks one the server deleted."""
+    return "; ".join(f"{name}={value}" for name, value in cookies.items() if value is not None)
