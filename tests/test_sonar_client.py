@@ -121,7 +121,12 @@ def test_report_past_the_memory_spool_is_read_from_disk(
     monkeypatch.setattr(transport.tempfile, "SpooledTemporaryFile", recorded)
     with SonarClient(config(sim)) as client:
         report = client.report()
-    assert len(spools) == 1 and spools[0]._rolled  # on disk: the body is far over 4 KB
+        assert len(spools) == 1 and spools[0]._rolled  # on disk: the body is far over 4 KB
+        assert spools[0].closed  # the temporary file is gone once the rows are read
+        with client.report_reader() as reader:
+            assert next(iter(reader)).id == report.rows[0].id
+            assert not spools[1].closed
+        assert spools[1].closed
     expected = [dataset.expected_report_row(i, "A") for i in dataset.accounts]
     assert without_nul(tuple(report.rows)) == tuple(expected)
 

@@ -132,8 +132,7 @@ def _import_report(
     client: SonarClient, store: Store, summary: Summary, seen_at: datetime
 ) -> ReportWriteResult:
     """Stream the report's rows into the store: memory stays flat however many accounts."""
-    report = client.report_reader()
-    with summary.db_clock:
+    with client.report_reader() as report, summary.db_clock:
         written = store.write_report(report, seen_at)
         store.set_meta(META_REPORT, seen_at.isoformat())
     summary.layout = report.layout

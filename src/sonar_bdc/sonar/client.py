@@ -56,19 +56,26 @@ class SonarClient(ClientBase):
         """The contact-information report, read as a stream of typed rows.
 
         The fetch and the first pass (which checks the body and picks the layout) are
-        retried together; iterating the reader yields one row per account.
+        retried together; iterating the reader yields one row per account. Close it
+        (``with``) to remove the temporary file the body waits in.
         """
 
         def fetch() -> ReportReader:
             body = self._transport.web_json(REPORT_PATH, raw=True)
-            return ReportReader(lambda: iter_json_rows(body), self.config.report_layout)
+            try:
+                return ReportReader(
+                    lambda: iter_json_rows(body), self.config.report_layout, body.close
+                )
+            except BaseException:
+                body.close()
+                raise
 
         return self._retry(fetch, f"GET {REPORT_PATH}")
 
     def report(self) -> Report:
         """The contact-information report, one typed row per account, as a list."""
-        reader = self.report_reader()
-        rows = list(reader)
+        with self.report_reader() as reader:
+            rows = list(reader)
         return Report(rows, reader.layout, reader.raw_rows, reader.duplicate_rows,
                       reader.invalid_coordinates, reader.rejected_coordinates,
                       reader.skipped_rows)  # fmt: skip

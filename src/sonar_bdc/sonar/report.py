@@ -192,10 +192,16 @@ class ReportReader:
     pass (here) chooses the layout from counts alone; iterating yields one typed row
     per account (the first of its rows). The counters are complete after iteration.
     Nothing but the ids seen is kept, so memory does not grow with the report.
+    ``close`` (also on leaving a ``with`` block) releases what ``raw`` reads from.
     """
 
-    def __init__(self, raw: Callable[[], Iterable[Any]], setting: str = "auto") -> None:
-        self._raw = raw
+    def __init__(
+        self,
+        raw: Callable[[], Iterable[Any]],
+        setting: str = "auto",
+        close: Callable[[], object] = lambda: None,
+    ) -> None:
+        self._raw, self.close = raw, close
         fits, self.raw_rows = fits_of(_checked(raw()))
         self.layout = choose_from_fits(fits, self.raw_rows, setting).name
         self.accounts = self.duplicate_rows = self.skipped_rows = 0
@@ -218,6 +224,12 @@ class ReportReader:
                 yield parsed
         if self.skipped_rows:
             log.warning("report: skipped %d rows without a usable account id", self.skipped_rows)
+
+    def __enter__(self) -> ReportReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def parse_report(raw_rows: Any, layout: str = "auto") -> Report:
