@@ -491,6 +491,81 @@ def test_first_load_meets_a_row_another_session_added_between_commits(
     assert "gist (geom)" in _geom_index(store, pg_conn)[0][0]
 
 
+def test_first_load_takes_the_last_of_many_rows_of_one_id(
+    connected: tuple[Store, dict], pg_conn: psycopg.Connection
+) -> None:
+    """One COPY (commit interval 100) meets id 1 three times: the last row wins."""
+    store, params = connected
+    ids = [1, 2, 3, 1, 4, 5, 1, 6, 7]
+    report = [ReportRow(i, name=f"n{i}.{n}") for n, i in enumerate(ids)]
+    with Store.connect(params, store.prefix, batch_size=3, commit_interval=100) as wide:
+        result = wide.write_report(report, T1)
+    assert result.new_ids == set(range(1, 8)) and result.updated_ids == set()
+    names = query(store, pg_conn, "SELECT id, name FROM {} ORDER BY id", "customers")
+    assert names[0] == (1, "n1.6") and len(names) == 7
+
+
+def test_first_load_conflict_replays_repeated_ids_once(
+    connected: tuple[Store, dict], pg_database: dict, pg_conn: psycopg.Connection
+) -> None:
+    """Batches of 4, commits every 8. After the first commit another session adds id
+    100; the COPY that meets it also met 12 and 20 twice or more, and 1-3 again: its
+    replay through the upsert writes each id once, with its last row."""
+    store, params = connected
+    customers = store.prefix.table("customers")
+
+    def report() -> Iterator[ReportRow]:
+        yield from (ReportRow(i, name=f"n{i}") for i in range(1, 9))  # commits after 8
+        with psycopg.connect(**pg_database, autocommit=True) as other:
+            other.execute(sql.SQL("INSERT INTO {} (id, name) VALUES (100, 'x')").format(customers))
+        later = [(100, "n100"), (9, "n9"), (10, "n10"), (11, "n11"), (12, "a"), (12, "n12"),
+                 (20, "a"), (20, "b"), (20, "n20"), (1, "n1"), (2, "n2"), (3, "n3")]  # fmt: skip
+        yield from (ReportRow(i, name=name) for i, name in later)
+
+    with Store.connect(params, store.prefix, batch_size=4, commit_interval=8) as fours:
+        result = fours.write_report(report(), T1)
+    assert result.new_ids == {*range(1, 13), 20} and result.updated_ids == {100}
+    names = query(store, pg_conn, "SELECT id, name FROM {} ORDER BY id", "customers")
+    assert names == [(i, f"n{i}") for i in (*range(1, 13), 20, 100)]
+
+
+def test_first_load_source_failing_in_a_conflicting_copy_is_the_error(
+    store: Store, pg_database: dict, pg_conn: psycopg.Connection
+) -> None:
+    """The COPY after the first commit meets a row another session added, and then
+    Sonar's stream breaks: the break is what the caller sees, and only the committed
+    rows stay (never a report taken for complete)."""
+    customers = store.prefix.table("customers")
+
+    def report() -> Iterator[ReportRow]:
+        yield from (ReportRow(i) for i in range(1, 7))  # commits after 6
+        with psycopg.connect(**pg_database, autocommit=True) as other:
+            other.execute(sql.SQL("INSERT INTO {} (id, name) VALUES (7, 'x')").format(customers))
+        yield from (ReportRow(i) for i in range(7, 9))
+        raise RuntimeError("stream broken")
+
+    with pytest.raises(RuntimeError, match="stream broken"):
+        store.write_report(report(), T1)
+    ids = query(store, pg_conn, "SELECT id FROM {} ORDER BY id", "customers")
+    assert ids == [(i,) for i in range(1, 8)]  # 1-6 committed, 7 the other session's
+
+
+def test_first_load_in_copies_smaller_than_a_commit(
+    connected: tuple[Store, dict], pg_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COPY_ROWS bounds what one COPY (and its replay) holds, whatever -c says."""
+    from sonar_bdc.store import report as report_module
+
+    monkeypatch.setattr(report_module, "COPY_ROWS", 2)
+    store, params = connected
+    with Store.connect(params, store.prefix, batch_size=1, commit_interval=1000) as long:
+        result = long.write_report([ReportRow(i, name=f"n{i}") for i in range(1, 12)], T1)
+    assert result.new_ids == set(range(1, 12))
+    names = query(store, pg_conn, "SELECT id, name FROM {} ORDER BY id", "customers")
+    assert names == [(i, f"n{i}") for i in range(1, 12)]
+    assert len(_geom_index(store, pg_conn)) == 1
+
+
 def test_first_load_cut_short_leaves_the_index_to_ensure_schema(
     connected: tuple[Store, dict], pg_conn: psycopg.Connection
 ) -> None:

@@ -115,6 +115,29 @@ def _defer_geom_index(session: Session) -> bool:
     return True
 
 
+COPY_ROWS = 10_000  # rows in one first-load COPY at most: what a conflict replays
+
+
+class _Source:
+    """The report's batches, keeping an exception they raise: psycopg before 3.3.9
+    reports a COPY's pending server error instead of the exception that ended it."""
+
+    def __init__(self, batches: Iterator[list[rows.Row]]) -> None:
+        self._batches, self.error = batches, None
+
+    def __iter__(self) -> Iterator[list[rows.Row]]:
+        return self
+
+    def __next__(self) -> list[rows.Row]:
+        try:
+            return next(self._batches)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
 def _copy_first_load(
     session: Session,
     batches: Iterator[list[rows.Row]],
@@ -124,38 +147,45 @@ def _copy_first_load(
 ) -> Iterator[list[rows.Row]]:
     """COPY rows straight into the empty customers table: no staging, no lookups.
 
-    One COPY per commit, fed as Sonar's rows are read, so PostgreSQL writes while
-    the next rows are parsed. An id the load brought already waits for the upsert
-    after its COPY (the later row wins). Returns the batches left to upsert: none,
-    or, when another session added one of the ids since the last commit, the rows
-    of this COPY again and everything after them.
+    COPYs of up to ``COPY_ROWS`` rows, fed as Sonar's rows are read, so PostgreSQL
+    writes while the next rows are parsed; a commit every commit_interval rows. An
+    id the load brought already waits for the upsert after its COPY (the last row
+    wins). Returns the batches left to upsert: none, or, when another session added
+    one of the ids since the last commit, that COPY's rows again and all after them.
     """
+    source, pending = _Source(batches), 0
     while True:
         held: list[rows.Row] = []  # this COPY's rows: the upsert's again on a conflict
         repeats: list[rows.Row] = []  # ids an earlier row brought: upserted after the COPY
-        more = _copy_until_commit(session, batches, seen_at, seen, held, repeats)
+        room = min(COPY_ROWS, session.commit_interval - pending)
+        more = _copy_some(session, source, seen_at, seen, held, repeats, room)
         if more is None:  # another session added one of these ids: upsert from here on
             seen.difference_update(row[0] for row in held)  # type: ignore[misc]
-            replay = batched(held + repeats, session.batch_size)
-            return itertools.chain(replay, batches)
+            replay = batched(rows.last_by_key(held + repeats), session.batch_size)
+            return itertools.chain(replay, source)
         result.new_ids.update(row[0] for row in held)  # type: ignore[misc]
-        for chunk in batched(repeats, session.batch_size):
+        for chunk in batched(rows.last_by_key(repeats), session.batch_size):
             _write_batch(session, chunk, seen_at, result, None)
-        _commit(session)
+        pending += len(held) + len(repeats)
+        if pending >= session.commit_interval or not more:
+            _commit(session)
+            pending = 0
         if not more:
             return iter(())
 
 
-def _copy_until_commit(
+def _copy_some(
     session: Session,
-    batches: Iterator[list[rows.Row]],
+    source: _Source,
     seen_at: datetime,
     seen: set[int],
     held: list[rows.Row],
     repeats: list[rows.Row],
+    room: int,
 ) -> bool | None:
-    """Write batches into one COPY until commit_interval rows: True when more may
-    follow, False once they ran out, None when an id was there already (rolled back)."""
+    """Write batches into one COPY until it holds ``room`` rows: True when more may
+    follow, False once they ran out, None when an id was there already (the COPY is
+    rolled back). Never reads a batch past ``room``: a commit may be due."""
     statement = upserts.copy_new_customers_sql(session.prefix)
     with translated("writing the report"):
         try:
@@ -165,21 +195,24 @@ def _copy_until_commit(
                 cur.copy(statement) as copy,
             ):
                 copy.set_types(upserts.NEW_CUSTOMER_TYPES)
-                for staged in batches:
+                for staged in source:
                     for row in staged:
                         if row[0] in seen:
                             repeats.append(row)
-                        else:
-                            seen.add(row[0])  # type: ignore[arg-type]
-                            held.append(row)
+                            continue
+                        seen.add(row[0])  # type: ignore[arg-type]
+                        held.append(row)
+                        try:
                             copy.write_row(rows.new_customer_row(row, seen_at))
-                    if len(held) + len(repeats) >= session.commit_interval:
+                        except (OverflowError, TypeError, ValueError) as exc:
+                            raise StoreError(f"a value does not fit customers: {exc}") from exc
+                    if len(held) + len(repeats) >= room:
                         return True
                 return False
         except psycopg.errors.UniqueViolation:
+            if source.error is not None:  # the source failed: that is what to report
+                raise source.error from None
             return None
-        except (OverflowError, TypeError, ValueError) as exc:
-            raise StoreError(f"a value does not fit customers: {exc}") from exc
 
 
 def _write_batch(

@@ -77,7 +77,6 @@ def storable(text: str) -> bool:
     return True
 
 
-REPORT_FIELDS = ReportRow._fields  # staging.REPORT's columns, in order
 REPORT_TEXT_POSITIONS = tuple(range(1, 11))
 
 
