@@ -357,25 +357,42 @@ def test_listing_all_items_and_asking_per_customer_store_identical_rows(
     check_exact(pg_conn, schema, sim)
 
 
-def test_an_item_deleted_while_the_listing_is_read_costs_no_customer_an_item(
-    sim, pg_schema, pg_conn
+def _unassign_first_items(sim: Simulator, count: int) -> None:
+    """Make the first ``count`` items stock (held by no account): the ones that
+    ``Faults.vanish_during_listing`` deletes from page 1 while the listing is read."""
+    for item in list(sim.dataset.items.values())[:count]:
+        sim.dataset.accounts[item.assignee_id].item_ids.remove(item.id)
+        item.assignee_type, item.assignee_id = "network_sites", 1
+
+
+def test_items_changing_while_listed_are_listed_again(sim, pg_schema, pg_conn, caplog) -> None:
+    db, schema = pg_schema
+    _unassign_first_items(sim, 1)
+    border = list(sim.dataset.items.values())[100]  # page 2 would start with it
+    assert border.assignee_type == "accounts"
+    # A first import: no stored inventory to fall back on if ``border`` were skipped.
+    sim.faults = Faults(vanish_during_listing=1)
+    with caplog.at_level("INFO", logger="sonar_bdc.importer"):
+        result = run_import(settings_for(sim, db, schema), show_progress=False)
+    assert result.exit_code == 0
+    assert len(sim.dataset.items) == 304  # one deleted after page 1 of the first listing
+    assert "while its pages were read (page 2); listing them again" in caplog.text
+    assert sim.requests_by_kind.get("inventory", 0) == 0  # the second listing held
+    check_exact(pg_conn, schema, sim)  # ``border`` included
+
+
+def test_items_changing_through_two_listings_are_asked_per_customer(
+    sim, pg_schema, pg_conn, caplog
 ) -> None:
     db, schema = pg_schema
-    items = list(sim.dataset.items.values())
-    first, border = items[0], items[100]  # page 2 would start with ``border``
-    sim.dataset.accounts[first.assignee_id].item_ids.remove(first.id)
-    first.assignee_type, first.assignee_id = "network_sites", 1  # stock, held by no account
-    assert border.assignee_type == "accounts"
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
-    asked_before = sim.requests_by_kind.get("inventory", 0)
-    # Deleting ``first`` after page 1 shifts every later page: ``border`` is never listed.
-    sim.faults = Faults(vanish_during_listing=True)
-    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
-    assert again.exit_code == 0
-    assert first.id not in sim.dataset.items  # the deletion happened mid-listing
-    # Only the customer the listing would have taken ``border`` from was asked.
-    assert sim.requests_by_kind["inventory"] - asked_before == 1
-    check_exact(pg_conn, schema, sim)  # its inventory still holds ``border``
+    _unassign_first_items(sim, 2)
+    sim.faults = Faults(vanish_during_listing=2)
+    with caplog.at_level("INFO", logger="sonar_bdc.importer"):
+        result = run_import(settings_for(sim, db, schema), show_progress=False)
+    assert result.exit_code == 0 and len(sim.dataset.items) == 303
+    assert "again; asking per customer instead" in caplog.text
+    assert sim.requests_by_kind["inventory"] == result.fetched
+    check_exact(pg_conn, schema, sim)
 
 
 def test_a_real_removal_is_confirmed_one_by_one_and_applied(sim, pg_schema, pg_conn) -> None:
@@ -426,6 +443,19 @@ def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items
     assert list(checked([stock_only, other])) == [[], []]
     with pytest.raises(SonarDataError, match="repeats an earlier page"):
         list(checked([stock_only, other, stock_only]))
+
+
+def test_bulk_listing_notices_the_item_count_moving() -> None:
+    from sonar_bdc.bulk_inventory import ListingChanged, checked
+    from sonar_bdc.sonar.client import ItemsPage
+
+    def page(count: int | None, *ids: int) -> ItemsPage:
+        return ItemsPage([], 2, frozenset(ids), count)
+
+    assert len(list(checked([page(3, 1, 2), page(3, 3)]))) == 2
+    assert len(list(checked([page(None, 1, 2), page(None, 3)]))) == 2  # no count: no check
+    with pytest.raises(ListingChanged, match="went from 3 to 2 while its pages were read"):
+        list(checked([page(3, 1, 2), page(2, 4)]))
 
 
 def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:

@@ -5,8 +5,11 @@ customer is written.
 
 Offset paging over a live list is not a snapshot: an item deleted in Sonar while the
 pages are read shifts the later ones, and the item at a page border is never listed.
-So the listing only adds and keeps: a customer it would take a stored item from is
-asked for its inventory by itself (``Listing.ask``), which also confirms a real removal.
+So a listing during which Sonar's item count changed is read once more, and after a
+second such listing the customers are asked one by one. A change the count cannot
+show (one item added, another deleted) is still caught where it matters most: a
+customer the listing would take a stored item from is asked for its inventory by
+itself (``Listing.ask``), which also confirms a real removal.
 
 ``/api/v1/inventory/items`` lists every item with its assignee, 100 per page, so when
 most customers need their inventory it costs one request per 100 items instead of
@@ -32,6 +35,11 @@ from .store import Store
 log = logging.getLogger("sonar_bdc.importer")
 
 T = TypeVar("T")
+LISTINGS = 2  # listings tried before asking per customer when Sonar's items keep changing
+
+
+class ListingChanged(SonarDataError):
+    """Sonar's item count changed while its pages were read."""
 
 
 @dataclass(frozen=True)
@@ -55,31 +63,52 @@ def list_inventory(
     than ``customers`` requests.
 
     None means "use one request per customer": fewer customers than item pages, an
-    instance without a usable page count, or a page that could not be read.
+    instance without a usable page count, a page that could not be read, or items
+    that kept changing while they were listed.
     """
-    try:
-        first = client.inventory_items_page(1, catalog)
-        total_pages = first.total_pages
-        if total_pages is None or total_pages >= customers:
-            log.info("inventory: one request per customer (%d customers)", customers)
-            return None
-        log.info(
-            "inventory: listing all items (%d pages) instead of %d per-customer requests",
-            total_pages, customers,
-        )  # fmt: skip
-        # At most ``window`` pages are fetched ahead of the one being stored.
-        rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
-                        range(2, total_pages + 1), window)  # fmt: skip
-        items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
-    except SonarError as exc:  # a StoreError is the run's to report
-        log.warning("inventory: listing all items failed (%s); asking per customer instead", exc)
+    for attempt in range(1, LISTINGS + 1):
+        try:
+            return _list_once(client, store, catalog, customers, pool, window)
+        except ListingChanged as exc:
+            if attempt < LISTINGS:
+                log.info("inventory: %s; listing them again", exc)
+                continue
+            log.warning("inventory: %s again; asking per customer instead", exc)
+        except SonarError as exc:  # a StoreError is the run's to report
+            log.warning("inventory: listing all items failed (%s); asking per customer instead",
+                        exc)  # fmt: skip
         return None
+    return None
+
+
+def _list_once(
+    client: SonarClient,
+    store: Store,
+    catalog: InventoryCatalog,
+    customers: int,
+    pool: ThreadPoolExecutor,
+    window: int,
+) -> Listing | None:
+    """One listing into the store; None when asking per customer is cheaper."""
+    first = client.inventory_items_page(1, catalog)
+    total_pages = first.total_pages
+    if total_pages is None or total_pages >= customers:
+        log.info("inventory: one request per customer (%d customers)", customers)
+        return None
+    log.info(
+        "inventory: listing all items (%d pages) instead of %d per-customer requests",
+        total_pages, customers,
+    )  # fmt: skip
+    # At most ``window`` pages are fetched ahead of the one being stored.
+    rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
+                    range(2, total_pages + 1), window)  # fmt: skip
+    items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
     ask = frozenset(store.listing_would_drop())
     if ask:
         log.info(
-            "inventory: the listing lacks items %d customers have; asking those one by one",
-            len(ask),
-        )
+            "inventory: the listing lacks items that %d customers have; those refreshed "
+            "now are asked one by one", len(ask),
+        )  # fmt: skip
     return Listing(items, cleaned, ask)
 
 
@@ -101,12 +130,19 @@ def in_order(
 
 
 def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryItem]]]:
-    """Each page's (account id, item) pairs; refuses an instance that ignores ``page``:
-    a page repeats an earlier one, or shares most of its items with the one before
-    (a shift by an item or two, from items added meanwhile, is normal)."""
+    """Each page's (account id, item) pairs. ListingChanged when Sonar's item count
+    moves between pages; refuses an instance that ignores ``page``: a page repeats an
+    earlier one, or shares most of its items with the one before."""
     seen: set[int] = set()  # a hash of each page's item ids: small, however many items
     previous: frozenset[int] = frozenset()
+    count: int | None = None
     for number, page in enumerate(pages, start=1):
+        count = page.total_count if number == 1 else count
+        if page.total_count != count:
+            raise ListingChanged(
+                f"Sonar's item count went from {count} to {page.total_count} while its "
+                f"pages were read (page {number})"
+            )
         signature = hash(page.item_ids)
         if page.item_ids and signature in seen:
             raise SonarDataError(f"inventory/items page {number} repeats an earlier page")

@@ -23,6 +23,6 @@ def limit_arenas(count: int = 2) -> bool:
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: CDLL(None) on Windows
         return False
     return bool(mallopt(M_ARENA_MAX, count))

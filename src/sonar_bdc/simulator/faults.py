@@ -31,9 +31,9 @@ class Faults:
     truncate_rate: float = 0.0  # full Content-Length, then half the body, then close
     session_expiry_every: int = 0  # every N-th view request logs every session out
     fail_accounts: frozenset[int] = field(default_factory=frozenset)  # detail/inventory 500
-    # Once the first page of /inventory/items is served, an unassigned item on it is
-    # deleted: later pages shift by one, and offset paging skips the item at the border.
-    vanish_during_listing: bool = False
+    # In the first N listings of /inventory/items, once page 1 is served, an unassigned
+    # item on it is deleted: later pages shift by one, skipping the item at the border.
+    vanish_during_listing: int = 0
     seed: int = 0  # seeds the fault randomness
 
     def __post_init__(self) -> None:
@@ -83,7 +83,7 @@ class FaultInjector:
             self._rng = random.Random(faults.seed)
             self._limiter = _RateLimiter(faults.rate_limit)
             self._views = 0
-            self._vanished = False
+            self._vanished = 0
 
     @property
     def faults(self) -> Faults:
@@ -140,10 +140,10 @@ class FaultInjector:
             return self._views % every == 0
 
     def vanish_now(self) -> bool:
-        """True once per installed knobs, when ``vanish_during_listing`` is set."""
+        """True for the first ``vanish_during_listing`` calls after the knobs are set."""
         with self._lock:
-            due = self._faults.vanish_during_listing and not self._vanished
-            self._vanished = self._vanished or due
+            due = self._vanished < self._faults.vanish_during_listing
+            self._vanished += due
             return due
 
     def account_fails(self, account_id: int) -> bool:

@@ -22,7 +22,7 @@ from .inventory import (
     parse_manufacturer,
     parse_model,
 )
-from .pagination import PAGE_LIMIT, iter_pages, split_page
+from .pagination import PAGE_LIMIT, iter_pages, split_page, total_count
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
 from .report import Report, ReportReader, iter_json_rows
 from .transport import Transport
@@ -40,6 +40,7 @@ class ItemsPage:
     assigned: list[tuple[int, InventoryItem]]  # items on accounts, with the account id
     total_pages: int | None
     item_ids: frozenset[int]  # every item on the page, whoever holds it
+    total_count: int | None = None  # items in the whole list when this page was read
 
 
 class SonarClient(ClientBase):
@@ -134,7 +135,7 @@ class SonarClient(ClientBase):
                 assigned.append((account_id, item))
         ids = frozenset(i for raw in data if isinstance(raw, dict)
                         if (i := parse_int(raw.get("id"))) is not None)  # fmt: skip
-        return ItemsPage(assigned, total_pages, ids)
+        return ItemsPage(assigned, total_pages, ids, total_count(body))
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of an ``/api/v1`` list (``path`` relative to /api/v1), page by page."""

@@ -53,6 +53,12 @@ def split_page(body: Any, path: str, page: int) -> tuple[list[Any], int | None]:
     return data, parse_int(total)  # None: no usable count, stop at the first empty page
 
 
+def total_count(body: Any) -> int | None:
+    """The paginator's ``total_count`` (items in the whole list), or None."""
+    paginator = body.get("paginator") if isinstance(body, dict) else None
+    return parse_int(paginator.get("total_count")) if isinstance(paginator, dict) else None
+
+
 def _fingerprint(data: list[Any]) -> str:
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
