@@ -529,12 +529,27 @@ def test_first_load_conflict_replays_repeated_ids_once(
     assert names == [(i, f"n{i}") for i in (*range(1, 13), 20, 100)]
 
 
+@pytest.mark.parametrize("clobbering", [False, True], ids=["psycopg", "psycopg<3.3.9"])
 def test_first_load_source_failing_in_a_conflicting_copy_is_the_error(
-    store: Store, pg_database: dict, pg_conn: psycopg.Connection
+    store: Store,
+    pg_database: dict,
+    pg_conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    clobbering: bool,
 ) -> None:
     """The COPY after the first commit meets a row another session added, and then
     Sonar's stream breaks: the break is what the caller sees, and only the committed
-    rows stay (never a report taken for complete)."""
+    rows stay (never a report taken for complete). psycopg before 3.3.9 reported the
+    server's pending error from the COPY instead of the break: emulated here."""
+    if clobbering:
+        finish = psycopg.Copy.finish
+
+        def finish_reporting_the_server(self: psycopg.Copy, exc: BaseException | None) -> None:
+            finish(self, exc)
+            if exc is not None:
+                raise psycopg.errors.UniqueViolation("duplicate key value (emulated)")
+
+        monkeypatch.setattr(psycopg.Copy, "finish", finish_reporting_the_server)
     customers = store.prefix.table("customers")
 
     def report() -> Iterator[ReportRow]:
@@ -550,20 +565,57 @@ def test_first_load_source_failing_in_a_conflicting_copy_is_the_error(
     assert ids == [(i,) for i in range(1, 8)]  # 1-6 committed, 7 the other session's
 
 
-def test_first_load_in_copies_smaller_than_a_commit(
+def test_first_load_commits_every_interval_not_every_copy(
     connected: tuple[Store, dict], pg_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """COPY_ROWS bounds what one COPY (and its replay) holds, whatever -c says."""
+    """COPYs of 2 rows, a commit every 4: a stream breaking after row 7 keeps 1-4."""
     from sonar_bdc.store import report as report_module
 
     monkeypatch.setattr(report_module, "COPY_ROWS", 2)
     store, params = connected
-    with Store.connect(params, store.prefix, batch_size=1, commit_interval=1000) as long:
-        result = long.write_report([ReportRow(i, name=f"n{i}") for i in range(1, 12)], T1)
-    assert result.new_ids == set(range(1, 12))
-    names = query(store, pg_conn, "SELECT id, name FROM {} ORDER BY id", "customers")
-    assert names == [(i, f"n{i}") for i in range(1, 12)]
-    assert len(_geom_index(store, pg_conn)) == 1
+
+    def report() -> Iterator[ReportRow]:
+        yield from (ReportRow(i) for i in range(1, 8))
+        raise RuntimeError("stream broken")
+
+    with (
+        Store.connect(params, store.prefix, batch_size=1, commit_interval=4) as fours,
+        pytest.raises(RuntimeError, match="stream broken"),
+    ):
+        fours.write_report(report(), T1)
+    ids = query(store, pg_conn, "SELECT id FROM {} ORDER BY id", "customers")
+    assert ids == [(i,) for i in range(1, 5)]
+
+
+def test_first_load_conflict_keeps_the_commit_interval(
+    connected: tuple[Store, dict],
+    pg_database: dict,
+    pg_conn: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """COPYs of 3 rows, a commit every 6. After the commit at 6 another session adds
+    10; 7, 7, 8 are COPYed, then 9-11 meet 10 and are upserted instead: six rows since
+    the commit, so one is due before row 12 is read, and a break after it costs none."""
+    from sonar_bdc.store import report as report_module
+
+    monkeypatch.setattr(report_module, "COPY_ROWS", 3)
+    store, params = connected
+    customers = store.prefix.table("customers")
+
+    def report() -> Iterator[ReportRow]:
+        yield from (ReportRow(i) for i in range(1, 7))
+        with psycopg.connect(**pg_database, autocommit=True) as other:
+            other.execute(sql.SQL("INSERT INTO {} (id) VALUES (10)").format(customers))
+        yield from (ReportRow(i) for i in (7, 7, 8, 9, 10, 11, 12))
+        raise RuntimeError("stream broken")
+
+    with (
+        Store.connect(params, store.prefix, batch_size=1, commit_interval=6) as sixes,
+        pytest.raises(RuntimeError, match="stream broken"),
+    ):
+        sixes.write_report(report(), T1)
+    ids = query(store, pg_conn, "SELECT id FROM {} ORDER BY id", "customers")
+    assert ids == [(i,) for i in range(1, 12)]
 
 
 def test_first_load_cut_short_leaves_the_index_to_ensure_schema(

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from sonar_bdc.errors import StoreError, StoreUnavailable
 
@@ -22,6 +22,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 SESSION_OPTIONS = "-c random_page_cost=1.1"
 _SAVEPOINT = sql.Identifier("sonar_bdc_dry_run")
 SAVEPOINT = sql.SQL("SAVEPOINT {}").format(_SAVEPOINT)
+BEGIN = sql.SQL("SELECT 1")
 RELEASE = sql.SQL("RELEASE SAVEPOINT {}").format(_SAVEPOINT)
 ROLLBACK_TO = sql.SQL("ROLLBACK TO SAVEPOINT {}").format(_SAVEPOINT)
 
@@ -85,6 +86,14 @@ def describe(exc: psycopg.Error) -> str:
     diag = getattr(exc, "diag", None)
     primary = diag.message_primary if diag is not None else None
     return one_line(primary or str(exc) or type(exc).__name__)
+
+
+def savepoint(conn: psycopg.Connection) -> psycopg.Transaction:
+    """``conn.transaction()``, always a savepoint: on an idle connection it would be
+    a transaction of its own, committed when its block ends."""
+    if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        conn.execute(BEGIN)  # psycopg opens the transaction before any statement
+    return conn.transaction()
 
 
 class Transactions:

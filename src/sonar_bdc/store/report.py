@@ -13,7 +13,7 @@ import psycopg
 from sonar_bdc.errors import StoreError
 from sonar_bdc.records import Catalogs, ReportRow
 from sonar_bdc.store import ddl, queries, rows, staging, upserts
-from sonar_bdc.store.db import translated
+from sonar_bdc.store.db import savepoint, translated
 from sonar_bdc.store.session import Session
 
 
@@ -51,10 +51,10 @@ def write_report(
         rows.report_rows(batch, clean) for batch in batched(report, session.batch_size)
     )
     try:
-        index_deferred = _defer_geom_index(session)
+        index_deferred, pending = _defer_geom_index(session), 0
         if index_deferred:
-            batches = _copy_first_load(session, batches, seen_at, result, seen)
-        _upsert_batches(session, batches, seen_at, result, seen)
+            batches, pending = _copy_first_load(session, batches, seen_at, result, seen)
+        _upsert_batches(session, batches, seen_at, result, seen, pending)
         if index_deferred:
             with translated("indexing the customers' locations"):
                 session.conn.execute(ddl.geom_index_sql(session.prefix))
@@ -74,9 +74,10 @@ def _upsert_batches(
     seen_at: datetime,
     result: ReportWriteResult,
     seen: set[int],
+    pending: int = 0,
 ) -> None:
-    """Stage and upsert each batch, committing every commit_interval rows."""
-    pending = 0
+    """Stage and upsert each batch, committing every commit_interval rows (``pending``:
+    rows written since the last commit before these)."""
     staged = next(batches, None)
     while staged is not None:
         pending += len(staged)
@@ -107,7 +108,7 @@ def _defer_geom_index(session: Session) -> bool:
         if not session.conn.execute(queries.is_empty_sql(prefix, "customers")).fetchone()[0]:
             return False
         try:
-            with session.conn.transaction():  # a savepoint: a busy table is not an error
+            with savepoint(session.conn):  # a busy table is not an error
                 session.conn.execute(queries.lock_nowait_sql(prefix, "customers"))
                 session.conn.execute(ddl.drop_geom_index_sql(prefix))
         except (psycopg.errors.LockNotAvailable, psycopg.errors.InsufficientPrivilege):
@@ -144,14 +145,15 @@ def _copy_first_load(
     seen_at: datetime,
     result: ReportWriteResult,
     seen: set[int],
-) -> Iterator[list[rows.Row]]:
+) -> tuple[Iterator[list[rows.Row]], int]:
     """COPY rows straight into the empty customers table: no staging, no lookups.
 
     COPYs of up to ``COPY_ROWS`` rows, fed as Sonar's rows are read, so PostgreSQL
     writes while the next rows are parsed; a commit every commit_interval rows. An
     id the load brought already waits for the upsert after its COPY (the last row
-    wins). Returns the batches left to upsert: none, or, when another session added
-    one of the ids since the last commit, that COPY's rows again and all after them.
+    wins). Returns the batches left to upsert, and the rows written since the last
+    commit: none, or, when another session added one of the ids since the last
+    commit, that COPY's rows again and all after them.
     """
     source, pending = _Source(batches), 0
     while True:
@@ -162,7 +164,7 @@ def _copy_first_load(
         if more is None:  # another session added one of these ids: upsert from here on
             seen.difference_update(row[0] for row in held)  # type: ignore[misc]
             replay = batched(rows.last_by_key(held + repeats), session.batch_size)
-            return itertools.chain(replay, source)
+            return itertools.chain(replay, source), pending
         result.new_ids.update(row[0] for row in held)  # type: ignore[misc]
         for chunk in batched(rows.last_by_key(repeats), session.batch_size):
             _write_batch(session, chunk, seen_at, result, None)
@@ -171,7 +173,7 @@ def _copy_first_load(
             _commit(session)
             pending = 0
         if not more:
-            return iter(())
+            return iter(()), 0
 
 
 def _copy_some(
@@ -190,7 +192,7 @@ def _copy_some(
     with translated("writing the report"):
         try:
             with (
-                session.conn.transaction(),  # a savepoint: a conflict costs only this COPY
+                savepoint(session.conn),  # a conflict costs only this COPY
                 session.conn.cursor() as cur,
                 cur.copy(statement) as copy,
             ):
