@@ -376,7 +376,7 @@ def test_items_changing_while_listed_are_listed_again(sim, pg_schema, pg_conn, c
         result = run_import(settings_for(sim, db, schema), show_progress=False)
     assert result.exit_code == 0
     assert len(sim.dataset.items) == 304  # one deleted after page 1 of the first listing
-    assert "while its pages were read (page 2); listing them again" in caplog.text
+    assert "while its pages were read (page 2); listing all items once more" in caplog.text
     assert sim.requests_by_kind.get("inventory", 0) == 0  # the second listing held
     check_exact(pg_conn, schema, sim)  # ``border`` included
 
@@ -390,7 +390,8 @@ def test_items_changing_through_two_listings_are_asked_per_customer(
     with caplog.at_level("INFO", logger="sonar_bdc.importer"):
         result = run_import(settings_for(sim, db, schema), show_progress=False)
     assert result.exit_code == 0 and len(sim.dataset.items) == 303
-    assert "again; asking per customer instead" in caplog.text
+    assert "in the second listing too" in caplog.text
+    assert "asking per customer instead" in caplog.text
     assert sim.requests_by_kind["inventory"] == result.fetched
     check_exact(pg_conn, schema, sim)
 
@@ -454,8 +455,11 @@ def test_bulk_listing_notices_the_item_count_moving() -> None:
 
     assert len(list(checked([page(3, 1, 2), page(3, 3)]))) == 2
     assert len(list(checked([page(None, 1, 2), page(None, 3)]))) == 2  # no count: no check
-    with pytest.raises(ListingChanged, match="went from 3 to 2 while its pages were read"):
+    assert len(list(checked([page(3, 1, 2), page(4, 3, 9)]))) == 2  # an item added: harmless
+    with pytest.raises(ListingChanged, match="fell from 3 to 2 while its pages were read"):
         list(checked([page(3, 1, 2), page(2, 4)]))
+    with pytest.raises(ListingChanged, match="fell from 4 to 3"):  # one added, then one gone
+        list(checked([page(3, 1, 2), page(4, 3, 5), page(3, 6)]))
 
 
 def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:

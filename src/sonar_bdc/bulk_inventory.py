@@ -5,11 +5,13 @@ customer is written.
 
 Offset paging over a live list is not a snapshot: an item deleted in Sonar while the
 pages are read shifts the later ones, and the item at a page border is never listed.
-So a listing during which Sonar's item count changed is read once more, and after a
-second such listing the customers are asked one by one. A change the count cannot
-show (one item added, another deleted) is still caught where it matters most: a
-customer the listing would take a stored item from is asked for its inventory by
-itself (``Listing.ask``), which also confirms a real removal.
+So a listing during which Sonar's item count fell is read once more, and after a
+second such listing the customers are asked one by one (an item added meanwhile can
+only be listed twice, which the store absorbs). A deletion the count does not show,
+hidden by an addition, is still caught where it matters most: a customer the listing
+would take a stored item from is asked for its inventory by itself (``Listing.ask``),
+which also confirms a real removal. Only an item newly assigned to a customer can
+then be missed, until that customer's next refresh.
 
 ``/api/v1/inventory/items`` lists every item with its assignee, 100 per page, so when
 most customers need their inventory it costs one request per 100 items instead of
@@ -21,7 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -39,7 +41,7 @@ LISTINGS = 2  # listings tried before asking per customer when Sonar's items kee
 
 
 class ListingChanged(SonarDataError):
-    """Sonar's item count changed while its pages were read."""
+    """Sonar's item count fell while its pages were read: an item may be skipped."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,10 @@ def list_inventory(
             return _list_once(client, store, catalog, customers, pool, window)
         except ListingChanged as exc:
             if attempt < LISTINGS:
-                log.info("inventory: %s; listing them again", exc)
+                log.info("inventory: %s; listing all items once more", exc)
                 continue
-            log.warning("inventory: %s again; asking per customer instead", exc)
+            log.warning("inventory: in the second listing too, %s; asking per customer "
+                        "instead", exc)  # fmt: skip
         except SonarError as exc:  # a StoreError is the run's to report
             log.warning("inventory: listing all items failed (%s); asking per customer instead",
                         exc)  # fmt: skip
@@ -102,7 +105,10 @@ def _list_once(
     # At most ``window`` pages are fetched ahead of the one being stored.
     rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
                     range(2, total_pages + 1), window)  # fmt: skip
-    items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
+    try:
+        items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
+    finally:
+        rest.close()  # a listing given up cancels the pages it still had coming
     ask = frozenset(store.listing_would_drop())
     if ask:
         log.info(
@@ -114,7 +120,7 @@ def _list_once(
 
 def in_order(
     pool: ThreadPoolExecutor, fn: Callable[[int], T], args: Iterable[int], window: int
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """``pool.map`` with at most ``window`` calls submitted ahead of the one yielded."""
     pending: deque[Future[T]] = deque()
     try:
@@ -131,18 +137,20 @@ def in_order(
 
 def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryItem]]]:
     """Each page's (account id, item) pairs. ListingChanged when Sonar's item count
-    moves between pages; refuses an instance that ignores ``page``: a page repeats an
-    earlier one, or shares most of its items with the one before."""
+    falls below one an earlier page gave; refuses an instance that ignores ``page``:
+    a page repeats an earlier one, or shares most of its items with the one before."""
     seen: set[int] = set()  # a hash of each page's item ids: small, however many items
     previous: frozenset[int] = frozenset()
-    count: int | None = None
+    highest: int | None = None
     for number, page in enumerate(pages, start=1):
-        count = page.total_count if number == 1 else count
-        if page.total_count != count:
+        count = page.total_count
+        if count is not None and highest is not None and count < highest:
             raise ListingChanged(
-                f"Sonar's item count went from {count} to {page.total_count} while its "
-                f"pages were read (page {number})"
+                f"Sonar's item count fell from {highest} to {count} while its pages were "
+                f"read (page {number})"
             )
+        if count is not None:
+            highest = count if highest is None else max(highest, count)
         signature = hash(page.item_ids)
         if page.item_ids and signature in seen:
             raise SonarDataError(f"inventory/items page {number} repeats an earlier page")
