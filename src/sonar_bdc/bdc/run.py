@@ -75,6 +75,8 @@ def load_tracts(settings: Settings, files: Sequence[Path], replace: bool = False
 def _tract_rows(files: Sequence[Path]) -> Iterator[tuple[str, str, str]]:
     for path in files:
         tracts = read_tracts(path)
+        if not tracts:  # a tracts table that silently stays empty places no customer
+            raise ConfigError(f"{path}: no tract polygons in the file; nothing loaded")
         log.info("%s: %d tract polygons", path, len(tracts))
         for tract in tracts:
             yield tract.geoid, tract.geojson, Path(path).name
