@@ -107,8 +107,8 @@ def lookalike_warning(prefix: Prefix, schema_exists: bool) -> str | None:
     if prefix.schema is not None or not word or not (schema_exists or not word.endswith("_")):
         return None
     return (
-        f"-p {word} has no dot: the tables are {prefix}customers and so on in schema public"
-        f"{f', beside the existing schema {word}' if schema_exists else ''}; "
+        f"-p {word} has no dot, so the tables are {prefix}customers and the like"
+        f"{f', not those in the existing schema {word}' if schema_exists else ''}; "
         f"did you mean -p {word}.?"
     )
 
