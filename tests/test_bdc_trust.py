@@ -6,6 +6,7 @@ by a real import from the simulator.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import uuid
@@ -20,7 +21,13 @@ from psycopg import sql
 from sonar_bdc import cli
 from sonar_bdc.bdc.cli_args import check_as_of
 from sonar_bdc.bdc.config import parse_config
-from sonar_bdc.bdc.model import NO_DATA_SERVICE, CustomerRow, Exclusion, ServiceRow
+from sonar_bdc.bdc.model import (
+    NO_DATA_SERVICE,
+    UNMAPPED_TECHNOLOGY,
+    CustomerRow,
+    Exclusion,
+    ServiceRow,
+)
 from sonar_bdc.bdc.output import (
     FilingValidationError,
     SubscriptionRow,
@@ -34,6 +41,7 @@ from sonar_bdc.errors import ConfigError
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import ENV_FIELDS, Settings
 from sonar_bdc.simulator import Simulator, generate
+from sonar_bdc.simulator.v2 import UNKNOWN_TECHNOLOGY, GraphQLSimulator
 from sonar_bdc.store import Store
 from sonar_bdc.store.prefix import lookalike_warning, parse_prefix
 
@@ -306,3 +314,44 @@ def test_a_prefix_without_its_dot_warns_where_the_store_opens(
     with Store.connect(pg_database, schema):  # the import's way in: the same warning
         pass
     assert warning in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- one place for technology names
+
+
+def test_an_unknown_v2_technology_name_is_mapped_by_the_filing_configuration(
+    pg_schema: tuple[dict, str], env: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    db, schema = pg_schema
+    monkeypatch.setattr(logging.getLogger("sonar_bdc"), "propagate", True)  # for caplog
+    with GraphQLSimulator(generate(accounts=120, seed=7), unknown_technology=True) as sim:
+        settings = Settings(
+            api="v2", sonar_token="sonar-token", rate_limit=1000.0, prefix=f"{schema}.",
+            sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
+            postgres_host=db["host"], postgres_port=db["port"], postgres_user=db["user"],
+            postgres_db=db["dbname"], log_file=None, workers=2,
+        )  # fmt: skip
+        with caplog.at_level(logging.WARNING):
+            assert run_import(settings, show_progress=False).exit_code == 0
+    pointers = [r.getMessage() for r in caplog.records if UNKNOWN_TECHNOLOGY in r.getMessage()]
+    assert len(pointers) == 2
+    assert all("[technology.names] NAME = <BDC code>" in p for p in pointers)
+    assert not any("SONAR_TECHNOLOGY_NAMES" in p for p in pointers)
+
+    assert subscription(f"{schema}.", "-o", "plain.csv") == 0
+    unmapped = [r for r in exceptions(env / "plain.exceptions.csv") if r[2] == UNMAPPED_TECHNOLOGY]
+    assert unmapped and all(f"add {UNKNOWN_TECHNOLOGY} = <BDC code>" in r[3] for r in unmapped)
+
+    config = env / "bdc.toml"
+    config.write_text(f"[technology.names]\n{UNKNOWN_TECHNOLOGY} = 71\n")
+    capsys.readouterr()
+    assert subscription(f"{schema}.", "-o", "mapped.csv", "--config", str(config)) == 0
+    assert f"technology 71: {len(unmapped)} " in capsys.readouterr().err
+    mapped = exceptions(env / "mapped.exceptions.csv")
+    assert not [r for r in mapped if r[2] == UNMAPPED_TECHNOLOGY]
+
+
+def exceptions(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))[1:]

@@ -45,7 +45,8 @@ class TechnologyMapper:
             return Mapped(
                 None,
                 f"technology name {name!r} is not in [technology.names] of "
-                f"{self.config.source}; add {_toml_key(name)} = <BDC code>",
+                f"{self.config.source}; add {_toml_key(name)} = <BDC code> there "
+                "(a --config file)",
             )
         return Mapped(
             None,
