@@ -63,6 +63,7 @@ def test_the_demo_refuses_a_prefix_holding_a_real_import(
         )  # fmt: skip
         assert run_import(real, show_progress=False).exit_code == 0
     before = state(pg_conn, schema)
+    capsys.readouterr()  # the import's own output
 
     assert cli.main(["demo", "-p", f"{schema}.", "--seed", "7", *demo_env]) == 2
     err = capsys.readouterr().err
