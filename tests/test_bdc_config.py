@@ -35,7 +35,7 @@ def test_default_mapping(form477: int, bdc: int) -> None:
 def test_example_file_loads() -> None:
     config = load_config(EXAMPLE)
     assert config.form477[70] == 71
-    assert config.services and config.names and config.business_groups
+    assert config.services and config.business_groups and config.consumer_groups
 
 
 def test_code_override_and_service_rules_in_file_order(tmp_path: Path) -> None:

@@ -73,10 +73,19 @@ def test_geojson(tmp_path: Path) -> None:
             "properties": {"GEOID20": "09001010101"},
             "geometry": {"type": "Polygon", "coordinates": [square(-73, 41)]},
         },
-        {"type": "Feature", "properties": {"GEOID": "09001010102"}, "geometry": None},
     ]
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     assert [t.geoid for t in read_tracts(path)] == ["09001010101"]
+
+
+def test_a_tract_without_geometry_is_refused_by_geoid_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "tracts.geojson"
+    features = [
+        {"type": "Feature", "properties": {"GEOID": "09001010101"}, "geometry": None},
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    with pytest.raises(ConfigError, match=r"tracts.geojson feature 1 \(GEOID 09001010101\) has no"):
+        read_tracts(path)
 
 
 def test_projected_files_are_refused(tmp_path: Path) -> None:

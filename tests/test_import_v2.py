@@ -398,6 +398,6 @@ def test_an_unknown_technology_name_is_reported_and_stored_without_a_code(
     assert rows == [(None, UNKNOWN_TECHNOLOGY)]
     warnings = [r.getMessage() for r in caplog.records if UNKNOWN_TECHNOLOGY in r.getMessage()]
     assert len(warnings) == 2  # the enum at start, the services at the end
-    assert all("SONAR_TECHNOLOGY_NAMES" in w for w in warnings)
+    assert all("[technology.names] NAME = <BDC code>" in w for w in warnings)
     known = count(pg_conn, schema, "services", "data_service AND technology_code IS NULL")
     assert known == count(pg_conn, schema, "services", f"service_id = {service_id}")

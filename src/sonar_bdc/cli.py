@@ -18,6 +18,8 @@ from .errors import ConfigError, SonarBdcError
 from .settings import APIS, REPORT_LAYOUTS, Settings, load_settings
 
 log = logging.getLogger("sonar_bdc")
+# The demo's own schema, never a real import's (store/demo.py has the same value).
+DEMO_PREFIX = "sonar_demo."
 
 IMPORT_DESCRIPTION = (
     "Import Sonar customers, services, groups and inventory into PostgreSQL/PostGIS. "
@@ -33,8 +35,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_import_options(p: argparse.ArgumentParser) -> None:
-    """The design document's options, with its defaults, plus what users need."""
+def add_import_options(p: argparse.ArgumentParser, prefix: str | None = None) -> None:
+    """The design document's options, with its defaults, plus what users need.
+
+    ``prefix``: the -p default of a command with its own (the demo), else Settings'.
+    """
     d = Settings()
     p.add_argument("-w", "--workers", type=int, help=f"worker threads (default: {d.workers})")
     p.add_argument(
@@ -59,7 +64,10 @@ def add_import_options(p: argparse.ArgumentParser) -> None:
         help=f"only update data older than this many days (default: {d.days:g})",
     )
     p.add_argument(
-        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
+        "-p",
+        "--prefix",
+        default=prefix,
+        help=f"table prefix: [schema.][table_prefix] (default: {prefix or d.prefix})",
     )
     p.add_argument("-l", "--limit", type=int, help="limit the number of customers to import")
     p.add_argument("-v", "--verbose", action="store_true", default=None, help="verbose output")
@@ -111,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("import", help="import from Sonar", description=IMPORT_DESCRIPTION)
     )
     _add_simulate(sub.add_parser("simulate", help="serve the bundled Sonar simulator"))
-    demo = sub.add_parser("demo", help="import from a bundled simulator into the local PostGIS")
-    add_import_options(demo)
+    demo = sub.add_parser(
+        "demo", help=f"import a bundled simulated Sonar into its own tables ({DEMO_PREFIX})"
+    )
+    add_import_options(demo, prefix=DEMO_PREFIX)
     demo.add_argument("--accounts", type=int, default=3000, help="simulated accounts (3000)")
     demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
     add_bdc_commands(sub)

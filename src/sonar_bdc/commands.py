@@ -34,9 +34,17 @@ def _print_summary(summary: Summary) -> None:
 def demo_command(settings: Settings, accounts: int, seed: int) -> int:
     """Serve a generated Sonar on loopback and import it: the README's first command."""
     from .simulator import Simulator, generate
+    from .store import parse_prefix
+    from .store.demo import claim_for_demo
 
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
     limit_arenas()
+    # Before anything is generated: a prefix holding real data is refused, untouched.
+    dataset_label = f"{accounts} accounts, seed {seed}, api {settings.api}"
+    claim_for_demo(
+        settings.postgres_conninfo(), parse_prefix(settings.prefix), dataset_label,
+        dry_run=settings.dry_run,
+    )  # fmt: skip
     log.info("generating a simulated Sonar with %d accounts (seed %d)", accounts, seed)
     dataset = generate(accounts=accounts, seed=seed)
     if settings.api == "v2":
@@ -76,7 +84,10 @@ def _print_psql_hint(s: Settings) -> None:
         f"-U {shlex.quote(s.postgres_user)} -d {shlex.quote(s.postgres_db)} "
         f"-c {shlex.quote(query)}"
     )
-    print(f"\nSee your customers:\n  {cmd}")
+    print(
+        f"\nThe simulated customers are at prefix {s.prefix} (the demo's own tables, apart "
+        f"from a real import's), in {_db_label(s)}. See them:\n  {cmd}"
+    )
 
 
 def simulate_command(args: argparse.Namespace) -> int:

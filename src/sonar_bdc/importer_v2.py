@@ -42,6 +42,11 @@ from .summary import Summary
 
 log = logging.getLogger("sonar_bdc.importer")
 
+# The one place to map a technology name: the filing's configuration, in BDC codes.
+MAP_NAMES = (
+    "map each to its BDC code in the --config file of sonar-bdc bdc subscription: "
+    "[technology.names] NAME = <BDC code> (docs/bdc.md)"
+)
 FULL_PASS_SHARE = 0.3  # above this share of customers to refresh, one full pass is cheaper
 
 
@@ -183,8 +188,7 @@ class _Run:
             log.warning(
                 "Sonar's TechnologyCode has %d names the technology table does not know: %s. "
                 "Services with them are stored with technology_code NULL (technology_name "
-                "keeps the name); map them with %s=NAME=<Form 477 code>",
-                len(missing), ", ".join(missing), "SONAR_TECHNOLOGY_NAMES",
+                "keeps the name); %s", len(missing), ", ".join(missing), MAP_NAMES,
             )  # fmt: skip
 
     # --- the listing ------------------------------------------------------------------
@@ -335,8 +339,7 @@ class _Run:
         if unknown:
             log.warning(
                 "%d services have technology names the table does not know: %s; stored with "
-                "technology_code NULL. Map them with SONAR_TECHNOLOGY_NAMES=NAME=<code>",
-                t.unknown_technology, ", ".join(unknown),
+                "technology_code NULL; %s", t.unknown_technology, ", ".join(unknown), MAP_NAMES,
             )  # fmt: skip
         if t.rejected_fips:
             log.warning(

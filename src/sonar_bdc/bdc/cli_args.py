@@ -13,12 +13,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sonar_bdc.errors import ConfigError
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.settings import Settings, load_settings
 
 log = logging.getLogger("sonar_bdc.bdc")
 
 COMMANDS = ("bdc", "tracts")
+FILING_DATES = ((6, 30), (12, 31))  # (month, day) of the BDC's as-of dates
 SUBSCRIPTION_DESCRIPTION = (
     "Write the BDC fixed broadband subscription file (one row per census tract, technology "
     "and advertised speeds) from the tables `sonar-bdc import` fills, and next to it "
@@ -49,9 +51,14 @@ def add_bdc_commands(
         help="the filing's as-of date (June 30 or December 31)",
     )
     sub.add_argument(
+        "--any-date",
+        action="store_true",
+        help="accept an --as-of that is not June 30 or December 31 (a trial file, not a filing)",
+    )
+    sub.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=_output,
         metavar="FILE.csv",
         help="output file (default: bdc_subscription_<as-of>.csv)",
     )
@@ -104,6 +111,24 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _output(text: str) -> Path:
+    if text == "-":
+        raise argparse.ArgumentTypeError("standard output (-) is not supported; give a file name")
+    return Path(text)
+
+
+def check_as_of(as_of: date, any_date: bool) -> None:
+    """BDC filings are as of June 30 or December 31; another date only with --any-date."""
+    if (as_of.month, as_of.day) in FILING_DATES:
+        return
+    if not any_date:
+        raise ConfigError(
+            f"--as-of {as_of}: BDC filings are as of June 30 or December 31; "
+            "pass --any-date for a trial file as of another date"
+        )
+    log.warning("--as-of %s is not a BDC as-of date: this is a trial file, not a filing", as_of)
+
+
 def run_bdc_command(args: argparse.Namespace) -> int:
     """Run ``bdc subscription`` or ``tracts load``; return the exit code."""
     settings = load_settings(
@@ -118,6 +143,7 @@ def run_bdc_command(args: argparse.Namespace) -> int:
 def _subscription(settings: Settings, args: argparse.Namespace) -> int:
     from .run import SubscriptionOptions, subscription  # late: `--help` stays fast
 
+    check_as_of(args.as_of, args.any_date)
     options = SubscriptionOptions(as_of=args.as_of, output=args.output, config=args.config)
     summary = subscription(settings, options)
     for line in summary.lines():

@@ -1,22 +1,23 @@
 """The subscription CSV and its exceptions file: aggregate, validate, then write.
 
-Validation runs on the complete file before anything touches the disk, and both
-files are written to temporary names and renamed into place, so a failed check or
-a crash never leaves a partial or stale-looking file behind.
+Validation runs on the complete file before anything touches the disk. Both files
+are written in full to temporary names before either is renamed into place, and a
+target that cannot take a file (a directory) is refused first, so a failed check, a
+failed write or a crash leaves both old files as they were: never one new, one old.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from sonar_bdc.errors import FilingValidationError
+from sonar_bdc.errors import ConfigError, FilingValidationError
 
 from .config import BDC_CODES
 from .model import REASONS, Connection, Exclusion
@@ -55,11 +56,14 @@ class SubscriptionRow:
 
 
 def format_mbps(kbps: int) -> str:
-    """Sonar's kilobits per second as Mbps, exact, at most 3 decimals: 2048 -> 2.048."""
-    if kbps < 0:
-        raise ValueError(f"negative speed {kbps} kbps")
-    whole, rest = divmod(kbps, 1000)
-    return f"{whole}.{rest:03d}".rstrip("0").rstrip(".")
+    """Sonar's kilobits per second as Mbps, exact, at most 3 decimals: 2048 -> 2.048.
+
+    A negative speed is formatted too (-1500 -> -1.5): validation names it in its
+    message and refuses the file, so it never reaches one.
+    """
+    whole, rest = divmod(abs(kbps), 1000)
+    sign = "-" if kbps < 0 else ""
+    return sign + f"{whole}.{rest:03d}".rstrip("0").rstrip(".")
 
 
 def aggregate(connections: Iterable[Connection]) -> list[SubscriptionRow]:
@@ -121,13 +125,27 @@ def sorted_exclusions(exclusions: Iterable[Exclusion]) -> list[Exclusion]:
 def write_files(
     csv_path: Path, rows: Sequence[SubscriptionRow], exclusions: Sequence[Exclusion]
 ) -> Path:
-    """Validate, then write the CSV and its exceptions file; return the exceptions path."""
+    """Validate, then write the CSV and its exceptions file; return the exceptions path.
+
+    Both are written to temporary files first and renamed only when both are complete;
+    on any failure neither final file changes.
+    """
     validate(rows)
     extra = exceptions_path(csv_path)
-    with _atomic(csv_path) as out, _atomic(extra) as exc_out:
-        write_subscription_csv(out, rows)
-        write_exceptions_csv(exc_out, sorted_exclusions(exclusions))
+    for target in (csv_path, extra):
+        check_target(target)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with _temporary(csv_path) as tmp_csv, _temporary(extra) as tmp_extra:
+        _write(tmp_csv, lambda out: write_subscription_csv(out, rows))
+        _write(tmp_extra, lambda out: write_exceptions_csv(out, sorted_exclusions(exclusions)))
+        _replace_both((tmp_csv, csv_path), (tmp_extra, extra))
     return extra
+
+
+def check_target(path: Path) -> None:
+    """Refuse a target a rename would fail on, before anything is written."""
+    if path.is_dir():
+        raise ConfigError(f"-o: {path} is a directory, not a file; give -o a file name")
 
 
 def write_subscription_csv(out: TextIO, rows: Iterable[SubscriptionRow]) -> None:
@@ -153,15 +171,47 @@ def spreadsheet_safe(text: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@contextmanager
-def _atomic(path: Path) -> Iterator[TextIO]:
-    """A text file that appears at ``path`` only if the block completes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    """A temporary name next to ``path`` (same filesystem), removed unless renamed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as out:
-            yield out
-        os.replace(tmp, path)
-    except BaseException:
+        yield tmp
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+
+
+def _write(tmp: Path, fill: Callable[[TextIO], None]) -> None:
+    with tmp.open("w", encoding="utf-8", newline="") as out:
+        fill(out)
+
+
+def _replace_both(first: tuple[Path, Path], second: tuple[Path, Path]) -> None:
+    """Rename two complete temporary files into place; if the second rename fails,
+    the first target gets its old file back (kept meanwhile under a second name)."""
+    (tmp1, target1), (tmp2, target2) = first, second
+    had_old = target1.exists()
+    backup = target1.with_name(f"{tmp1.name}.old")
+    kept = had_old and _link(target1, backup)
+    try:
+        os.replace(tmp1, target1)
+        try:
+            os.replace(tmp2, target2)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if kept:
+                    os.replace(backup, target1)
+                elif not had_old:
+                    target1.unlink()
+            raise
+    finally:
+        backup.unlink(missing_ok=True)
+
+
+def _link(path: Path, backup: Path) -> bool:
+    """A second name for the old file (a hard link: no moment without ``path``)."""
+    try:
+        os.link(path, backup)
+    except OSError:  # a filesystem without hard links: no way back, but no harm
+        return False
+    return True

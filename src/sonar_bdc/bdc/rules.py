@@ -13,9 +13,9 @@ The checks run in this order and the first that fails decides (docs/bdc.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from .config import BdcConfig
+from .config import BdcConfig, ServiceRule
 from .model import (
     CONFLICTING_TRACT,
     DELETED,
@@ -34,7 +34,7 @@ from .model import (
     Skipped,
     Status,
 )
-from .technology import TechnologyMapper
+from .technology import TechnologyMapper, name_key, rule_matches
 
 MIN_KBPS = 200  # the FCC's broadband connection: more than 200 kbps in one direction
 FIPS_BLOCK_LENGTH = 15
@@ -222,3 +222,38 @@ def _no_tract(customer: CustomerRow, tracts_loaded: int) -> str:
         f"{_bad_fips(customer)}, and {where} is in none of the {tracts_loaded} loaded tracts "
         "(load its state's TIGER/Line tract file, or check the coordinates)"
     )
+
+
+def unused_config(config: BdcConfig, customers: Sequence[CustomerRow]) -> list[str]:
+    """One warning per service rule, technology name and group matching nothing stored.
+
+    A typo, or names copied from another Sonar (the example file's), would otherwise
+    change nothing without a word, and the filing would silently use the defaults.
+    """
+    services = {s for c in customers for s in c.services}
+    where = f"in {config.source}"
+    found = [
+        f"[[technology.service]] #{number} ({_rule_label(rule)}) {where} matches no service "
+        "in the database"
+        for number, rule in enumerate(config.services, start=1)
+        if not any(rule_matches(rule, s) for s in services)
+    ]
+    names = {name_key(s) for s in services}
+    found += [
+        f"[technology.names] {name!r} {where} matches no service's technology name in the database"
+        for name in config.names
+        if name not in names
+    ]
+    for key in ("business_groups", "consumer_groups"):
+        found += [
+            f"[consumer] {key} {group!r} {where} matches no group of any customer"
+            for group in getattr(config, key)
+            if not any(_in_groups(c, (group,)) for c in customers)
+        ]
+    return found
+
+
+def _rule_label(rule: ServiceRule) -> str:
+    if rule.name_pattern is not None:
+        return f"name_pattern {rule.name_pattern!r}"
+    return f"id {', '.join(str(i) for i in sorted(rule.ids))}"

@@ -16,7 +16,7 @@ from sonar_bdc.store.filing import FilingData, FilingDb, TractsLoaded
 from .config import BdcConfig, load_config
 from .model import Connection, CustomerRow, Exclusion, Status
 from .output import aggregate, write_files
-from .rules import Rules, StatusResolver
+from .rules import Rules, StatusResolver, unused_config
 from .summary import FilingSummary
 from .tiger import read_tracts
 
@@ -47,7 +47,8 @@ def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOption
     """The subscription CSV and its exceptions file from one snapshot of the tables."""
     statuses = StatusResolver(Status(s["id"], s["name"], s["active"]) for s in data.statuses)
     rules = Rules(config, statuses, data.tracts_loaded)
-    outcomes = [rules.decide(CustomerRow.from_row(row)) for row in data.customers]
+    customers = [CustomerRow.from_row(row) for row in data.customers]
+    outcomes = [rules.decide(customer) for customer in customers]
     rows = aggregate(o for o in outcomes if isinstance(o, Connection))
     exclusions = [o for o in outcomes if isinstance(o, Exclusion)]
     path = options.csv_path
@@ -59,6 +60,7 @@ def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOption
     summary.data_imported_at = data.latest_report
     summary.csv_path, summary.exceptions_path = path, extra
     summary.rows, summary.tracts_loaded = len(rows), data.tracts_loaded
+    summary.config_warnings = unused_config(config, customers)
     return summary
 
 
@@ -75,6 +77,8 @@ def load_tracts(settings: Settings, files: Sequence[Path], replace: bool = False
 def _tract_rows(files: Sequence[Path]) -> Iterator[tuple[str, str, str]]:
     for path in files:
         tracts = read_tracts(path)
+        if not tracts:  # a tracts table that silently stays empty places no customer
+            raise ConfigError(f"{path}: no tract polygons in the file; nothing loaded")
         log.info("%s: %d tract polygons", path, len(tracts))
         for tract in tracts:
             yield tract.geoid, tract.geojson, Path(path).name

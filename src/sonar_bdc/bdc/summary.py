@@ -26,6 +26,7 @@ class FilingSummary:
     excluded: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     tracts_loaded: int = 0
+    config_warnings: list[str] = field(default_factory=list)  # --config entries matching nothing
 
     @classmethod
     def from_outcomes(cls, as_of: date, outcomes: Sequence[Outcome]) -> FilingSummary:
@@ -64,7 +65,7 @@ class FilingSummary:
                     f"{'after' if days > 0 else 'before'} the as-of date {self.as_of}: the file "
                     "shows the subscriptions of the import day; import closer to the as-of date"
                 )
-        return found
+        return found + self.config_warnings
 
     def lines(self) -> list[str]:
         imported = self.data_imported_at.date() if self.data_imported_at else "never"

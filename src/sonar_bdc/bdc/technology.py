@@ -36,8 +36,8 @@ class TechnologyMapper:
         if rule is not None:
             return Mapped(rule.technology_code, "service rule")
         name = (service.technology_name or "").strip()
-        if name and name.casefold() in self.config.names:
-            return Mapped(self.config.names[name.casefold()], "technology name")
+        if name and name_key(service) in self.config.names:
+            return Mapped(self.config.names[name_key(service)], "technology name")
         code = form477_code(service)
         if code is not None:
             return self._by_code(code)
@@ -45,7 +45,8 @@ class TechnologyMapper:
             return Mapped(
                 None,
                 f"technology name {name!r} is not in [technology.names] of "
-                f"{self.config.source}; add {_toml_key(name)} = <BDC code>",
+                f"{self.config.source}; add {_toml_key(name)} = <BDC code> there "
+                "(a --config file)",
             )
         return Mapped(
             None,
@@ -54,13 +55,7 @@ class TechnologyMapper:
         )
 
     def _rule(self, service: ServiceRow) -> ServiceRule | None:
-        folded = (service.name or "").casefold()
-        for rule in self.config.services:
-            if service.service_id in rule.ids:
-                return rule
-            if rule.name_pattern is not None and fnmatchcase(folded, rule.name_pattern.casefold()):
-                return rule
-        return None
+        return next((r for r in self.config.services if rule_matches(r, service)), None)
 
     def _by_code(self, code: int) -> Mapped:
         bdc = self.config.form477.get(code)
@@ -71,6 +66,19 @@ class TechnologyMapper:
                 f"[technology] in {self.config.source}",
             )
         return Mapped(bdc, "Form 477 code")
+
+
+def rule_matches(rule: ServiceRule, service: ServiceRow) -> bool:
+    """By service id, or the name glob on the whole name, ignoring case."""
+    if service.service_id in rule.ids:
+        return True
+    pattern = rule.name_pattern
+    return pattern is not None and fnmatchcase((service.name or "").casefold(), pattern.casefold())
+
+
+def name_key(service: ServiceRow) -> str:
+    """The ``[technology.names]`` key a service's technology name is looked up by."""
+    return (service.technology_name or "").strip().casefold()
 
 
 def form477_code(service: ServiceRow) -> int | None:

@@ -122,13 +122,18 @@ def _check_prj(prj: str | None, where: str) -> None:
 def _shapefile_tracts(reader: shapefile.Reader, where: str) -> Iterator[TractShape]:
     _check_lonlat(reader.bbox, where)
     for number, item in enumerate(reader.iterShapeRecords(), start=1):
+        geoid = tract_geoid(item.record.as_dict(), f"{where} record {number}")
         if item.shape.shapeType == shapefile.NULL:
-            continue
+            raise ConfigError(_no_geometry(f"{where} record {number}", geoid))
         geometry = item.shape.__geo_interface__
         if geometry["type"] not in POLYGON_TYPES:
             raise ConfigError(f"{where}: record {number} is a {geometry['type']}, not a polygon")
-        geoid = tract_geoid(item.record.as_dict(), f"{where} record {number}")
         yield TractShape(geoid, json.dumps(geometry, separators=(",", ":")))
+
+
+def _no_geometry(where: str, geoid: str) -> str:
+    """A tract without its polygon would silently leave its customers unplaced."""
+    return f"{where} (GEOID {geoid}) has no geometry; nothing loaded: use the file as published"
 
 
 def _check_lonlat(bbox: Any, where: str) -> None:
@@ -152,13 +157,15 @@ def _geojson_tracts(path: Path) -> Iterator[TractShape]:
         raise ConfigError(f"{path}: not a GeoJSON FeatureCollection")
     for number, feature in enumerate(features, start=1):
         where = f"{path} feature {number}"
-        geometry = (feature or {}).get("geometry")
-        if geometry is None:
-            continue
+        if not isinstance(feature, dict):
+            raise ConfigError(f"{where}: not a GeoJSON Feature")
+        geoid = tract_geoid(feature.get("properties") or {}, where)
+        geometry = feature.get("geometry")
+        if not isinstance(geometry, dict):
+            raise ConfigError(_no_geometry(where, geoid))
         if geometry.get("type") not in POLYGON_TYPES:
             raise ConfigError(f"{where}: a {geometry.get('type')}, not a polygon")
-        _check_lonlat(_bbox(geometry["coordinates"]), where)
-        geoid = tract_geoid(feature.get("properties") or {}, where)
+        _check_lonlat(_bbox(geometry.get("coordinates")), where)
         yield TractShape(geoid, json.dumps(geometry, separators=(",", ":")))
 
 

@@ -22,7 +22,7 @@ from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.migrate import ensure_postgis
-from sonar_bdc.store.prefix import Prefix
+from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
 
 TRACTS = "tracts"
 STAGE = sql.Identifier("sonar_bdc_tract_stage")
@@ -172,7 +172,14 @@ class FilingDb:
 
     @classmethod
     def connect(cls, conninfo: Mapping[str, Any], prefix: Prefix) -> FilingDb:
-        return cls(connect(conninfo, "sonar-bdc bdc"), prefix)
+        conn = connect(conninfo, "sonar-bdc bdc")
+        try:
+            with translated("starting the session"):
+                warn_if_lookalike(conn, prefix)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, prefix)
 
     def load_tracts(
         self, rows: Iterable[tuple[str, str, str]], replace: bool = False

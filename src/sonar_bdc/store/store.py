@@ -15,7 +15,7 @@ from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, queries
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.listing import stage_listing
-from sonar_bdc.store.prefix import Prefix, parse_prefix
+from sonar_bdc.store.prefix import Prefix, parse_prefix, warn_if_lookalike
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
 from sonar_bdc.store.session import Session
 from sonar_bdc.store.writer import Writer
@@ -45,6 +45,7 @@ class Store:
         conn = connect(conninfo, application_name)
         try:
             with translated("starting the session"):
+                warn_if_lookalike(conn, parsed)
                 session = Session(conn, parsed, batch_size, commit_interval, dry_run)
         except BaseException:
             conn.close()

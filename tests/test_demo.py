@@ -1,0 +1,100 @@
+"""The demo writes simulated customers only into tables of its own (issue 14, defect 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sonar_bdc import cli
+from sonar_bdc.importer import run_import
+from sonar_bdc.settings import ENV_FIELDS, Settings
+from sonar_bdc.simulator import Simulator, generate
+from sonar_bdc.store.demo import DEMO_MARK, DEMO_PREFIX
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def demo_env(pg_database: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The test database in the environment, no .env, a log file in tmp_path."""
+    for name in ENV_FIELDS:
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "POSTGRES_HOST": pg_database["host"],
+        "POSTGRES_PORT": str(pg_database["port"]),
+        "POSTGRES_USER": pg_database["user"],
+        "POSTGRES_DB": pg_database["dbname"],
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return ["--accounts", "40", "-w", "2", "--log-file", str(tmp_path / "demo.log")]
+
+
+def state(conn: psycopg.Connection, schema: str) -> tuple:
+    """What the demo must not change: customers, services and the import record."""
+    t = lambda name: sql.Identifier(schema, name)  # noqa: E731
+    customers = conn.execute(
+        sql.SQL("SELECT count(*), max(last_seen_at), max(updated_at) FROM {}").format(
+            t("customers")
+        )
+    ).fetchone()
+    services = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t("services"))).fetchone()
+    meta = conn.execute(
+        sql.SQL("SELECT key, value FROM {} ORDER BY key").format(t("metadata"))
+    ).fetchall()
+    return customers, services, meta
+
+
+def test_the_demo_refuses_a_prefix_holding_a_real_import(
+    pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    db, schema = pg_schema
+    with Simulator(generate(accounts=60, seed=2)) as sim:
+        real = Settings(
+            prefix=f"{schema}.", sonar_protocol="http",
+            sonar_host=sim.base_url.removeprefix("http://"), sonar_username="admin",
+            sonar_password="sonar", postgres_host=db["host"], postgres_port=db["port"],
+            postgres_user=db["user"], postgres_db=db["dbname"], log_file=None, workers=2,
+        )  # fmt: skip
+        assert run_import(real, show_progress=False).exit_code == 0
+    before = state(pg_conn, schema)
+    capsys.readouterr()  # the import's own output
+
+    assert cli.main(["demo", "-p", f"{schema}.", "--seed", "7", *demo_env]) == 2
+    err = capsys.readouterr().err
+    assert f"prefix {schema}." in err and "choose another -p" in err
+    assert len(err.strip().splitlines()) == 1
+    assert state(pg_conn, schema) == before
+
+    # An import record alone (customers not yet written) is real data too.
+    pg_conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "customers")))
+    assert cli.main(["demo", "-p", f"{schema}.", *demo_env]) == 2
+    assert "an import record" in capsys.readouterr().err
+
+
+def test_the_demo_runs_again_on_its_own_prefix(
+    pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _, schema = pg_schema
+    prefix = f"{schema}."
+    assert cli.main(["demo", "-p", prefix, *demo_env]) == 0
+    assert f"prefix {prefix}" in capsys.readouterr().out  # the psql hint says where
+    assert cli.main(["demo", "-p", prefix, "--seed", "3", *demo_env]) == 0
+    mark = pg_conn.execute(
+        sql.SQL("SELECT value FROM {} WHERE key = %s").format(sql.Identifier(schema, "metadata")),
+        [DEMO_MARK],
+    ).fetchone()
+    assert mark == ("40 accounts, seed 3, api v1",)
+
+
+def test_the_demo_default_prefix_is_its_own() -> None:
+    args = cli.build_parser().parse_args(["demo"])
+    assert args.prefix == DEMO_PREFIX == cli.DEMO_PREFIX
+    assert args.prefix != Settings().prefix
+    assert cli.build_parser().parse_args(["import"]).prefix is None  # import: Settings' default
