@@ -147,7 +147,9 @@ def test_interrupted_first_import_is_refused_unless_overridden(
     assert "oldest account detail" in capsys.readouterr().err
 
 
-def test_ctrl_c_before_any_detail_is_refused(sim, pg_schema, pg_conn, env, monkeypatch) -> None:
+def test_ctrl_c_before_any_detail_is_refused(
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+) -> None:
     db, schema = pg_schema
 
     def interrupted(self: Store, catalogs: object) -> None:
@@ -156,7 +158,11 @@ def test_ctrl_c_before_any_detail_is_refused(sim, pg_schema, pg_conn, env, monke
     monkeypatch.setattr(Store, "write_catalogs", interrupted)
     assert run_import(settings_for(sim, db, schema), show_progress=False).interrupted
     assert runs(pg_conn, schema)[0][0] == "interrupted"
+    capsys.readouterr()
     assert subscription(schema) == 1
+    err = capsys.readouterr().err
+    assert "was interrupted before it finished" in err
+    assert "never had their account detail imported" in err
     assert csv_files(env) == []
 
 
