@@ -17,7 +17,7 @@ from psycopg import sql
 
 from sonar_bdc import fetching
 from sonar_bdc.cli import main
-from sonar_bdc.errors import StoreError
+from sonar_bdc.errors import SonarAuthError, StoreError
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Faults, Simulator, generate
@@ -183,6 +183,32 @@ def test_a_failed_import_is_refused_and_names_its_error(
     assert subscription(schema) == 1
     assert "failed: saving the catalogs failed: disk full" in capsys.readouterr().err
     assert csv_files(env) == []
+
+
+def test_an_error_mid_batch_is_recorded_without_committing_the_batch(
+    sim, pg_schema, pg_conn, monkeypatch
+) -> None:
+    db, schema = pg_schema
+    real_fetch, calls = fetching.Fetcher.__call__, []
+
+    def fetch(self: fetching.Fetcher, job: fetching.Job) -> object:
+        calls.append(job)
+        if len(calls) > 20:
+            raise SonarAuthError("Sonar refused the login (check SONAR_USERNAME)")
+        return real_fetch(self, job)
+
+    monkeypatch.setattr(fetching.Fetcher, "__call__", fetch)
+    with pytest.raises(SonarAuthError):
+        run_import(settings_for(sim, db, schema, commit_interval=1000), show_progress=False)
+    outcome, finished, _, _, message, _ = runs(pg_conn, schema)[0]
+    assert (outcome, finished) == ("error", True)
+    assert message == "Sonar refused the login (check SONAR_USERNAME)"
+    detailed = pg_conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE updated_at IS NOT NULL").format(
+            sql.Identifier(schema, "customers")
+        )
+    ).fetchone()[0]
+    assert detailed == 0  # the open batch was rolled back, not committed with the record
 
 
 def test_a_killed_import_is_refused(sim, pg_schema, pg_conn, env) -> None:
