@@ -107,14 +107,14 @@ class Store:
         return int(row[0]) if row else None
 
     def finish_run(self, run_id: int | None, outcome: str, counts: Mapping[str, Any]) -> None:
-        """Record how the run ended, after its last commit. A run that failed rolls back
-        first (``outcome`` 'error'): its half-written batch is never committed here.
+        """Record how the run ended, after its last commit. A run that failed or was
+        interrupted rolls back first: a half-written batch is never committed here.
 
         ``counts``: listed, new, updated, failed, deleted, failed_ids, message.
         """
         if run_id is None:
             return
-        if outcome == "error" or self._in_error():
+        if outcome in ("error", "interrupted") or self._in_error():
             self._session.rollback(quiet=True)
         with translated("recording the end of the import"):
             params = {**counts, "id": run_id, "outcome": outcome}
