@@ -347,7 +347,8 @@ def test_status_after_a_complete_import_and_a_filing(sim, pg_schema, pg_conn, en
         ("report", "catalogs", "detail", "inventory"), "complete"
     )
     filing = report["last_filing"]
-    assert filing["as_of"] == AS_OF and filing["file"] == f"bdc_subscription_{AS_OF}.csv"
+    assert filing["as_of"] == AS_OF
+    assert filing["file"] == str((env / f"bdc_subscription_{AS_OF}.csv").resolve())
     excluded = sum(1 for _ in (env / f"bdc_subscription_{AS_OF}.exceptions.csv").open()) - 1
     assert sum(filing["excluded"].values()) == excluded
     assert report["tracts_loaded"] == 0

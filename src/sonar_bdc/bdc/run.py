@@ -53,11 +53,11 @@ def subscription(settings: Settings, options: SubscriptionOptions) -> FilingSumm
 
 def _record(db: FilingDb, summary: FilingSummary) -> None:
     """Remember the file for ``sonar-bdc status``; the file stands if this fails."""
+    path = str(Path(summary.csv_path or "").resolve())
     try:
         db.record_filing(
-            summary.as_of, str(summary.csv_path), summary.rows, summary.connections,
-            dict(summary.excluded),
-        )  # fmt: skip
+            summary.as_of, path, summary.rows, summary.connections, dict(summary.excluded)
+        )
     except StoreError as exc:
         log.warning("the file was written but not recorded for sonar-bdc status: %s", exc)
 
