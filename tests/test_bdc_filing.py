@@ -83,6 +83,8 @@ CUSTOMERS = {
     13: ("Mo", "Active", None, 1, 1, "010010201001000", (PINNED,), ()),
 }
 DELETED, GONE_FROM_REPORT = 10, 14
+COUNTS = {"listed": 13, "new": 14, "updated": 0, "failed": 0, "deleted": 1,
+          "failed_ids": [], "message": None}  # fmt: skip
 
 
 def square(x: float, y: float, size: float = 0.1) -> list[list[float]]:
@@ -122,6 +124,7 @@ def fill(conninfo: dict, prefix: str) -> None:
     """What an import writes: two reports (14 drops out), catalogs, details, a deletion."""
     with Store.connect(conninfo, prefix) as store:
         store.ensure_schema()
+        run_id = store.start_run("v1", ["report", "catalogs", "detail", "inventory"], {})
         store.write_report(
             [report_row(GONE_FROM_REPORT, "Ned", "Active", IN_0100)], SEEN - timedelta(days=1)
         )
@@ -139,6 +142,7 @@ def fill(conninfo: dict, prefix: str) -> None:
                 CustomerDetail(GONE_FROM_REPORT, "Ned", 1, 1, "010010201001000", (), (FIBER,)), SEEN
             )
             w.mark_deleted(DELETED, SEEN)
+        store.finish_run(run_id, "complete", COUNTS)  # as the importer records it
 
 
 @pytest.fixture

@@ -296,6 +296,7 @@ def test_ctrl_c_commits_complete_customers_and_exits_non_zero(
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
+    assert run_outcomes(pg_conn, schema) == [("interrupted", True)]
     done = count(pg_conn, schema, "customers", "updated_at IS NOT NULL")
     assert 0 < done < len(sim.dataset.accounts)
     # What was committed is whole: every refreshed live customer is exact.
@@ -326,11 +327,20 @@ def test_sigkill_mid_run_then_rerun_makes_the_database_exact(
     proc.kill()
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    assert run_outcomes(pg_conn, schema) == [("running", False)]  # what status calls killed
     sim.faults = Faults()
     rerun = _start_import(sim, db, schema, tmp_path)
     out, _ = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, out
     check_exact(pg_conn, schema, sim)
+    assert run_outcomes(pg_conn, schema) == [("running", False), ("complete", True)]
+
+
+def run_outcomes(pg_conn, schema: str) -> list[tuple[str, bool]]:
+    query = sql.SQL("SELECT outcome, finished_at IS NOT NULL FROM {} ORDER BY id").format(
+        sql.Identifier(schema, "import_runs")
+    )
+    return pg_conn.execute(query).fetchall()
 
 
 def test_listing_all_items_and_asking_per_customer_store_identical_rows(

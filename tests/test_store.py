@@ -25,6 +25,8 @@ TABLES = {
     "customer_inventory",
     "account_statuses",
     "account_types",
+    "import_runs",
+    "filing_runs",
 }
 
 

@@ -16,6 +16,7 @@ from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
 from .errors import ConfigError, SonarBdcError
 from .settings import APIS, REPORT_LAYOUTS, Settings, load_settings
+from .status_args import add_status_command, run_status_command
 
 log = logging.getLogger("sonar_bdc")
 # The demo's own schema, never a real import's (store/demo.py has the same value).
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=3000, help="simulated accounts (3000)")
     demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
     add_bdc_commands(sub)
+    add_status_command(sub)
     return parser
 
 
@@ -207,6 +209,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.simulate_command(args)
     if args.command in BDC_COMMANDS:
         return run_bdc_command(args)
+    if args.command == "status":
+        return run_status_command(args)
     raise ConfigError(f"unknown command {args.command}")
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .errors import SonarBdcError, StoreError
 from .fetching import Fetcher, Plan, fetch_and_write
 from .settings import Settings
 from .sonar import SonarClient, SonarConfig
@@ -83,17 +84,73 @@ def _session(
         client.login()  # before any DDL: a refused login must leave the database untouched
         store.ensure_schema()
         with store.run_lock():
+            run_id = store.start_run(settings.api, run_parts(settings), run_options(settings))
+            error: BaseException | None = None
             try:
                 run(settings, store, client, summary, show)
             except KeyboardInterrupt:
                 summary.interrupted = True
                 log.warning("interrupted: completed work was committed; run again to finish")
+            except BaseException as exc:
+                error = exc
+                raise
             finally:
                 stats = client.stats
                 summary.requests, summary.retries = stats.requests, stats.retries
                 summary.wait_seconds = stats.wait_seconds
+                _record_end(store, run_id, summary, error)
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def run_parts(settings: Settings) -> list[str]:
+    """What a run sets out to refresh: the report and catalogs always, then its parts."""
+    parts = ["report", "catalogs"]
+    if not settings.inventory_only:
+        parts.append("detail")
+    if not settings.customers_only:
+        parts.append("inventory")
+    return parts
+
+
+def run_options(settings: Settings) -> dict[str, Any]:
+    return {"force": bool(settings.force), "days": settings.days, "limit": settings.limit}
+
+
+def run_outcome(summary: Summary, error: BaseException | None) -> str:
+    if error is not None:
+        return "error"
+    if summary.interrupted:
+        return "interrupted"
+    return "failed_customers" if summary.failed else "complete"
+
+
+def _record_end(
+    store: Store, run_id: int | None, summary: Summary, error: BaseException | None
+) -> None:
+    """Finish the run record; a failure to record is logged, never hides the run's end."""
+    counts = {
+        "listed": summary.listed,
+        "new": summary.new,
+        "updated": summary.updated,
+        "failed": len(summary.failed),
+        "deleted": len(summary.deleted),
+        "failed_ids": list(summary.failed),
+        "message": _message(error),
+    }
+    try:
+        store.finish_run(run_id, run_outcome(summary, error), counts)
+    except StoreError as exc:
+        log.warning("could not record the end of this import (%s): it will show as killed", exc)
+
+
+def _message(error: BaseException | None) -> str | None:
+    """The user-facing line of our errors; only the type of anything else (no secrets)."""
+    if error is None:
+        return None
+    if isinstance(error, SonarBdcError):
+        return str(error)
+    return f"unexpected {type(error).__name__} (see the log file)"
 
 
 def _run(

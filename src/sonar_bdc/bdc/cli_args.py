@@ -15,6 +15,7 @@ from typing import Any
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.logsetup import setup_logging
+from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
 from sonar_bdc.settings import Settings, load_settings
 
 log = logging.getLogger("sonar_bdc.bdc")
@@ -68,6 +69,7 @@ def add_bdc_commands(
         metavar="FILE.toml",
         help="technology mapping and consumer groups (see docs/bdc.example.toml)",
     )
+    _add_import_checks(sub)
     _add_common(sub)
     tracts = subparsers.add_parser("tracts", help="census tract polygons for the BDC files")
     tracts_sub = tracts.add_subparsers(dest="tracts_command", required=True)
@@ -87,6 +89,33 @@ def add_bdc_commands(
         help="remove every loaded tract first (default: add or replace by GEOID)",
     )
     _add_common(load)
+
+
+def _add_import_checks(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-detail-age",
+        type=parse_days,
+        default=MAX_DETAIL_AGE_DAYS,
+        metavar="DAYS",
+        help="refuse when the oldest account detail is this many days older than the latest "
+        f"report (default: {MAX_DETAIL_AGE_DAYS:g})",
+    )
+    p.add_argument(
+        "--allow-incomplete-import",
+        action="store_true",
+        help="file even when the import is interrupted, incomplete or old (the problems are "
+        "printed as warnings); never while an import is running",
+    )
+
+
+def parse_days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 36500:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 to 36500)")
+    return value
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -144,7 +173,13 @@ def _subscription(settings: Settings, args: argparse.Namespace) -> int:
     from .run import SubscriptionOptions, subscription  # late: `--help` stays fast
 
     check_as_of(args.as_of, args.any_date)
-    options = SubscriptionOptions(as_of=args.as_of, output=args.output, config=args.config)
+    options = SubscriptionOptions(
+        as_of=args.as_of,
+        output=args.output,
+        config=args.config,
+        max_detail_age=args.max_detail_age,
+        allow_incomplete_import=args.allow_incomplete_import,
+    )
     summary = subscription(settings, options)
     for line in summary.lines():
         log.info("%s", line)

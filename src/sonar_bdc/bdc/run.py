@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sonar_bdc.errors import ConfigError
+from sonar_bdc.errors import ConfigError, StoreError
+from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.filing import FilingData, FilingDb, TractsLoaded
 
 from .config import BdcConfig, load_config
+from .gate import check_import
 from .model import Connection, CustomerRow, Exclusion, Status
 from .output import aggregate, write_files
 from .rules import Rules, StatusResolver, unused_config
@@ -28,6 +30,8 @@ class SubscriptionOptions:
     as_of: date
     output: Path | None = None  # default: bdc_subscription_<as_of>.csv
     config: Path | None = None  # the TOML configuration; None: the defaults
+    max_detail_age: float = MAX_DETAIL_AGE_DAYS  # refuse detail this much older than the report
+    allow_incomplete_import: bool = False  # file anyway, with warnings
 
     @property
     def csv_path(self) -> Path:
@@ -40,7 +44,22 @@ def subscription(settings: Settings, options: SubscriptionOptions) -> FilingSumm
     prefix = parse_prefix(settings.prefix)
     with FilingDb.connect(settings.postgres_conninfo(), prefix) as db:
         data = db.read_filing()
-    return build_files(data, config, options)
+        warnings = check_import(data.state, options.max_detail_age, options.allow_incomplete_import)
+        summary = build_files(data, config, options)
+        summary.import_warnings = warnings
+        _record(db, summary)
+    return summary
+
+
+def _record(db: FilingDb, summary: FilingSummary) -> None:
+    """Remember the file for ``sonar-bdc status``; the file stands if this fails."""
+    path = str(Path(summary.csv_path or "").resolve())
+    try:
+        db.record_filing(
+            summary.as_of, path, summary.rows, summary.connections, dict(summary.excluded)
+        )
+    except StoreError as exc:
+        log.warning("the file was written but not recorded for sonar-bdc status: %s", exc)
 
 
 def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOptions) -> FilingSummary:
@@ -58,6 +77,7 @@ def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOption
         raise ConfigError(f"-o {path}: cannot write the file: {exc.strerror or exc}") from exc
     summary = FilingSummary.from_outcomes(options.as_of, outcomes)
     summary.data_imported_at = data.latest_report
+    summary.oldest_detail = data.state.oldest_detail
     summary.csv_path, summary.exceptions_path = path, extra
     summary.rows, summary.tracts_loaded = len(rows), data.tracts_loaded
     summary.config_warnings = unused_config(config, customers)

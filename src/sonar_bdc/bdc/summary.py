@@ -17,6 +17,8 @@ STALE_DAYS = 7  # warn when the data was imported this far from the as-of date
 class FilingSummary:
     as_of: date
     data_imported_at: datetime | None = None  # the latest report import
+    oldest_detail: datetime | None = None  # the oldest account detail in that report
+    import_warnings: list[str] = field(default_factory=list)  # see bdc.gate
     csv_path: Path | None = None
     exceptions_path: Path | None = None
     rows: int = 0
@@ -54,7 +56,7 @@ class FilingSummary:
         return sum(self.consumer_by_technology.values())
 
     def warnings(self) -> list[str]:
-        found = []
+        found = list(self.import_warnings)
         if self.data_imported_at is None:
             found.append("no import found: run sonar-bdc import first")
         else:
@@ -69,8 +71,10 @@ class FilingSummary:
 
     def lines(self) -> list[str]:
         imported = self.data_imported_at.date() if self.data_imported_at else "never"
+        oldest = self.oldest_detail.date() if self.oldest_detail else "none"
         lines = [
-            f"subscription as of {self.as_of} (data imported {imported})",
+            f"subscription as of {self.as_of} (report imported {imported}, "
+            f"oldest account detail {oldest})",
             f"file: {self.csv_path} ({self.rows} rows)",
             f"connections counted: {self.connections}, consumer {self.consumer} "
             f"({_share(self.consumer, self.connections)})",
@@ -81,7 +85,7 @@ class FilingSummary:
         lines.append(
             f"tract from census block: {self.tract_sources['fips']}, "
             f"from tract polygons: {self.tract_sources['polygon']} "
-            f"({self.tracts_loaded} polygons loaded)"
+            f"({self.tracts_loaded} tracts loaded)"
         )
         return lines + self._excluded_lines()
 

@@ -164,7 +164,35 @@ def v2(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2}
+def v3(prefix: Prefix) -> list[sql.Composed]:
+    """A record of every import run and every filing written, for the filing's checks."""
+    return [
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {import_runs} ("
+            " id bigserial PRIMARY KEY,"
+            " started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz,"
+            " api text NOT NULL, parts text[] NOT NULL,"
+            " options jsonb NOT NULL DEFAULT '{{}}'::jsonb,"
+            " outcome text NOT NULL DEFAULT 'running' CHECK (outcome IN"
+            " ('running', 'complete', 'failed_customers', 'interrupted', 'error')),"
+            " listed integer, new integer, updated integer, failed integer, deleted integer,"
+            " failed_ids bigint[], message text)",
+            prefix,
+            import_runs="import_runs",
+        ),
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {filing_runs} ("
+            " id bigserial PRIMARY KEY, kind text NOT NULL, as_of date NOT NULL,"
+            " written_at timestamptz NOT NULL DEFAULT now(), csv_path text,"
+            " rows integer, connections integer,"
+            " excluded jsonb NOT NULL DEFAULT '{{}}'::jsonb)",
+            prefix,
+            filing_runs="filing_runs",
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3}
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -185,7 +213,10 @@ def derived_names(prefix: Prefix) -> list[str]:
         "customer_inventory",
         "account_statuses",
         "account_types",
+        "import_runs",
+        "filing_runs",
     ]
     indexes = ["customers_geom_idx", "customer_inventory_item_idx"]
     pkeys = [f"{table}_pkey" for table in tables]
-    return [prefix.name(name) for name in tables + indexes + pkeys]
+    sequences = ["import_runs_id_seq", "filing_runs_id_seq"]
+    return [prefix.name(name) for name in tables + indexes + pkeys + sequences]

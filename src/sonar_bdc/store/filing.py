@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from sonar_bdc.errors import StoreUnavailable
-from sonar_bdc.store import queries
+from sonar_bdc.store import queries, runs
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.migrate import ensure_postgis
 from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
@@ -161,6 +161,7 @@ class FilingData:
     customers: list[dict[str, Any]]  # see customers_sql
     tracts_loaded: int
     latest_report: datetime | None
+    state: runs.ImportState  # the import's runs and freshness, read in the same snapshot
 
 
 class FilingDb:
@@ -238,7 +239,25 @@ class FilingDb:
             statuses = cur.execute(statuses_sql(self.prefix)).fetchall()
             customers = cur.execute(customers_sql(self.prefix, with_tracts)).fetchall()
         latest = self._scalar(latest_report_sql(self.prefix))
-        return FilingData(statuses, customers, int(tracts or 0), latest)
+        stale = datetime.now(timezone.utc) - timedelta(days=7)  # unused by the filing's checks
+        state = runs.read_state(self.conn, self.prefix, stale)
+        return FilingData(statuses, customers, int(tracts or 0), latest, state)
+
+    def record_filing(
+        self, as_of: date, csv_path: str, rows: int, connections: int, excluded: Mapping[str, int]
+    ) -> bool:
+        """Remember a subscription file written (for ``sonar-bdc status``); False before v3."""
+        self.conn.read_only = False
+        self.conn.isolation_level = None
+        try:
+            with translated(f"recording the filing at {self.prefix}"):
+                return runs.record_filing(
+                    self.conn, self.prefix, "subscription", as_of, csv_path, rows, connections,
+                    excluded,
+                )  # fmt: skip
+        except BaseException:
+            self.conn.rollback()
+            raise
 
     def _require_import(self) -> None:
         missing = [t for t in IMPORTED_TABLES if not self._exists(t)]

@@ -9,10 +9,11 @@ from types import TracebackType
 from typing import Any
 
 from psycopg import pq
+from psycopg.types.json import Jsonb
 
 from sonar_bdc.errors import ConfigError, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
-from sonar_bdc.store import listing, migrate, queries
+from sonar_bdc.store import listing, migrate, queries, runs
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix, warn_if_lookalike
@@ -91,6 +92,35 @@ class Store:
             yield
         finally:
             self._unlock(key)
+
+    def start_run(self, api: str, parts: Sequence[str], options: Mapping[str, Any]) -> int | None:
+        """Record that an import started, committed at once; a dry run records nothing."""
+        if self.dry_run:
+            return None
+        try:
+            with translated("recording the start of the import"):
+                params = [api, list(parts), Jsonb(dict(options))]
+                row = self._session.conn.execute(runs.start_run_sql(self.prefix), params).fetchone()
+                self._session.commit()
+        except BaseException:
+            self._session.rollback(quiet=True)
+            raise
+        return int(row[0]) if row else None
+
+    def finish_run(self, run_id: int | None, outcome: str, counts: Mapping[str, Any]) -> None:
+        """Record how the run ended, after its last commit. A run that failed or was
+        interrupted rolls back first: a half-written batch is never committed here.
+
+        ``counts``: listed, new, updated, failed, deleted, failed_ids, message.
+        """
+        if run_id is None:
+            return
+        if outcome in ("error", "interrupted") or self._in_error():
+            self._session.rollback(quiet=True)
+        with translated("recording the end of the import"):
+            params = {**counts, "id": run_id, "outcome": outcome}
+            self._session.conn.execute(runs.finish_run_sql(self.prefix), params)
+            self._session.commit()
 
     def write_report(self, rows: Iterable[ReportRow], seen_at: datetime) -> ReportWriteResult:
         """Upsert the report fields and ``last_seen_at``; detail fields are left alone."""
@@ -176,6 +206,9 @@ class Store:
         if not self.dry_run and conn.info.transaction_status == pq.TransactionStatus.INTRANS:
             with translated("ending a read"):
                 self._session.commit()
+
+    def _in_error(self) -> bool:
+        return self._session.conn.info.transaction_status == pq.TransactionStatus.INERROR
 
     def _unlock(self, key: int) -> None:
         with contextlib.suppress(StoreError), translated("releasing the run lock"):

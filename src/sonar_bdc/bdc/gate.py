@@ -1,0 +1,31 @@
+"""The filing's gate: no subscription file from an import that is incomplete or old."""
+
+from __future__ import annotations
+
+from sonar_bdc import readiness
+from sonar_bdc.errors import FilingValidationError
+from sonar_bdc.store.runs import ImportState
+
+OVERRIDE = "--allow-incomplete-import"
+
+
+class ImportNotReady(FilingValidationError):
+    """The import is not complete or recent enough to file from: nothing was written."""
+
+
+def check_import(state: ImportState, max_detail_age: float, allow_incomplete: bool) -> list[str]:
+    """Raise ImportNotReady when the import may not be filed from; else return warnings.
+
+    ``allow_incomplete`` turns the problems into warnings, except a running import
+    (its half-written data is never filed).
+    """
+    found = readiness.problems(state, max_detail_age)
+    blocking = [p.text for p in found if not p.overridable or not allow_incomplete]
+    if blocking:
+        hint = "" if any(not p.overridable for p in found) else f" (or pass {OVERRIDE})"
+        raise ImportNotReady(
+            f"not filing from the import at {state.prefix}: {'; '.join(blocking)}; "
+            f"nothing was written{hint}"
+        )
+    forced = [f"filed anyway ({OVERRIDE}): {p.text}" for p in found]
+    return forced + readiness.notices(state)

@@ -1,0 +1,115 @@
+"""Is the import complete and recent enough to file from? One set of rules, two users:
+the filing's gate (``bdc subscription``) and ``sonar-bdc status``.
+
+Pure: the rules read an ``ImportState`` the store gathered; each problem is one line
+saying what is wrong and what to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI reads the default below without loading psycopg
+    from sonar_bdc.store.runs import ImportState, RunRecord
+
+MAX_DETAIL_AGE_DAYS = 14.0  # account detail this much older than the report is too old
+FILING_PARTS = ("report", "catalogs", "detail")  # what the subscription file is built from
+
+
+@dataclass(frozen=True)
+class Problem:
+    text: str
+    overridable: bool = True  # --allow-incomplete-import files anyway
+
+
+def problems(state: ImportState, max_detail_age: float = MAX_DETAIL_AGE_DAYS) -> list[Problem]:
+    """Every reason not to file from ``state``; empty when it is ready."""
+    found: list[Problem] = []
+    if state.lock_held:
+        found.append(Problem(f"an import is running against {state.prefix} now: wait for it "
+                             "to finish, then file", overridable=False))  # fmt: skip
+    if not state.has_tables or state.latest_report is None:
+        return [*found, Problem(f"no import found at {state.prefix}: run sonar-bdc import")]
+    found += _run_problems(state)
+    if state.never_detailed:
+        found.append(Problem(
+            f"{state.never_detailed} of {state.listed} customers in the latest report never had "
+            "their account detail imported (they would be filed without their services): "
+            "run sonar-bdc import to fetch them"
+        ))  # fmt: skip
+    too_old = _detail_too_old(state, max_detail_age)
+    if too_old:
+        found.append(Problem(too_old))
+    return found
+
+
+def notices(state: ImportState) -> list[str]:
+    """What a filer should know that does not stop a filing."""
+    run = state.last_runs.get("detail")
+    if run is not None and run.outcome == "failed_customers" and run.failed:
+        return [
+            f"the last import ({when(run.started_at)}) could not fetch {run.failed} customers: "
+            "their account detail is from an earlier import (see the import's log)"
+        ]
+    return []
+
+
+def _run_problems(state: ImportState) -> list[Problem]:
+    if not state.recorded:
+        return [Problem(
+            f"no import is recorded at {state.prefix} (its tables predate sonar-bdc's import "
+            "records): run sonar-bdc import -f"
+        )]  # fmt: skip
+    runs = {run.id: run for part in FILING_PARTS if (run := state.last_runs.get(part))}
+    if not runs:
+        return [Problem(f"no import is recorded at {state.prefix}: run sonar-bdc import -f")]
+    found = [_run_problem(run, state.lock_held) for run in sorted(runs.values(), key=_id)]
+    return [Problem(text) for text in found if text]
+
+
+def _run_problem(run: RunRecord, lock_held: bool) -> str | None:
+    started = when(run.started_at)
+    if run.outcome == "running":
+        if lock_held:
+            return None  # the running import: said already
+        return (
+            f"the import started {started} did not finish (killed or crashed): "
+            "run sonar-bdc import again to finish it"
+        )
+    if run.outcome == "interrupted":
+        return (
+            f"the last import (started {started}) was interrupted before it finished: "
+            "run sonar-bdc import again to finish it"
+        )
+    if run.outcome == "error":
+        return (
+            f"the last import (started {started}) failed: {run.message or 'unknown error'}; "
+            "fix that, then run sonar-bdc import again"
+        )
+    return None
+
+
+def _detail_too_old(state: ImportState, max_detail_age: float) -> str | None:
+    if state.oldest_detail is None or state.latest_report is None:
+        return None
+    age = (state.latest_report - state.oldest_detail).total_seconds() / 86400
+    if age <= max_detail_age:
+        return None
+    return (
+        f"the oldest account detail ({when(state.oldest_detail)}) is {age:.0f} days older than "
+        f"the latest report ({when(state.latest_report)}), over --max-detail-age "
+        f"{max_detail_age:g}: run sonar-bdc import -f on or near the as-of date"
+    )
+
+
+def when(moment: datetime | None) -> str:
+    """A timestamp for people: UTC, to the minute."""
+    if moment is None:
+        return "never"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _id(run: RunRecord) -> int:
+    return run.id

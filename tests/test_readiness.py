@@ -1,0 +1,81 @@
+"""The readiness rules on hand-built states (pure: no database)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sonar_bdc.bdc.gate import ImportNotReady, check_import
+from sonar_bdc.errors import FilingValidationError
+from sonar_bdc.readiness import problems
+from sonar_bdc.store.runs import PARTS, ImportState, RunRecord
+
+REPORT = datetime(2026, 6, 30, 12, tzinfo=timezone.utc)
+
+
+def run(outcome: str = "complete", run_id: int = 1, **kw: object) -> RunRecord:
+    return RunRecord(run_id, REPORT, REPORT, "v1", list(PARTS), outcome, **kw)  # type: ignore[arg-type]
+
+
+def state(last: RunRecord | None = None, **kw: object) -> ImportState:
+    values: dict = {
+        "prefix": "sonar.",
+        "has_tables": True,
+        "recorded": True,
+        "lock_held": False,
+        "last_runs": dict.fromkeys(PARTS, last or run()),
+        "latest_report": REPORT,
+        "listed": 100,
+        "oldest_detail": REPORT - timedelta(days=3),
+    }
+    return ImportState(**{**values, **kw})
+
+
+def texts(s: ImportState, max_age: float = 14) -> list[str]:
+    return [p.text for p in problems(s, max_age)]
+
+
+def test_a_complete_recent_import_is_ready() -> None:
+    assert texts(state()) == []
+    assert check_import(state(), 14, allow_incomplete=False) == []
+
+
+def test_detail_age_is_measured_from_the_latest_report() -> None:
+    aged = state(oldest_detail=REPORT - timedelta(days=14, hours=1))
+    assert texts(aged, 15) == []
+    [text] = texts(aged, 14)
+    assert "14 days older than the latest report (2026-06-30 12:00 UTC)" in text
+
+
+def test_each_unfinished_outcome_is_named_once_per_run() -> None:
+    assert texts(state(run("interrupted")))[0].startswith("the last import (started 2026-06-30")
+    assert "failed: boom;" in texts(state(run("error", message="boom")))[0]
+    assert "killed or crashed" in texts(state(run("running")))[0]
+    assert texts(state(run("failed_customers", failed=2))) == []  # only a notice
+
+
+def test_a_running_import_is_one_problem_the_override_cannot_pass() -> None:
+    running = state(run("running"), lock_held=True)
+    found = problems(running)
+    assert [p.overridable for p in found] == [False]
+    with pytest.raises(ImportNotReady, match="an import is running") as caught:
+        check_import(running, 14, allow_incomplete=True)
+    assert isinstance(caught.value, FilingValidationError) and caught.value.exit_code == 1
+    assert "--allow-incomplete-import" not in str(caught.value)
+
+
+def test_the_override_turns_problems_into_warnings() -> None:
+    partial = state(run("interrupted"), never_detailed=30)
+    with pytest.raises(ImportNotReady, match="30 of 100 customers"):
+        check_import(partial, 14, allow_incomplete=False)
+    warnings = check_import(partial, 14, allow_incomplete=True)
+    assert len(warnings) == 2 and all("--allow-incomplete-import" in w for w in warnings)
+
+
+def test_no_import_and_unrecorded_imports() -> None:
+    assert texts(state(has_tables=False, latest_report=None)) == [
+        "no import found at sonar.: run sonar-bdc import"
+    ]
+    assert "predate" in texts(state(recorded=False, last_runs=dict.fromkeys(PARTS)))[0]
+    assert "no import is recorded" in texts(state(last_runs=dict.fromkeys(PARTS)))[0]
