@@ -357,14 +357,20 @@ def test_sonar_host_mistakes_are_one_line_naming_it(host, protocol, match) -> No
     assert "hunter2" not in str(info.value)
 
 
-def test_a_pasted_address_in_dotenv_with_the_examples_protocol_line_conflicts(tmp_path) -> None:
-    """.env.example sets SONAR_PROTOCOL=https: an http:// address pasted below it disagrees."""
-    example = (ROOT / ".env.example").read_text()
-    (tmp_path / ".env").write_text(
-        example.replace("SONAR_HOST=example.sonar.software", "SONAR_HOST=http://sonar.lan")
-    )
+def test_a_pasted_address_and_a_different_protocol_in_dotenv_conflict(tmp_path) -> None:
+    (tmp_path / ".env").write_text("SONAR_PROTOCOL=https\nSONAR_HOST=http://sonar.lan\n")
     with pytest.raises(ConfigError, match="SONAR_PROTOCOL=https"):
         load_settings(environ={})
+
+
+def test_a_pasted_address_works_in_env_example_as_copied(tmp_path) -> None:
+    example = (ROOT / ".env.example").read_text()
+    assert "SONAR_HOST=example.sonar.software" in example
+    (tmp_path / ".env").write_text(
+        example.replace("SONAR_HOST=example.sonar.software", "SONAR_HOST=http://sonar.lan:8080/")
+    )
+    s = load_settings(environ={})
+    assert (s.sonar_protocol, s.sonar_host) == ("http", "sonar.lan:8080")
 
 
 def test_env_example_as_copied_names_the_example_host() -> None:

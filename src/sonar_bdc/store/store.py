@@ -87,8 +87,8 @@ class Store:
         self._end_read()
         if not got:
             raise RunLocked(
-                f"another sonar-bdc import is running against {self.prefix}: "
-                "nothing was done; run again when it has finished"
+                f"another sonar-bdc import is running against {self.prefix} now, so nothing "
+                "was done: run again when it has finished"
             )
         try:
             yield
