@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sonar_bdc.cli import build_parser, settings_from_args
+from sonar_bdc.cli import build_parser, main, settings_from_args
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.settings import Settings, load_settings
 
@@ -272,11 +272,20 @@ def test_without_an_env_file_the_log_file_goes_in_the_working_directory(tmp_path
 
 def test_a_log_file_in_the_root_directory_is_refused(monkeypatch) -> None:
     monkeypatch.chdir("/")
+    s = load_settings(environ={})  # a bdc command, which keeps no log file, may run from /
     with pytest.raises(
         ConfigError, match=re.escape("--log-file bdc_import.log would be written in /")
     ):
-        load_settings(environ={})
-    assert load_settings({"log_file": "/tmp/x.log"}, environ={}).log_file == "/tmp/x.log"
+        s.require_log_file()
+    load_settings({"log_file": "/tmp/x.log"}, environ={}).require_log_file()
+
+
+def test_an_import_from_the_root_directory_exits_2_naming_the_log_file(monkeypatch, capsys) -> None:
+    monkeypatch.chdir("/")
+    monkeypatch.setenv("SONAR_HOST", "sonar.example.com")
+    assert main(["import"]) == 2
+    assert "--log-file bdc_import.log would be written in /" in capsys.readouterr().err
+    assert not Path("/bdc_import.log").exists()
 
 
 # --- numbers that would overflow later --------------------------------------------------

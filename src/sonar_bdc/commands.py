@@ -19,6 +19,7 @@ log = logging.getLogger("sonar_bdc")
 
 
 def import_command(settings: Settings) -> int:
+    settings.require_log_file()
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
     log.debug("log file: %s; variables from %s", settings.log_file,
               settings.env_file or "the environment (no .env file found)")  # fmt: skip

@@ -118,6 +118,15 @@ class Settings:
                 "environment); see README 'Environment variables'"
             )
 
+    def require_log_file(self) -> None:
+        """Refuse a relative log file with no directory to go in (not ``/``)."""
+        if self.log_file and not Path(self.log_file).is_absolute():
+            raise ConfigError(
+                f"--log-file {self.log_file} would be written in {Path.cwd()} (the working "
+                "directory of cron and systemd jobs): pass --log-file with an absolute path, "
+                "or --env-file (the log goes beside it), or cd to a writable directory first"
+            )
+
     def _env_files_text(self) -> str:
         if self.env_file:
             return self.env_file
@@ -237,16 +246,12 @@ def load_settings(
 
 def log_file_path(log_file: str | None, env_file: Path | None) -> str | None:
     """A relative log file goes beside the .env file read, else in the working directory;
-    never into ``/`` (the working directory of cron and systemd jobs)."""
+    left relative when that is ``/`` (cron's and systemd's): ``require_log_file`` refuses it."""
     if not log_file or Path(log_file).is_absolute():
         return log_file
     folder = env_file.parent if env_file else Path.cwd()
     if folder == Path(folder.anchor):
-        raise ConfigError(
-            f"--log-file {log_file} would be written in {folder} (the working directory of "
-            "cron and systemd jobs): pass --log-file with an absolute path, or --env-file "
-            "(the log goes beside it), or cd to a writable directory first"
-        )
+        return log_file
     return os.path.abspath(folder / log_file)
 
 
