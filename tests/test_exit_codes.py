@@ -97,8 +97,10 @@ def test_a_second_import_while_the_lock_is_held_exits_75_and_logs_it(
         line = one_line(capsys)
         assert line.startswith("sonar-bdc: error: another sonar-bdc import is running"), line
         assert sim.requests_by_kind.get("detail", 0) == before  # nothing was fetched
-    # The log file of the refused run records the same line (cron sees only the log).
-    assert line in (tmp_path / "bdc_import.log").read_text()
+    # The log file of the refused run records the same line (cron sees only the log),
+    # and says where it is.
+    log_text = (tmp_path / "bdc_import.log").read_text()
+    assert line in log_text and f"log file: {tmp_path / 'bdc_import.log'}" in log_text
     assert run(sim, db, schema, monkeypatch) == 0  # the lock is free again
 
 

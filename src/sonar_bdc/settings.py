@@ -232,7 +232,7 @@ def load_settings(
         if value is not None:
             values[key] = value
     if values.get("sonar_host"):
-        explicit = values.get("sonar_protocol") if "SONAR_PROTOCOL" in merged else None
+        explicit = values.get("sonar_protocol") or None  # set in the environment or .env
         values["sonar_protocol"], values["sonar_host"] = sonar_address(
             values["sonar_host"], explicit
         )
