@@ -54,7 +54,8 @@ class SonarRetriableError(SonarError):
 
 
 class SonarUnreachable(SonarRetriableError):
-    """Nothing answered at the configured address (DNS, refused port, http to a TLS port)."""
+    """Nothing answered at the configured address (a refused port, http to a TLS port):
+    retried, as the instance may be restarting."""
 
 
 class SonarRetriesExhausted(SonarError):
@@ -62,7 +63,8 @@ class SonarRetriesExhausted(SonarError):
 
 
 class SonarConnectionFailed(SonarRetriesExhausted):
-    """Sonar cannot be reached as configured (never answered, or TLS refused): exit 2."""
+    """Sonar cannot be reached as configured: never answered within the retries, or at
+    once for what no retry can mend (a host name that does not resolve, TLS refused)."""
 
     exit_code = EXIT_CONFIG
 
