@@ -114,8 +114,8 @@ class Settings:
         missing = [name for name, value in needed if not value]
         if missing:
             raise ConfigError(
-                f"{', '.join(missing)} not set: add them to {self._env_files_text()} (or the "
-                "environment); see README 'Environment variables'"
+                f"{', '.join(missing)} not set: {self._where_to_set()}; "
+                "see README 'Environment variables'"
             )
 
     def require_log_file(self) -> None:
@@ -127,12 +127,13 @@ class Settings:
                 "or --env-file (the log goes beside it), or cd to a writable directory first"
             )
 
-    def _env_files_text(self) -> str:
+    def _where_to_set(self) -> str:
         if self.env_file:
-            return self.env_file
+            return f"add them to {self.env_file} (the .env file read) or the environment"
         if self.env_files_searched:
-            return f"a .env file (looked for {', '.join(self.env_files_searched)}: none found)"
-        return ".env"
+            looked = ", ".join(self.env_files_searched)
+            return f"add them to the environment or a .env file (looked for {looked}: none found)"
+        return "add them to .env or the environment"
 
 
 # Environment variable -> Settings field. Only these are read from the environment.
@@ -265,7 +266,7 @@ def sonar_address(raw: str, protocol: str | None) -> tuple[str, str]:
     text = raw.strip()
     scheme, sep, rest = text.partition("://")
     if not sep:
-        return protocol or "https", check_host(text.removesuffix("/"))
+        return protocol or "https", check_host(text.removesuffix("/"), text)
     scheme = scheme.lower()
     if scheme not in ("http", "https"):
         raise ConfigError(
@@ -276,11 +277,12 @@ def sonar_address(raw: str, protocol: str | None) -> tuple[str, str]:
             f"SONAR_HOST says {scheme}:// but SONAR_PROTOCOL={protocol}: "
             "remove SONAR_PROTOCOL or make the two agree"
         )
-    return scheme, check_host(rest.removesuffix("/"))
+    return scheme, check_host(rest.removesuffix("/"), text)
 
 
-def check_host(text: str) -> str:
-    """``host`` or ``host:port``, or ConfigError naming SONAR_HOST and what is wrong."""
+def check_host(text: str, shown: str) -> str:
+    """``host`` or ``host:port``, or ConfigError naming SONAR_HOST (as ``shown``) and
+    what is wrong."""
     if "@" in text:  # never echoed: the part before @ may hold a password
         raise ConfigError(
             "SONAR_HOST must not contain a user name or password (user@host): "
@@ -290,18 +292,18 @@ def check_host(text: str) -> str:
     for mark, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment")):
         if mark in text:
             raise ConfigError(
-                f"SONAR_HOST={text!r} has {what} ({text[text.index(mark) :]!r}): give only the "
+                f"SONAR_HOST={shown!r} has {what} ({text[text.index(mark) :]!r}): give only the "
                 f"host name and optional :port, e.g. {host or 'sonar.example.com'}"
             )
     if not text or any(c.isspace() for c in text):
         raise ConfigError(
-            f"SONAR_HOST={text!r} is not a host name (spaces or empty): "
+            f"SONAR_HOST={shown!r} is not a host name (spaces or empty): "
             "give only the host name, e.g. sonar.example.com"
         )
-    name, port = _split_port(text)
+    name, port = _split_port(text, shown)
     if not _HOST_NAME.fullmatch(name):
         raise ConfigError(
-            f"SONAR_HOST={text!r} is not a host name: use letters, digits, '-' and dots, "
+            f"SONAR_HOST={shown!r} is not a host name: use letters, digits, '-' and dots, "
             "e.g. sonar.example.com or sonar.example.com:8443"
         )
     if name.lower().rstrip(".") == EXAMPLE_HOST:
@@ -312,7 +314,7 @@ def check_host(text: str) -> str:
     return name if port is None else f"{name}:{port}"
 
 
-def _split_port(text: str) -> tuple[str, int | None]:
+def _split_port(text: str, shown: str) -> tuple[str, int | None]:
     """(host, port) from ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
     if text.startswith("[") and "]" in text:
         name, _, rest = text.partition("]")
@@ -320,16 +322,16 @@ def _split_port(text: str) -> tuple[str, int | None]:
         if not rest:
             return name, None
         if not rest.startswith(":"):
-            raise ConfigError(f"SONAR_HOST={text!r} is not a host name or [IPv6]:port")
+            raise ConfigError(f"SONAR_HOST={shown!r} is not a host name or [IPv6]:port")
         port_text = rest[1:]
     elif ":" in text:
         name, _, port_text = text.rpartition(":")
     else:
         return text, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        shown = "no port" if not port_text else f"port {port_text!r}"
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        problem = "no port" if not port_text else f"port {port_text!r}"
         raise ConfigError(
-            f"SONAR_HOST={text!r} has {shown} after ':': give a port number (1-65535) "
+            f"SONAR_HOST={shown!r} has {problem} after ':': give a port number (1-65535) "
             "or leave out the ':'"
         )
     return name, int(port_text)
