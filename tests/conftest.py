@@ -2,6 +2,8 @@
 
 Tests talk to the real PostgreSQL on 127.0.0.1 (override with the usual PG*
 variables or SONAR_BDC_TEST_PG_*), and to the bundled simulator over loopback HTTP.
+Every test runs in a directory of its own, without the user's SONAR_*/POSTGRES_*
+variables or .env files: the suite passes after `cp .env.example .env` too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ ADMIN = {
     "user": os.environ.get("SONAR_BDC_TEST_PG_USER", "postgres"),
     "dbname": os.environ.get("SONAR_BDC_TEST_PG_ADMIN_DB", "postgres"),
 }
+
+
+USER_VARIABLES = ("SONAR_", "POSTGRES_")
+TEST_VARIABLES = "SONAR_BDC_TEST_"  # this file's own settings, kept
+
+
+@pytest.fixture(autouse=True)
+def isolated_from_the_user(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the user's .env (./.env or ~/.config/sonar-bdc/.env), working
+    directory or SONAR_*/POSTGRES_* variables: each starts in its own empty directory."""
+    for name in list(os.environ):
+        if name.startswith(USER_VARIABLES) and not name.startswith(TEST_VARIABLES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The ``sonar-bdc`` command line: parse options, build Settings, call the library.
 
-No SQL and no HTTP here. Our exceptions become one line on stderr and an exit
-code (0 done, 1 some customers failed, 2 configuration or environment, 130 Ctrl-C).
+No SQL and no HTTP here. Our exceptions become one line on stderr (and in the log
+file, once logging is set up) and an exit code from ``errors.EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
-from .errors import ConfigError, SonarBdcError
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConfigError, SonarBdcError
+from .logsetup import LOGGER_NAME
 from .settings import APIS, REPORT_LAYOUTS, Settings, load_settings
 from .status_args import add_status_command, run_status_command
+from .stopping import Terminated
 
 log = logging.getLogger("sonar_bdc")
 # The demo's own schema, never a real import's (store/demo.py has the same value).
@@ -25,7 +27,7 @@ DEMO_PREFIX = "sonar_demo."
 IMPORT_DESCRIPTION = (
     "Import Sonar customers, services, groups and inventory into PostgreSQL/PostGIS. "
     "Database and Sonar credentials come from POSTGRES_* and SONAR_* variables "
-    "(environment, then .env)."
+    "(environment, then --env-file, ./.env or ~/.config/sonar-bdc/.env)."
 )
 
 
@@ -92,7 +94,10 @@ def add_import_options(p: argparse.ArgumentParser, prefix: str | None = None) ->
         choices=APIS,
         help="Sonar API: v1 (REST + reports, default) or v2 (GraphQL, SONAR_TOKEN)",
     )
-    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
+    p.add_argument(
+        "--env-file",
+        help="read variables from this file (default: ./.env, else ~/.config/sonar-bdc/.env)",
+    )
     p.add_argument(
         "--report-layout",
         choices=REPORT_LAYOUTS,
@@ -109,7 +114,11 @@ def add_import_options(p: argparse.ArgumentParser, prefix: str | None = None) ->
         default=None,
         help="fetch and stage everything, then roll back",
     )
-    p.add_argument("--log-file", help=f"log file, rotated (default: {d.log_file})")
+    p.add_argument(
+        "--log-file",
+        help=f"log file, rotated; a relative path is beside the .env file used, else in the "
+        f"working directory (default: {d.log_file})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,16 +195,40 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     verbose = bool(getattr(args, "verbose", False))
+    handlers_before = list(logging.getLogger(LOGGER_NAME).handlers)
     try:
         return _dispatch(args)
     except SonarBdcError as exc:
-        if verbose:
+        if verbose:  # the traceback on the console and in the log file, redacted
             log.debug("details", exc_info=exc)
-        print(f"sonar-bdc: error: {exc}", file=sys.stderr)
+        _tell(f"sonar-bdc: error: {exc}", None if verbose else exc, handlers_before)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("sonar-bdc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            _tell("sonar-bdc: stopped by SIGTERM", exc, handlers_before)
+            return EXIT_TERMINATED
+        _tell("sonar-bdc: interrupted", exc, handlers_before)
+        return EXIT_INTERRUPTED
+
+
+def _tell(line: str, exc: BaseException | None, handlers_before: list[logging.Handler]) -> None:
+    """``line`` on stderr, and in the log file this run opened, with ``exc``'s traceback."""
+    print(line, file=sys.stderr)
+    logger = logging.getLogger(LOGGER_NAME)
+    files = [h for h in logger.handlers
+             if isinstance(h, logging.FileHandler) and h not in handlers_before]  # fmt: skip
+    if files:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            0,
+            "%s",
+            (line,),
+            None if exc is None else (type(exc), exc, exc.__traceback__),
+        )
+        for handler in files:
+            handler.handle(record)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import logging
 import shlex
 from typing import Any
 
+from . import stopping
 from .importer import run_import
 from .logsetup import setup_logging
 from .malloc import limit_arenas
@@ -18,12 +19,18 @@ log = logging.getLogger("sonar_bdc")
 
 
 def import_command(settings: Settings) -> int:
+    settings.require_log_file()
     setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    log.debug("log file: %s; variables from %s", settings.log_file,
+              settings.env_file or "the environment (no .env file found)")  # fmt: skip
     log.debug("settings: %r", settings)
     limit_arenas()  # before the worker threads start
-    summary = run_import(settings)
-    _print_summary(summary)
-    return summary.exit_code
+    with stopping.stop_signals_as_interrupts():
+        summary = run_import(settings)
+        if summary.interrupted and stopping.terminated():
+            log.warning("stopped by SIGTERM: completed work was committed; run again to finish")
+        _print_summary(summary)
+    return stopping.exit_code(summary.exit_code)
 
 
 def _print_summary(summary: Summary) -> None:

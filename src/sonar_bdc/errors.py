@@ -7,17 +7,38 @@ module boundary with ``raise ... from exc`` so the cause survives for ``-v``.
 
 from __future__ import annotations
 
+# The exit codes, each with its meaning: README's "Exit codes" table is checked
+# against this mapping by a test, so the two cannot drift apart.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL (sysexits.h): try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_FAILED: (
+        "the run finished but some customers failed; a filing refused by a check; "
+        "status: not ready to file"
+    ),
+    EXIT_CONFIG: "configuration or environment error (one line says what to fix)",
+    EXIT_LOCKED: "another sonar-bdc import holds the run lock of this prefix: try again later",
+    EXIT_INTERRUPTED: "interrupted with Ctrl-C (completed work is committed)",
+    EXIT_TERMINATED: "stopped by SIGTERM (completed work is committed, as for Ctrl-C)",
+}
+
 
 class SonarBdcError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class ConfigError(SonarBdcError):
     """A setting is missing or invalid: the user must fix configuration (exit 2)."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
 
 
 class SonarError(SonarBdcError):
@@ -33,7 +54,8 @@ class SonarRetriableError(SonarError):
 
 
 class SonarUnreachable(SonarRetriableError):
-    """Nothing answered at the configured address (DNS, refused port, http to a TLS port)."""
+    """Nothing answered at the configured address (a refused port, http to a TLS port):
+    retried, as the instance may be restarting."""
 
 
 class SonarRetriesExhausted(SonarError):
@@ -41,15 +63,16 @@ class SonarRetriesExhausted(SonarError):
 
 
 class SonarConnectionFailed(SonarRetriesExhausted):
-    """Sonar cannot be reached as configured (never answered, or TLS refused): exit 2."""
+    """Sonar cannot be reached as configured: never answered within the retries, or at
+    once for what no retry can mend (a host name that does not resolve, TLS refused)."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
 
 
 class SonarAuthError(SonarError):
     """Sonar refused our credentials (401/403 or a refused login): never retried."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
 
 
 class SonarNotFound(SonarError):
@@ -59,7 +82,7 @@ class SonarNotFound(SonarError):
 class SonarDataError(SonarError):
     """Sonar answered with data we cannot interpret safely (e.g. an unknown report layout)."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
 
 
 class StoreError(SonarBdcError):
@@ -69,7 +92,17 @@ class StoreError(SonarBdcError):
 class StoreUnavailable(StoreError):
     """The database cannot be reached or is not set up (exit 2)."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
+
+
+class PrefixTaken(StoreUnavailable):
+    """Tables at the prefix belong to another application: choose another -p (exit 2)."""
+
+
+class RunLocked(StoreError):
+    """Another import holds the prefix's run lock: nothing was done, try later (exit 75)."""
+
+    exit_code = EXIT_LOCKED
 
 
 class FilingValidationError(SonarBdcError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import overload
 
+from . import stopping
 from .bulk_inventory import Listing, list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .progress import make_progress
@@ -145,23 +146,25 @@ def fetch_and_write(
 
 @contextlib.contextmanager
 def _ctrl_c_as_flag() -> Iterator[threading.Event]:
-    """While writing, Ctrl-C only sets a flag: an interrupt landing inside a database
-    statement would abort the transaction and lose the uncommitted customers."""
+    """While writing, Ctrl-C (and SIGTERM) only sets a flag: an interrupt landing inside
+    a database statement would abort the transaction and lose the uncommitted customers."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def on_ctrl_c(signum: int, frame: object) -> None:
+    def on_stop(signum: int, frame: object) -> None:
         if stop.is_set():  # a second Ctrl-C: the user insists, stop at once
-            raise KeyboardInterrupt
+            raise stopping.interrupt(signum)
+        stopping.note(signum)
         stop.set()
 
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = {signum: signal.signal(signum, on_stop) for signum in stopping.STOP_SIGNALS}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def bounded_map(

@@ -1,12 +1,17 @@
 """One typed Settings object, filled in one documented order.
 
 Order of precedence: command line > process environment > ``.env`` file > default.
-This is the only module that reads ``os.environ``. Secrets are masked in ``repr``.
+The ``.env`` file is ``--env-file FILE``, else ``./.env``, else
+``~/.config/sonar-bdc/.env`` (``$XDG_CONFIG_HOME/sonar-bdc/.env``); a relative log file
+goes beside it, so cron and systemd runs do not write into ``/``. This is the only
+module that reads ``os.environ``. Secrets are masked in ``repr``.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +24,9 @@ from .errors import ConfigError
 REPORT_LAYOUTS = ("auto", "A", "B")
 APIS = ("v1", "v2")
 V2_DEFAULT_RATE_LIMIT = 400 / 60  # Sonar v2: 400 requests per minute per user
+MAX_DAYS = 36500  # a century: more is a typo, and overflows date arithmetic
+EXAMPLE_HOST = "example.sonar.software"  # what .env.example holds
+USER_ENV_FILE = Path("sonar-bdc") / ".env"  # under $XDG_CONFIG_HOME or ~/.config
 
 
 def _secret() -> Any:
@@ -60,6 +68,9 @@ class Settings:
     sonar_password: str | None = _secret()
     sonar_ca_bundle: str | None = None
     sonar_timeout: float = 30.0
+    # Where the variables came from: the .env file read (absolute) and those looked for.
+    env_file: str | None = None
+    env_files_searched: tuple[str, ...] = ()
 
     @property
     def sonar_base_url(self) -> str:
@@ -103,9 +114,26 @@ class Settings:
         missing = [name for name, value in needed if not value]
         if missing:
             raise ConfigError(
-                f"{', '.join(missing)} not set: add them to .env (or the environment); "
+                f"{', '.join(missing)} not set: {self._where_to_set()}; "
                 "see README 'Environment variables'"
             )
+
+    def require_log_file(self) -> None:
+        """Refuse a relative log file with no directory to go in (not ``/``)."""
+        if self.log_file and not Path(self.log_file).is_absolute():
+            raise ConfigError(
+                f"--log-file {self.log_file} would be written in {Path.cwd()} (the working "
+                "directory of cron and systemd jobs): pass --log-file with an absolute path, "
+                "or --env-file (the log goes beside it), or cd to a writable directory first"
+            )
+
+    def _where_to_set(self) -> str:
+        if self.env_file:
+            return f"add them to {self.env_file} (the .env file read) or the environment"
+        if self.env_files_searched:
+            looked = ", ".join(self.env_files_searched)
+            return f"add them to the environment or a .env file (looked for {looked}: none found)"
+        return "add them to .env or the environment"
 
 
 # Environment variable -> Settings field. Only these are read from the environment.
@@ -131,17 +159,44 @@ _FIELD_TO_ENV = {v: k for k, v in ENV_FIELDS.items()}
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
-def read_env_file(env_file: str | None) -> dict[str, str]:
-    """Values from ``env_file`` (must exist), or from ./.env when present."""
+def env_file_candidates(environ: Mapping[str, str]) -> list[Path]:
+    """Where a .env file is looked for when --env-file is not given, in order."""
+    candidates = [Path(".env").absolute()]
+    config_home = environ.get("XDG_CONFIG_HOME") or (
+        str(Path(environ["HOME"]) / ".config") if environ.get("HOME") else None
+    )
+    if config_home:
+        candidates.append(Path(config_home) / USER_ENV_FILE)
+    return candidates
+
+
+def find_env_file(
+    env_file: str | None, environ: Mapping[str, str]
+) -> tuple[Path | None, list[Path]]:
+    """(the .env file to read or None, the paths looked at)."""
     if env_file is not None:
-        path = Path(env_file)
+        path = Path(env_file).absolute()
         if not path.is_file():
             raise ConfigError(f"--env-file {env_file}: no such file")
-    else:
-        path = Path(".env")
-        if not path.is_file():
-            return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+        return path, [path]
+    candidates = env_file_candidates(environ)
+    return next((path for path in candidates if path.is_file()), None), candidates
+
+
+def read_env_file(path: Path | None) -> dict[str, str]:
+    """The variables set in ``path`` (none when it is None)."""
+    if path is None:
+        return {}
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8 "
+            "text: save the file as UTF-8 (a .env file holds plain text lines NAME=value)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _convert(name: str, raw: str | Any, source: str) -> Any:
@@ -168,7 +223,8 @@ def load_settings(
 ) -> Settings:
     """Build Settings: ``overrides`` (command line, None = not given) > environment > .env."""
     environ = os.environ if environ is None else environ
-    merged = {**read_env_file(env_file), **environ}
+    path, searched = find_env_file(env_file, environ)
+    merged = {**read_env_file(path), **environ}
     values: dict[str, Any] = {}
     for env_name, field_name in ENV_FIELDS.items():
         if env_name in merged:
@@ -176,9 +232,109 @@ def load_settings(
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = value
+    if values.get("sonar_host"):
+        explicit = values.get("sonar_protocol") or None  # set in the environment or .env
+        values["sonar_protocol"], values["sonar_host"] = sonar_address(
+            values["sonar_host"], explicit
+        )
+    values["log_file"] = log_file_path(values.get("log_file", Settings.log_file), path)
+    values["env_file"] = str(path) if path else None
+    values["env_files_searched"] = tuple(str(p) for p in searched)
     settings = Settings(**values)
     validate(settings)
     return settings
+
+
+def log_file_path(log_file: str | None, env_file: Path | None) -> str | None:
+    """A relative log file goes beside the .env file read, else in the working directory;
+    left relative when that is ``/`` (cron's and systemd's): ``require_log_file`` refuses it."""
+    if not log_file or Path(log_file).is_absolute():
+        return log_file
+    folder = env_file.parent if env_file else Path.cwd()
+    if folder == Path(folder.anchor):
+        return log_file
+    return os.path.abspath(folder / log_file)
+
+
+# SONAR_HOST: a host name (letters, digits, '-', '_', dots) or an IP address.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\]")
+
+
+def sonar_address(raw: str, protocol: str | None) -> tuple[str, str]:
+    """(protocol, ``host[:port]``) from SONAR_HOST, which may be ``host``, ``host:port``
+    or a pasted ``https://host[:port][/]``; ``protocol``: SONAR_PROTOCOL if set."""
+    text = raw.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return protocol or "https", check_host(text.removesuffix("/"), text)
+    scheme = scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            f"SONAR_HOST starts with {scheme}://: give the host name, e.g. sonar.example.com"
+        )
+    if protocol is not None and protocol != scheme:
+        raise ConfigError(
+            f"SONAR_HOST says {scheme}:// but SONAR_PROTOCOL={protocol}: "
+            "remove SONAR_PROTOCOL or make the two agree"
+        )
+    return scheme, check_host(rest.removesuffix("/"), text)
+
+
+def check_host(text: str, shown: str) -> str:
+    """``host`` or ``host:port``, or ConfigError naming SONAR_HOST (as ``shown``) and
+    what is wrong."""
+    if "@" in text:  # never echoed: the part before @ may hold a password
+        raise ConfigError(
+            "SONAR_HOST must not contain a user name or password (user@host): "
+            "give only the host name, and the credentials in SONAR_USERNAME and SONAR_PASSWORD"
+        )
+    host = re.split(r"[/?#\s]", text, maxsplit=1)[0]
+    for mark, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment")):
+        if mark in text:
+            raise ConfigError(
+                f"SONAR_HOST={shown!r} has {what} ({text[text.index(mark) :]!r}): give only the "
+                f"host name and optional :port, e.g. {host or 'sonar.example.com'}"
+            )
+    if not text or any(c.isspace() for c in text):
+        raise ConfigError(
+            f"SONAR_HOST={shown!r} is not a host name (spaces or empty): "
+            "give only the host name, e.g. sonar.example.com"
+        )
+    name, port = _split_port(text, shown)
+    if not _HOST_NAME.fullmatch(name):
+        raise ConfigError(
+            f"SONAR_HOST={shown!r} is not a host name: use letters, digits, '-' and dots, "
+            "e.g. sonar.example.com or sonar.example.com:8443"
+        )
+    if name.lower().rstrip(".") == EXAMPLE_HOST:
+        raise ConfigError(
+            f"SONAR_HOST is still {EXAMPLE_HOST}, the example from .env.example: "
+            "set it to your Sonar instance's host name"
+        )
+    return name if port is None else f"{name}:{port}"
+
+
+def _split_port(text: str, shown: str) -> tuple[str, int | None]:
+    """(host, port) from ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``."""
+    if text.startswith("[") and "]" in text:
+        name, _, rest = text.partition("]")
+        name += "]"
+        if not rest:
+            return name, None
+        if not rest.startswith(":"):
+            raise ConfigError(f"SONAR_HOST={shown!r} is not a host name or [IPv6]:port")
+        port_text = rest[1:]
+    elif ":" in text:
+        name, _, port_text = text.rpartition(":")
+    else:
+        return text, None
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        problem = "no port" if not port_text else f"port {port_text!r}"
+        raise ConfigError(
+            f"SONAR_HOST={shown!r} has {problem} after ':': give a port number (1-65535) "
+            "or leave out the ':'"
+        )
+    return name, int(port_text)
 
 
 def validate(s: Settings) -> None:
@@ -187,15 +343,27 @@ def validate(s: Settings) -> None:
         (s.workers >= 1, "-w/--workers must be at least 1"),
         (s.batch_size >= 1, "-b/--batch-size must be at least 1"),
         (s.commit_interval >= 1, "-c/--commit-interval must be at least 1"),
-        (s.days >= 0, "-d/--days must be 0 or more"),
+        (
+            math.isfinite(s.days) and 0 <= s.days <= MAX_DAYS,
+            f"-d/--days must be a number of days from 0 to {MAX_DAYS}",
+        ),
         (s.limit is None or s.limit >= 0, "-l/--limit must be 0 or more"),
         (s.max_retries >= 0, "--max-retries must be 0 or more"),
-        (s.initial_backoff >= 0, "--initial-backoff must be 0 or more"),
-        (s.rate_limit is None or s.rate_limit > 0, "--rate-limit must be more than 0"),
+        (
+            math.isfinite(s.initial_backoff) and s.initial_backoff >= 0,
+            "--initial-backoff must be a number of seconds, 0 or more",
+        ),
+        (
+            s.rate_limit is None or (math.isfinite(s.rate_limit) and s.rate_limit > 0),
+            "--rate-limit / SONAR_RATE_LIMIT must be a number more than 0",
+        ),
         (s.report_layout in REPORT_LAYOUTS, "--report-layout must be auto, A or B"),
         (s.api in APIS, "--api / SONAR_API must be v1 or v2"),
         (s.sonar_protocol in ("http", "https"), "SONAR_PROTOCOL must be http or https"),
-        (s.sonar_timeout > 0, "SONAR_TIMEOUT must be more than 0 seconds"),
+        (
+            math.isfinite(s.sonar_timeout) and 0 < s.sonar_timeout <= 86400,
+            "SONAR_TIMEOUT must be a number of seconds, more than 0 and at most 86400",
+        ),
         (1 <= s.postgres_port <= 65535, "POSTGRES_PORT must be a port number (1-65535)"),
         (
             not (s.inventory_only and s.customers_only),

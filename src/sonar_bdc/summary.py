@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
 
 class Clock:
     """Adds up the seconds spent inside ``with clock:`` blocks (one thread)."""
@@ -57,8 +59,8 @@ class Summary:
     @property
     def exit_code(self) -> int:
         if self.interrupted:
-            return 130
-        return 1 if self.failed else 0
+            return EXIT_INTERRUPTED  # commands make it EXIT_TERMINATED after a SIGTERM
+        return EXIT_FAILED if self.failed else EXIT_OK
 
     def lines(self) -> list[str]:
         rows = [

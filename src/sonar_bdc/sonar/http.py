@@ -44,6 +44,7 @@ _NEVER_CONNECTED = frozenset({
     pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_PROXY,
 })  # fmt: skip
 _CERTIFICATE = frozenset({pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CACERT_BADFILE})
+_UNRESOLVED = pycurl.E_COULDNT_RESOLVE_HOST
 _TIMED_OUT = pycurl.E_OPERATION_TIMEDOUT
 _WRITE_FAILED = pycurl.E_WRITE_ERROR
 
@@ -290,6 +291,14 @@ class HttpPool:
                 f"TLS certificate verification failed for {self.base_url}: {reason}. If the "
                 f"instance uses a private CA, set {CA_BUNDLE_SETTING} to its CA certificate "
                 "(PEM file)"
+            )
+        if code == _UNRESOLVED and not self._answered:
+            # A name that never resolved is a typo or a wrong setting, not a passing
+            # fault: retrying it only delays the one line that says so.
+            host = urlsplit(self.base_url).hostname
+            return SonarConnectionFailed(
+                f"cannot find Sonar's host {host!r} ({reason}): check SONAR_HOST "
+                "(the host name of your instance, e.g. yourcompany.sonar.software)"
             )
         if code == _TIMED_OUT:
             return SonarRetriableError(

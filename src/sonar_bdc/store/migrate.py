@@ -7,12 +7,13 @@ import logging
 
 import psycopg
 
-from sonar_bdc.errors import StoreError, StoreUnavailable
+from sonar_bdc.errors import PrefixTaken, RunLocked, StoreError, StoreUnavailable
 from sonar_bdc.store import ddl, queries
 from sonar_bdc.store.db import describe
 from sonar_bdc.store.prefix import Prefix
 
 log = logging.getLogger(__name__)
+META_COLUMNS = frozenset({"key", "value", "updated_at"})  # what queries.set_meta_sql writes
 
 
 def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
@@ -38,7 +39,7 @@ def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
         for version in plan:
             apply_version(conn, prefix, version)
     except psycopg.errors.LockNotAvailable as exc:
-        raise StoreError(
+        raise RunLocked(
             f"cannot upgrade the tables at {prefix} to schema version {ddl.LATEST_VERSION}: "
             "another session is using them (a running import?); try again when it has finished"
         ) from exc
@@ -72,10 +73,16 @@ def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> Non
 
 
 def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
-    """The recorded version; 0 when there is no metadata table or no version row."""
-    exists = conn.execute(queries.TABLE_EXISTS, [prefix.schema_name, prefix.name("metadata")])
-    if not _scalar(exists):
+    """The recorded version; 0 when there is no metadata table or no version row.
+
+    A ``metadata`` table without our columns belongs to another application: PrefixTaken.
+    """
+    name = prefix.name("metadata")
+    columns = {row[0] for row in conn.execute(queries.TABLE_COLUMNS, [prefix.schema_name, name])}
+    if not columns:
         return 0
+    if not META_COLUMNS.issubset(columns):
+        raise PrefixTaken(_taken_message(prefix, "metadata", "its columns are not sonar-bdc's"))
     cur = conn.execute(queries.get_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY])
     value = _scalar(cur)
     if value is None:
@@ -83,10 +90,18 @@ def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
     try:
         return int(value)
     except ValueError:
-        raise StoreError(
-            f"metadata at {prefix} has schema_version {value!r}, not a number: "
-            "the tables were not created by sonar-bdc; use another -p/--prefix"
+        raise PrefixTaken(
+            _taken_message(prefix, "metadata", f"its schema_version {value!r} is not a number")
         ) from None
+
+
+def _taken_message(prefix: Prefix, table: str, why: str) -> str:
+    """Names the clashing table and a prefix that avoids it."""
+    return (
+        f"table {prefix.schema_name}.{prefix.name(table)} was not created by sonar-bdc ({why}): "
+        f"another application uses this name; choose another -p/--prefix, e.g. "
+        f"-p {prefix.schema_name}.sonar_bdc_"
+    )
 
 
 def ensure_postgis(conn: psycopg.Connection) -> None:

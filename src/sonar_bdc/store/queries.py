@@ -17,6 +17,13 @@ XACT_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(%s)")
 TABLE_EXISTS = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = %s AND tablename = %s)"
 )
+TABLE_COLUMNS = sql.SQL(
+    "SELECT attname FROM pg_catalog.pg_attribute"
+    " WHERE attrelid = (SELECT c.oid FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
+    " AND attnum > 0 AND NOT attisdropped"
+)
 POSTGIS_INSTALLED = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')")
 POSTGIS_AVAILABLE = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')"

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg import pq
 from psycopg.types.json import Jsonb
 
-from sonar_bdc.errors import ConfigError, StoreError
+from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, queries, runs
 from sonar_bdc.store.db import connect, translated
@@ -79,14 +79,18 @@ class Store:
 
     @contextlib.contextmanager
     def run_lock(self) -> Iterator[None]:
-        """Hold an advisory lock on this prefix so two imports cannot interleave."""
+        """Hold an advisory lock on this prefix so two imports cannot interleave.
+
+        Taken or refused at once (RunLocked, exit 75): cron starts the next run later.
+        """
         key = self.prefix.lock_key()
         with translated("taking the run lock"):
             (got,) = self._session.conn.execute(queries.TRY_LOCK, [key]).fetchone() or (False,)
         self._end_read()
         if not got:
-            raise StoreError(
-                f"another sonar-bdc import is running against {self.prefix}; wait for it to finish"
+            raise RunLocked(
+                f"another sonar-bdc import is running against {self.prefix} now, so nothing "
+                "was done: run again when it has finished"
             )
         try:
             yield

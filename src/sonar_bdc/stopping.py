@@ -1,0 +1,65 @@
+"""Ctrl-C and SIGTERM stop an import the same way: completed work committed, the summary
+printed, a log line, exit 130 or 143.
+
+Python turns SIGINT into KeyboardInterrupt; SIGTERM (what ``kill``, systemd and a
+shutdown send) would end the process on the spot. While an import runs, SIGTERM
+raises ``Terminated``, a KeyboardInterrupt, so both take the same paths; inside the
+writing loop both only set a flag (``fetching``), as an exception landing inside a
+database statement would lose the uncommitted customers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_received: set[int] = set()  # stop signals received since ``stop_signals_as_interrupts``
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as for Ctrl-C."""
+
+
+def note(signum: int) -> None:
+    """Remember that ``signum`` asked the run to stop (for the exit code)."""
+    _received.add(signum)
+
+
+def interrupt(signum: int) -> KeyboardInterrupt:
+    """The exception that ``signum`` raises where Ctrl-C raises KeyboardInterrupt."""
+    note(signum)
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def terminated() -> bool:
+    """Whether SIGTERM stopped this run."""
+    return signal.SIGTERM in _received
+
+
+def exit_code(code: int) -> int:
+    """``code``, made 143 when an interrupted run (130) was stopped by SIGTERM."""
+    return EXIT_TERMINATED if code == EXIT_INTERRUPTED and terminated() else code
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupts() -> Iterator[None]:
+    """For the block: SIGTERM raises Terminated (and is remembered, as SIGINT is)."""
+    _received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may install handlers
+        return
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise interrupt(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
