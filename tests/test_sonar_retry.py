@@ -168,3 +168,50 @@ def test_limiter_spaces_real_requests_at_least_the_interval_apart() -> None:
     elapsed = time.monotonic() - start
     # Sleeping can only make it slower: 100 requests take at least 99 intervals.
     assert elapsed >= 99 / rate * 0.95
+
+
+# --- retries on the console: one line every interval, each retry in the log file --------
+
+
+class FakeClock:
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_many_retries_make_few_console_lines_and_every_one_is_in_the_log_file(
+    tmp_path, capsys
+) -> None:
+    from sonar_bdc.logsetup import setup_logging
+    from sonar_bdc.sonar.retry import RetryReport
+
+    log_file = tmp_path / "bdc_import.log"
+    setup_logging(verbose=False, log_file=str(log_file))
+    try:
+        # 1 s between retries, a line at most every 10 s: 30 retries make 3 lines.
+        report = RetryReport(interval=10.0, clock=FakeClock(1.0))
+        retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
+        for n in range(10):
+            retrier.call(flaky([SonarRetriableError(f"HTTP 503 #{n}")] * 3), f"GET /a/{n}")
+        console = [line for line in capsys.readouterr().err.splitlines() if "retr" in line]
+    finally:
+        setup_logging(False, None)
+    assert len(console) == 3
+    assert "INFO 1 retry so far (last: GET /a/0: HTTP 503 #0)" in console[0]
+    assert "WARNING 21 retries so far (last: GET /a/6: HTTP 503 #6)" in console[-1]
+    file_lines = [line for line in log_file.read_text().splitlines() if "; retry " in line]
+    assert len(file_lines) == 30 and all(" DEBUG " in line for line in file_lines)
+
+
+def test_a_retry_line_is_a_warning_only_when_a_request_needed_a_third_attempt(caplog) -> None:
+    from sonar_bdc.sonar.retry import RetryReport
+
+    report = RetryReport(interval=0.0)
+    retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
+    with caplog.at_level("INFO", logger="sonar_bdc.sonar.retry"):
+        retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET x")
+    levels = [r.levelname for r in caplog.records if "so far" in r.getMessage()]
+    assert levels == ["INFO", "INFO", "WARNING"]
