@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
-from .fetching import id_list
+from .fetching import already_deleted, id_list
 from .idset import IdSet
 from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT
 from .progress import Progress, make_progress
@@ -38,7 +38,7 @@ from .sonar.v2 import (
     parse_name_table,
 )
 from .store import Store
-from .summary import Summary
+from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -122,7 +122,8 @@ class _Run:
         self._catalogs()
         self._check_technology_names()
         full = self._full_pass_pays(total)
-        log.info("%d accounts in Sonar; %s pass", total, "one full" if full else "a light listing")
+        log.info("%s in Sonar; %s pass", plural(total, "account"),
+                 "one full" if full else "a light listing")  # fmt: skip
         try:
             self._list(full, total)
             if not full:
@@ -181,10 +182,10 @@ class _Run:
         missing = self.client.technology.missing(names)
         if missing:
             log.warning(
-                "Sonar's TechnologyCode has %d names the technology table does not know: %s. "
+                "Sonar's TechnologyCode has %s the technology table does not know: %s. "
                 "Services with them are stored with technology_code NULL (technology_name "
                 "keeps the name); map them with %s=NAME=<Form 477 code>",
-                len(missing), ", ".join(missing), "SONAR_TECHNOLOGY_NAMES",
+                plural(len(missing), "name"), ", ".join(missing), "SONAR_TECHNOLOGY_NAMES",
             )  # fmt: skip
 
     # --- the listing ------------------------------------------------------------------
@@ -247,7 +248,7 @@ class _Run:
         wanted_detail, wanted_inventory = IdSet(detail), IdSet(inventory)
         order = list(dict.fromkeys([*detail, *inventory]))[:limit]
         self.tally.planned = len(order)
-        log.info("%d customers to refresh", len(order))
+        log.info("%s to refresh", plural(len(order), "customer"))
         if not order:
             return
         bar = make_progress(len(order), "customers", enabled=self.show)
@@ -280,8 +281,10 @@ class _Run:
                 if detail and account.detail is not None:
                     writer.add_detail(account.detail, now)
                     self._note(account)
+                    self.summary.details += 1
                 if inventory and account.inventory is not None:
                     writer.add_inventory(account.inventory, now)
+                    self.summary.inventories += 1
         self.summary.fetched += len(chosen)
         self.summary.nul_cleaned += writer.nul_cleaned
         self.tally.updated.update(writer.changed_ids)
@@ -303,6 +306,7 @@ class _Run:
             for customer_id in gone:
                 writer.mark_deleted(customer_id, now)
         self.summary.deleted += gone
+        self.summary.already_deleted += already_deleted(gone, writer.changed_ids)
 
     def _fail(self, failed: dict[int, str]) -> None:
         for customer_id, message in failed.items():
@@ -334,22 +338,27 @@ class _Run:
         unknown = self.client.unknown_technology_names
         if unknown:
             log.warning(
-                "%d services have technology names the table does not know: %s; stored with "
+                "%s technology names the table does not know: %s; stored with "
                 "technology_code NULL. Map them with SONAR_TECHNOLOGY_NAMES=NAME=<code>",
-                t.unknown_technology, ", ".join(unknown),
+                plural(t.unknown_technology, "service has", "services have"), ", ".join(unknown),
             )  # fmt: skip
         if t.rejected_fips:
             log.warning(
-                "%d service addresses have a fips that is not a 15-digit census block "
-                "(stored as NULL), e.g. %r", len(t.rejected_fips), t.rejected_fips[0],
+                "%s a fips that is not a 15-digit census block (stored as NULL), e.g. %r",
+                plural(len(t.rejected_fips), "service address has", "service addresses have"),
+                t.rejected_fips[0],
             )  # fmt: skip
         if self.client.completed_lists:
-            log.info(
-                "%d nested lists cut short by Sonar were completed", self.client.completed_lists
-            )
+            log.info("%s cut short by Sonar %s completed",
+                     plural(self.client.completed_lists, "nested list"),
+                     "was" if self.client.completed_lists == 1 else "were")  # fmt: skip
         if s.failed:
-            log.error("%d customers failed and stay stale (the next run retries them): %s",
-                      len(s.failed), id_list(s.failed))  # fmt: skip
-        if s.deleted:
-            log.warning("%d customers are no longer in Sonar and were marked deleted: %s",
-                        len(s.deleted), id_list(s.deleted))  # fmt: skip
+            log.error("%s failed and stay stale (the next run retries them): %s",
+                      plural(len(s.failed), "customer"), id_list(s.failed))  # fmt: skip
+        if s.newly_deleted:
+            log.warning("%s no longer in Sonar, now marked deleted: %s",
+                        plural(len(s.newly_deleted), "customer is", "customers are"),
+                        id_list(s.newly_deleted))  # fmt: skip
+        if s.already_deleted:
+            log.info("%s marked deleted by an earlier run still missing in Sonar",
+                     plural(len(s.already_deleted), "customer is", "customers are"))  # fmt: skip

@@ -11,12 +11,14 @@ import logging
 import sys
 import threading
 import time
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
 log = logging.getLogger("sonar_bdc.progress")
 
+T = TypeVar("T")
 INTERVAL = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
@@ -75,6 +77,18 @@ def _scaled(value: float, unit: str) -> str:
             return f"{value:.0f} {prefix}B" if not prefix else f"{value:.1f} {prefix}B"
         value /= 1000
     return f"{value:.1f} GB"
+
+
+def counted(items: Iterable[T], progress: Progress, every: int = 1000) -> Iterator[T]:
+    """``items`` unchanged, telling ``progress`` about them ``every`` at a time."""
+    pending = 0
+    for item in items:
+        yield item
+        pending += 1
+        if pending == every:
+            progress.update(pending)
+            pending = 0
+    progress.update(pending)
 
 
 class _NoProgress:

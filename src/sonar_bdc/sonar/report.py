@@ -223,7 +223,8 @@ class ReportReader:
                     self.rejected_coordinates += _has_coordinates(row, layout)
                 yield parsed
         if self.skipped_rows:
-            log.warning("report: skipped %d rows without a usable account id", self.skipped_rows)
+            log.warning("report: skipped %d %s without a usable account id", self.skipped_rows,
+                        "row" if self.skipped_rows == 1 else "rows")  # fmt: skip
 
     def __enter__(self) -> ReportReader:
         return self
