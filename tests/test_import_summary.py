@@ -126,7 +126,7 @@ def test_without_a_terminal_the_report_and_the_inventory_listing_show_progress(
     summary = run_import(settings_for(sim, db, schema), show_progress=True)
     lines = "\n".join(r.getMessage() for r in caplog.records)
     assert re.search(r"^report download: \d+(\.\d)? kB after \d+ s", lines, re.M)
-    assert re.search(rf"^report rows: {summary.listed} after", lines, re.M)
+    assert re.search(rf"^report accounts: {summary.listed} after", lines, re.M)
     assert re.search(r"^inventory pages: (\d+)/\1 after", lines, re.M)
     assert re.search(rf"^customers: {summary.fetched + len(summary.deleted)}/\d+ after", lines,
                      re.M)  # fmt: skip

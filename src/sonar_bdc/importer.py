@@ -139,7 +139,7 @@ def _import_report(
         reader = client.report_reader(download.update)
     finally:
         download.close()
-    rows = make_progress(None, "report rows", "row", enabled=show)
+    rows = make_progress(None, "report accounts", "account", enabled=show)
     try:
         with reader as report, summary.db_clock:
             written = store.write_report(counted(report, rows), seen_at)
