@@ -200,8 +200,8 @@ def test_many_retries_make_few_console_lines_and_every_one_is_in_the_log_file(
     finally:
         setup_logging(False, None)
     assert len(console) == 3
-    assert "INFO 1 retry so far (last: GET /a/0: HTTP 503 #0)" in console[0]
-    assert "WARNING 21 retries so far (last: GET /a/6: HTTP 503 #6)" in console[-1]
+    assert "INFO 1 retry so far (last: GET /a/0: HTTP 503 #0; retrying in 0.0 s)" in console[0]
+    assert "WARNING 21 retries so far (last: GET /a/6: HTTP 503 #6;" in console[-1]
     file_lines = [line for line in log_file.read_text().splitlines() if "; retry " in line]
     assert len(file_lines) == 30 and all(" DEBUG " in line for line in file_lines)
 

@@ -102,7 +102,8 @@ class RetryReport:
         self._persistent = False  # a request needed a third attempt since the last line
         self._last_line: float | None = None
 
-    def retried(self, cause: str, attempt: int) -> None:
+    def retried(self, cause: str, attempt: int, delay: float = 0.0) -> None:
+        """One retry of ``cause`` (its ``attempt``-th failure), sent again in ``delay`` s."""
         with self._lock:
             self._retries += 1
             self._persistent |= attempt >= 3
@@ -114,7 +115,8 @@ class RetryReport:
         # One fault is routine under load; say it loudly only when it persists.
         log.log(
             logging.WARNING if persistent else logging.INFO,
-            "%d %s so far (last: %s)", retries, "retry" if retries == 1 else "retries", cause,
+            "%d %s so far (last: %s; retrying in %.1f s)",
+            retries, "retry" if retries == 1 else "retries", cause, delay,
         )  # fmt: skip
 
 
@@ -168,4 +170,4 @@ class Retrier:
             "%s; retry %d of %d in %.2f s", text, state.attempt_number, self.policy.max_retries,
             delay,
         )  # fmt: skip
-        self.report.retried(text, state.attempt_number)
+        self.report.retried(text, state.attempt_number, delay)
