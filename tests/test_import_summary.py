@@ -130,3 +130,22 @@ def test_without_a_terminal_the_report_and_the_inventory_listing_show_progress(
     assert re.search(r"^inventory pages: (\d+)/\1 after", lines, re.M)
     assert re.search(rf"^customers: {summary.fetched + len(summary.deleted)}/\d+ after", lines,
                      re.M)  # fmt: skip
+
+
+def test_v2_counts_what_limit_leaves_out_in_both_passes(pg_schema, caplog) -> None:
+    from sonar_bdc.simulator.v2 import GraphQLSimulator
+
+    db, schema = pg_schema
+    with GraphQLSimulator(generate(accounts=150, seed=3)) as v2:
+        base = settings_for(v2, db, schema, api="v2", sonar_token="sonar-token", rate_limit=None)
+        first = run_import(base, show_progress=False)
+        assert (first.left_for_later, first.skipped_fresh) == (0, 0)
+        forced = run_import(dataclasses.replace(base, force=True, limit=10), show_progress=False)
+        caplog.set_level(logging.INFO, logger="sonar_bdc")
+        light = run_import(dataclasses.replace(base, days=0, limit=10), show_progress=False)
+    for summary in (forced, light):  # one full pass, one light pass with 10 by id
+        assert summary.fetched == 10 and summary.skipped_fresh == 0
+        assert summary.left_for_later == summary.listed - 10
+    assert f"10 customers to refresh, {light.listed - 10} stale ones left for a later run" in (
+        caplog.text
+    )

@@ -180,11 +180,11 @@ def _plan_refresh(
     summary.skipped_fresh = summary.listed - len(stale)
     summary.left_for_later = len(stale) - len(plan)
     log.info("%s to refresh, %d fresh%s", plural(len(plan), "customer"), summary.skipped_fresh,
-             _left_by_limit(summary.left_for_later, settings.force))  # fmt: skip
+             left_by_limit(summary.left_for_later, settings.force))  # fmt: skip
     return plan
 
 
-def _left_by_limit(left: int, force: bool) -> str:
+def left_by_limit(left: int, force: bool) -> str:
     """What becomes of the customers --limit leaves out: with --force they may be fresh,
     and a plain run refreshes only those older than --days."""
     if not left:

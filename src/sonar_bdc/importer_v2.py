@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from .errors import ConfigError
 from .fetching import already_deleted, id_list
 from .idset import IdSet
-from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT
+from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .progress import Progress, make_progress
 from .settings import Settings
 from .sonar.v2 import (
@@ -97,6 +97,7 @@ class _Tally:
     new: IdSet = field(default_factory=IdSet)
     updated: IdSet = field(default_factory=IdSet)
     planned: int = 0  # customers chosen for details/inventory
+    left: int = 0  # customers to refresh that --limit left out
     unknown_technology: int = 0  # services stored without a technology code
     rejected_fips: list[str] = field(default_factory=list)
 
@@ -220,7 +221,10 @@ class _Run:
         chosen = []
         for account in accounts:
             detail, inventory = self._is_stale(account.report.id)
-            if not (detail or inventory) or self.budget == 0:
+            if not (detail or inventory):
+                continue
+            if self.budget == 0:
+                self.tally.left += 1
                 continue
             if self.budget is not None:
                 self.budget -= 1
@@ -243,12 +247,15 @@ class _Run:
     def _refresh_stale(self) -> None:
         limit = self.settings.limit
         with self.summary.db_clock:
-            detail = self._stale("detail", self.want_detail, limit)
-            inventory = self._stale("inventory", self.want_inventory, limit)
+            # All of them (ints: small), so the count --limit leaves out is true.
+            detail = self._stale("detail", self.want_detail)
+            inventory = self._stale("inventory", self.want_inventory)
         wanted_detail, wanted_inventory = IdSet(detail), IdSet(inventory)
-        order = list(dict.fromkeys([*detail, *inventory]))[:limit]
-        self.tally.planned = len(order)
-        log.info("%s to refresh", plural(len(order), "customer"))
+        stale = list(dict.fromkeys([*detail, *inventory]))
+        order = stale[:limit]
+        self.tally.planned, self.tally.left = len(order), len(stale) - len(order)
+        log.info("%s to refresh%s", plural(len(order), "customer"),
+                 left_by_limit(self.tally.left, self.settings.force))  # fmt: skip
         if not order:
             return
         bar = make_progress(len(order), "customers", enabled=self.show)
@@ -259,10 +266,10 @@ class _Run:
         finally:
             bar.close()
 
-    def _stale(self, part: str, wanted: bool, limit: int | None) -> list[int]:
+    def _stale(self, part: str, wanted: bool) -> list[int]:
         if not wanted:
             return []
-        return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, limit)
+        return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, None)
 
     def _write_asked(self, page: AccountPage, detail: IdSet, inventory: IdSet) -> None:
         self._fail(page.failed)
@@ -322,7 +329,8 @@ class _Run:
         s.new = len(t.new)
         s.updated = len(t.updated - t.new)
         s.unchanged = s.listed - s.new - s.updated
-        s.skipped_fresh = max(s.listed - t.planned, 0)
+        s.left_for_later = t.left
+        s.skipped_fresh = max(s.listed - t.planned - t.left, 0)
 
     def _finish(self) -> None:
         self._report_oddities()
