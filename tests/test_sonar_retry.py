@@ -191,27 +191,31 @@ def test_many_retries_make_few_console_lines_and_every_one_is_in_the_log_file(
     log_file = tmp_path / "bdc_import.log"
     setup_logging(verbose=False, log_file=str(log_file))
     try:
-        # 1 s between retries, a line at most every 10 s: 30 retries make 3 lines.
+        # A routine retry every second, a line at most every 10 s: 30 retries, 2 lines.
         report = RetryReport(interval=10.0, clock=FakeClock(1.0))
         retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
-        for n in range(10):
-            retrier.call(flaky([SonarRetriableError(f"HTTP 503 #{n}")] * 3), f"GET /a/{n}")
+        for n in range(30):
+            retrier.call(flaky([SonarRetriableError(f"HTTP 503 #{n}")]), f"GET /a/{n}")
         console = [line for line in capsys.readouterr().err.splitlines() if "retr" in line]
     finally:
         setup_logging(False, None)
-    assert len(console) == 3
-    assert "INFO 1 retry so far (last: GET /a/0: HTTP 503 #0; retrying in 0.0 s)" in console[0]
-    assert "WARNING 21 retries so far (last: GET /a/6: HTTP 503 #6;" in console[-1]
+    assert len(console) == 2
+    assert (
+        "INFO 11 retries so far (last: GET /a/10: HTTP 503 #10; retrying in 0.0 s)" in (console[0])
+    )
+    assert "INFO 22 retries so far (last: GET /a/21: HTTP 503 #21;" in console[1]
     file_lines = [line for line in log_file.read_text().splitlines() if "; retry " in line]
     assert len(file_lines) == 30 and all(" DEBUG " in line for line in file_lines)
 
 
-def test_a_retry_line_is_a_warning_only_when_a_request_needed_a_third_attempt(caplog) -> None:
+def test_a_request_needing_a_third_attempt_is_a_warning_at_once(caplog) -> None:
     from sonar_bdc.sonar.retry import RetryReport
 
-    report = RetryReport(interval=0.0)
+    report = RetryReport(interval=10.0, clock=FakeClock(1.0))
     retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
     with caplog.at_level("INFO", logger="sonar_bdc.sonar.retry"):
-        retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET x")
-    levels = [r.levelname for r in caplog.records if "so far" in r.getMessage()]
-    assert levels == ["INFO", "INFO", "WARNING"]
+        retrier.call(flaky([SonarRetriableError("HTTP 503")]), "GET x")  # routine: no line
+        assert not caplog.records
+        retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET y")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [("WARNING", "4 retries so far (last: GET y: HTTP 503; retrying in 0.0 s)")]

@@ -7,8 +7,8 @@ at once. Waits are exponential with full jitter, starting at ``initial_backoff``
 and capped at ``max_backoff``; a server's ``Retry-After`` is a floor on the wait.
 
 Each retry is logged at DEBUG (the log file); the console gets at most one line
-every ``RetryReport.interval`` seconds: "N retries so far (last: <cause>)", a
-warning when a request needed a third attempt since the last line.
+every ``RetryReport.interval`` seconds, "N retries so far (last: <cause>; ...)", once
+retries go on that long or a request needs a third attempt (then a warning).
 """
 
 from __future__ import annotations
@@ -89,8 +89,10 @@ class RetryPolicy:
 
 
 class RetryReport:
-    """One console line for many retries: at most one every ``interval`` seconds,
-    shared by every thread. A retry itself goes to the log file (DEBUG)."""
+    """One console line for many retries, shared by every thread; each retry itself goes
+    to the log file (DEBUG). A line comes when retries have gone on for ``interval``
+    seconds, or at once when a request needs a third attempt, and never sooner than
+    ``interval`` after the previous line: one routine retry stays off the console."""
 
     def __init__(
         self, interval: float | None = None, clock: Callable[[], float] = time.monotonic
@@ -99,25 +101,34 @@ class RetryReport:
         self._clock = clock
         self._lock = threading.Lock()
         self._retries = 0
+        self._unreported_since: float | None = None  # the first retry after the last line
         self._persistent = False  # a request needed a third attempt since the last line
         self._last_line: float | None = None
 
     def retried(self, cause: str, attempt: int, delay: float = 0.0) -> None:
         """One retry of ``cause`` (its ``attempt``-th failure), sent again in ``delay`` s."""
         with self._lock:
+            now = self._clock()
             self._retries += 1
             self._persistent |= attempt >= 3
-            now = self._clock()
-            if self._last_line is not None and now - self._last_line < self.interval:
+            if self._unreported_since is None:
+                self._unreported_since = now
+            if not self._due(now):
                 return
-            self._last_line, retries, persistent = now, self._retries, self._persistent
-            self._persistent = False
+            retries, persistent = self._retries, self._persistent
+            self._last_line, self._unreported_since, self._persistent = now, None, False
         # One fault is routine under load; say it loudly only when it persists.
         log.log(
             logging.WARNING if persistent else logging.INFO,
             "%d %s so far (last: %s; retrying in %.1f s)",
             retries, "retry" if retries == 1 else "retries", cause, delay,
         )  # fmt: skip
+
+    def _due(self, now: float) -> bool:
+        if self._last_line is not None and now - self._last_line < self.interval:
+            return False
+        since = self._unreported_since if self._unreported_since is not None else now
+        return self._persistent or now - since >= self.interval
 
 
 class Retrier:
