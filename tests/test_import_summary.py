@@ -98,7 +98,7 @@ def test_force_with_limit_does_not_promise_a_later_run(sim, pg_schema, caplog) -
     caplog.set_level(logging.INFO, logger="sonar_bdc")
     forced = run_import(settings_for(sim, db, schema, force=True, limit=10), show_progress=False)
     left = forced.listed - 10
-    assert forced.left_for_later == left and row(forced, "not refreshed, --limit") == str(left)
+    assert forced.left_for_later == left and row(forced, "left out by --limit") == str(left)
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "left for a later run" not in messages
     assert (f"{left} not refreshed by this run (--limit); a run without --force refreshes "

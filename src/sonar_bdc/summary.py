@@ -86,7 +86,7 @@ class Summary:
             ("  details fetched", f"{self.details}"),
             ("  inventories refreshed", f"{self.inventories}"),
             ("skipped as fresh", f"{self.skipped_fresh}"),
-            ("not refreshed, --limit", f"{self.left_for_later}"),
+            ("left out by --limit", f"{self.left_for_later}"),
             ("failed", f"{len(self.failed)}"),
             ("newly deleted in Sonar", f"{len(self.newly_deleted)}"),
             ("already marked deleted", f"{len(self.already_deleted)}"),
