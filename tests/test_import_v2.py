@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -401,3 +402,29 @@ def test_an_unknown_technology_name_is_reported_and_stored_without_a_code(
     assert all("[technology.names] NAME = <BDC code>" in w for w in warnings)
     known = count(pg_conn, schema, "services", "data_service AND technology_code IS NULL")
     assert known == count(pg_conn, schema, "services", f"service_id = {service_id}")
+
+
+# ---------------------------------------------------------------- progress under cron
+
+
+def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting(
+    pg_schema: tuple[dict, str], caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    """stderr is not a terminal here: progress lines come from a timer, so a phase that
+    waits on the rate limiter still says where it stands (the README's "a line every
+    10 s"; a small interval stands in for 10 s)."""
+    from sonar_bdc import progress
+
+    db, schema = pg_schema
+    monkeypatch.setattr(progress, "INTERVAL", 0.05)
+    caplog.set_level(logging.INFO, logger="sonar_bdc.progress")
+    with GraphQLSimulator(generate(accounts=150, seed=3)) as slow:
+        full = v2_settings(slow, db, schema, rate_limit=8.0)  # 1/8 s before each request
+        run_import_v2(full, show_progress=True)
+        light = dataclasses.replace(full, days=0, limit=10)  # a light listing, 10 by id
+        run_import_v2(light, show_progress=True)
+    lines = "\n".join(r.getMessage() for r in caplog.records)
+    # Lines before the first page came: only a timer writes those.
+    assert re.search(r"^accounts: 0/\d+ after", lines, re.M)
+    assert re.search(r"^customers: 0/10 after", lines, re.M)
+    assert re.search(r"^accounts: (\d+)/\1 after", lines, re.M)  # and one at the end

@@ -168,3 +168,54 @@ def test_limiter_spaces_real_requests_at_least_the_interval_apart() -> None:
     elapsed = time.monotonic() - start
     # Sleeping can only make it slower: 100 requests take at least 99 intervals.
     assert elapsed >= 99 / rate * 0.95
+
+
+# --- retries on the console: one line every interval, each retry in the log file --------
+
+
+class FakeClock:
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_many_retries_make_few_console_lines_and_every_one_is_in_the_log_file(
+    tmp_path, capsys
+) -> None:
+    from sonar_bdc.logsetup import setup_logging
+    from sonar_bdc.sonar.retry import RetryReport
+
+    log_file = tmp_path / "bdc_import.log"
+    setup_logging(verbose=False, log_file=str(log_file))
+    try:
+        # A routine retry every second, a line at most every 10 s: 30 retries, 2 lines.
+        report = RetryReport(interval=10.0, clock=FakeClock(1.0))
+        retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
+        for n in range(30):
+            retrier.call(flaky([SonarRetriableError(f"HTTP 503 #{n}")]), f"GET /a/{n}")
+        console = [line for line in capsys.readouterr().err.splitlines() if "retr" in line]
+    finally:
+        setup_logging(False, None)
+    assert len(console) == 2
+    assert (
+        "INFO 11 retries so far (last: GET /a/10: HTTP 503 #10; retrying in 0.0 s)" in (console[0])
+    )
+    assert "INFO 22 retries so far (last: GET /a/21: HTTP 503 #21;" in console[1]
+    file_lines = [line for line in log_file.read_text().splitlines() if "; retry " in line]
+    assert len(file_lines) == 30 and all(" DEBUG " in line for line in file_lines)
+
+
+def test_a_request_needing_a_third_attempt_is_a_warning_at_once(caplog) -> None:
+    from sonar_bdc.sonar.retry import RetryReport
+
+    report = RetryReport(interval=10.0, clock=FakeClock(1.0))
+    retrier = Retrier(RetryPolicy(3, 0.0, 0.0), Counters(), FakeSleep(), report)
+    with caplog.at_level("INFO", logger="sonar_bdc.sonar.retry"):
+        retrier.call(flaky([SonarRetriableError("HTTP 503")]), "GET x")  # routine: no line
+        assert not caplog.records
+        retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET y")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [("WARNING", "4 retries so far (last: GET y: HTTP 503; retrying in 0.0 s)")]

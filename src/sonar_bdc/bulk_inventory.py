@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .errors import SonarDataError, SonarError
+from .progress import counted, make_progress
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
 from .sonar.client import ItemsPage
 from .store import Store
+from .summary import plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -60,9 +62,10 @@ def list_inventory(
     customers: int,
     pool: ThreadPoolExecutor,
     window: int,
+    show: bool = False,
 ) -> Listing | None:
     """List all items into the store (``Store.stage_listing``) when that is cheaper
-    than ``customers`` requests.
+    than ``customers`` requests; ``show``: progress by pages.
 
     None means "use one request per customer": fewer customers than item pages, an
     instance without a usable page count, a page that could not be read, or items
@@ -70,7 +73,7 @@ def list_inventory(
     """
     for attempt in range(1, LISTINGS + 1):
         try:
-            return _list_once(client, store, catalog, customers, pool, window)
+            return _list_once(client, store, catalog, customers, pool, window, show)
         except ListingChanged as exc:
             if attempt < LISTINGS:
                 log.info("inventory: %s; listing all items once more", exc)
@@ -91,29 +94,33 @@ def _list_once(
     customers: int,
     pool: ThreadPoolExecutor,
     window: int,
+    show: bool,
 ) -> Listing | None:
     """One listing into the store; None when asking per customer is cheaper."""
     first = client.inventory_items_page(1, catalog)
     total_pages = first.total_pages
     if total_pages is None or total_pages >= customers:
-        log.info("inventory: one request per customer (%d customers)", customers)
+        log.info("inventory: one request per customer (%s)", plural(customers, "customer"))
         return None
     log.info(
-        "inventory: listing all items (%d pages) instead of %d per-customer requests",
-        total_pages, customers,
+        "inventory: listing all items (%s) instead of %s",
+        plural(total_pages, "page"), plural(customers, "per-customer request"),
     )  # fmt: skip
     # At most ``window`` pages are fetched ahead of the one being stored.
     rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
                     range(2, total_pages + 1), window)  # fmt: skip
+    bar = make_progress(total_pages, "inventory pages", "page", enabled=show)
     try:
-        items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
+        pages = counted(checked(itertools.chain([first], rest)), bar, every=1)
+        items, cleaned = store.stage_listing(pages)
     finally:
         rest.close()  # a listing given up cancels the pages it still had coming
+        bar.close()
     ask = frozenset(store.listing_would_drop())
     if ask:
         log.info(
-            "inventory: the listing lacks items that %d customers have; those refreshed "
-            "now are asked one by one", len(ask),
+            "inventory: the listing lacks items that %s; those refreshed now are asked "
+            "one by one", plural(len(ask), "customer has", "customers have"),
         )  # fmt: skip
     return Listing(items, cleaned, ask)
 

@@ -26,7 +26,7 @@ from .progress import make_progress
 from .records import CustomerDetail, CustomerInventory
 from .sonar import InventoryCatalog, SonarClient
 from .store import Store, Writer
-from .summary import Summary
+from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -125,7 +125,7 @@ def fetch_and_write(
     inventory_jobs = sum(1 for job in plan if job.inventory)
     if fetcher.inv_catalog is not None and inventory_jobs:
         fetcher.listing = list_inventory(
-            fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window
+            fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window, show
         )
         summary.nul_cleaned += fetcher.listing.cleaned if fetcher.listing else 0
     bar = make_progress(len(plan), "customers", enabled=show)
@@ -138,7 +138,8 @@ def fetch_and_write(
                     summary.interrupted = True
                     break
             summary.nul_cleaned += writer.nul_cleaned
-            return writer.changed_ids
+        summary.already_deleted = already_deleted(summary.deleted, writer.changed_ids, known)
+        return writer.changed_ids
     finally:
         bar.close()
         _report_outcomes(summary)
@@ -214,6 +215,8 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
             writer.mark_deleted(customer_id, now)
             return
         summary.fetched += 1
+        summary.details += fetched.detail is not None
+        summary.inventories += fetched.inventory is not None or fetched.listed
         if fetched.detail is not None:
             writer.add_detail(fetched.detail, now)
         if fetched.inventory is not None:
@@ -222,16 +225,30 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
             writer.add_listed_inventory(customer_id, now)
 
 
+def already_deleted(
+    deleted: Iterable[int], changed: Collection[int], known: Collection[int] = ()
+) -> list[int]:
+    """Of the customers ``deleted`` this run, those stored as deleted before it: marking
+    them changed nothing (not in ``changed``), and they are not new (not in ``known``)."""
+    return [i for i in deleted if i not in changed and i not in known]
+
+
 def _report_outcomes(summary: Summary) -> None:
     if summary.failed:
         log.error(
-            "%d customers failed and stay stale (the next run retries them): %s",
-            len(summary.failed), id_list(summary.failed),
+            "%s failed and stay stale (the next run retries them): %s",
+            plural(len(summary.failed), "customer"), id_list(summary.failed),
         )  # fmt: skip
-    if summary.deleted:
+    newly, before = summary.newly_deleted, summary.already_deleted
+    if newly:
         log.warning(
-            "%d accounts listed by the report are gone in Sonar (404): %s",
-            len(summary.deleted), id_list(summary.deleted),
+            "%s listed by the report %s gone in Sonar (404), now marked deleted: %s",
+            plural(len(newly), "account"), "is" if len(newly) == 1 else "are", id_list(newly),
+        )  # fmt: skip
+    if before:
+        log.info(
+            "%s marked deleted by an earlier run %s still gone in Sonar (404)",
+            plural(len(before), "account"), "is" if len(before) == 1 else "are",
         )  # fmt: skip
 
 

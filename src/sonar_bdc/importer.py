@@ -16,10 +16,11 @@ from typing import Any
 
 from .errors import SonarBdcError, StoreError
 from .fetching import Fetcher, Plan, fetch_and_write
+from .progress import counted, make_progress
 from .settings import Settings
 from .sonar import SonarClient, SonarConfig
 from .store import ReportWriteResult, Store, parse_prefix
-from .summary import Summary
+from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -163,7 +164,7 @@ def _run(
         # Catalogs travel while the report is fetched, parsed and written.
         catalogs = pool.submit(client.catalogs)
         inv_catalog = pool.submit(client.inventory_catalog) if want_inventory else None
-        written = _import_report(client, store, summary, seen_at)
+        written = _import_report(client, store, summary, seen_at, show)
         with summary.db_clock:
             store.write_catalogs(catalogs.result())
             store.set_meta(META_CATALOGS, seen_at.isoformat())
@@ -186,20 +187,31 @@ def _run(
 
 
 def _import_report(
-    client: SonarClient, store: Store, summary: Summary, seen_at: datetime
+    client: SonarClient, store: Store, summary: Summary, seen_at: datetime, show: bool
 ) -> ReportWriteResult:
     """Stream the report's rows into the store: memory stays flat however many accounts."""
-    with client.report_reader() as report, summary.db_clock:
-        written = store.write_report(report, seen_at)
-        store.set_meta(META_REPORT, seen_at.isoformat())
+    log.info("report: asking Sonar for the contact-information report")
+    download = make_progress(None, "report download", "B", enabled=show)
+    try:
+        reader = client.report_reader(download.update)
+    finally:
+        download.close()
+    rows = make_progress(None, "report accounts", "account", enabled=show)
+    try:
+        with reader as report, summary.db_clock:
+            written = store.write_report(counted(report, rows), seen_at)
+            store.set_meta(META_REPORT, seen_at.isoformat())
+    finally:
+        rows.close()
     summary.layout = report.layout
     summary.listed = report.accounts
     summary.invalid_coordinates = report.invalid_coordinates
     summary.duplicate_rows = report.duplicate_rows
     summary.nul_cleaned += written.nul_cleaned
     log.info(
-        "report: %d accounts in %d rows (layout %s), %d without valid coordinates",
-        report.accounts, report.raw_rows, report.layout, report.invalid_coordinates,
+        "report: %s in %s (layout %s), %d without valid coordinates",
+        plural(report.accounts, "account"), plural(report.raw_rows, "row"), report.layout,
+        report.invalid_coordinates,
     )  # fmt: skip
     return written
 
@@ -224,12 +236,20 @@ def _plan_refresh(
     plan = stale[: settings.limit] if settings.limit is not None else stale
     summary.skipped_fresh = summary.listed - len(stale)
     summary.left_for_later = len(stale) - len(plan)
-    log.info(
-        "%d customers to refresh, %d fresh%s", len(plan), summary.skipped_fresh,
-        f", {summary.left_for_later} left for a later run by --limit"
-        if summary.left_for_later else "",
-    )  # fmt: skip
+    log.info("%s to refresh, %d fresh%s", plural(len(plan), "customer"), summary.skipped_fresh,
+             left_by_limit(summary.left_for_later, settings.force))  # fmt: skip
     return plan
+
+
+def left_by_limit(left: int, force: bool) -> str:
+    """What becomes of the customers --limit leaves out: with --force they may be fresh,
+    and a plain run refreshes only those older than --days."""
+    if not left:
+        return ""
+    if force:
+        return (f", {left} not refreshed by this run (--limit); a run without --force "
+                "refreshes them only once older than --days")  # fmt: skip
+    return f", {left} stale ones left for a later run by --limit"
 
 
 def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> Plan:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
-from .fetching import id_list
+from .fetching import already_deleted, id_list
 from .idset import IdSet
-from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT
+from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .progress import Progress, make_progress
 from .settings import Settings
 from .sonar.v2 import (
@@ -38,7 +38,7 @@ from .sonar.v2 import (
     parse_name_table,
 )
 from .store import Store
-from .summary import Summary
+from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
@@ -102,6 +102,7 @@ class _Tally:
     new: IdSet = field(default_factory=IdSet)
     updated: IdSet = field(default_factory=IdSet)
     planned: int = 0  # customers chosen for details/inventory
+    left: int = 0  # customers to refresh that --limit left out
     unknown_technology: int = 0  # services stored without a technology code
     rejected_fips: list[str] = field(default_factory=list)
 
@@ -127,7 +128,8 @@ class _Run:
         self._catalogs()
         self._check_technology_names()
         full = self._full_pass_pays(total)
-        log.info("%d accounts in Sonar; %s pass", total, "one full" if full else "a light listing")
+        log.info("%s in Sonar; %s pass", plural(total, "account"),
+                 "one full" if full else "a light listing")  # fmt: skip
         try:
             self._list(full, total)
             if not full:
@@ -186,9 +188,10 @@ class _Run:
         missing = self.client.technology.missing(names)
         if missing:
             log.warning(
-                "Sonar's TechnologyCode has %d names the technology table does not know: %s. "
+                "Sonar's TechnologyCode has %s the technology table does not know: %s. "
                 "Services with them are stored with technology_code NULL (technology_name "
-                "keeps the name); %s", len(missing), ", ".join(missing), MAP_NAMES,
+                "keeps the name); %s",
+                plural(len(missing), "name"), ", ".join(missing), MAP_NAMES,
             )  # fmt: skip
 
     # --- the listing ------------------------------------------------------------------
@@ -223,7 +226,10 @@ class _Run:
         chosen = []
         for account in accounts:
             detail, inventory = self._is_stale(account.report.id)
-            if not (detail or inventory) or self.budget == 0:
+            if not (detail or inventory):
+                continue
+            if self.budget == 0:
+                self.tally.left += 1
                 continue
             if self.budget is not None:
                 self.budget -= 1
@@ -246,12 +252,15 @@ class _Run:
     def _refresh_stale(self) -> None:
         limit = self.settings.limit
         with self.summary.db_clock:
-            detail = self._stale("detail", self.want_detail, limit)
-            inventory = self._stale("inventory", self.want_inventory, limit)
+            # All of them (ints: small), so the count --limit leaves out is true.
+            detail = self._stale("detail", self.want_detail)
+            inventory = self._stale("inventory", self.want_inventory)
         wanted_detail, wanted_inventory = IdSet(detail), IdSet(inventory)
-        order = list(dict.fromkeys([*detail, *inventory]))[:limit]
-        self.tally.planned = len(order)
-        log.info("%d customers to refresh", len(order))
+        stale = list(dict.fromkeys([*detail, *inventory]))
+        order = stale[:limit]
+        self.tally.planned, self.tally.left = len(order), len(stale) - len(order)
+        log.info("%s to refresh%s", plural(len(order), "customer"),
+                 left_by_limit(self.tally.left, self.settings.force))  # fmt: skip
         if not order:
             return
         bar = make_progress(len(order), "customers", enabled=self.show)
@@ -262,10 +271,10 @@ class _Run:
         finally:
             bar.close()
 
-    def _stale(self, part: str, wanted: bool, limit: int | None) -> list[int]:
+    def _stale(self, part: str, wanted: bool) -> list[int]:
         if not wanted:
             return []
-        return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, limit)
+        return self.store.stale_customer_ids(part, self.seen_at, self.cutoff, None)
 
     def _write_asked(self, page: AccountPage, detail: IdSet, inventory: IdSet) -> None:
         self._fail(page.failed)
@@ -284,8 +293,10 @@ class _Run:
                 if detail and account.detail is not None:
                     writer.add_detail(account.detail, now)
                     self._note(account)
+                    self.summary.details += 1
                 if inventory and account.inventory is not None:
                     writer.add_inventory(account.inventory, now)
+                    self.summary.inventories += 1
         self.summary.fetched += len(chosen)
         self.summary.nul_cleaned += writer.nul_cleaned
         self.tally.updated.update(writer.changed_ids)
@@ -307,6 +318,7 @@ class _Run:
             for customer_id in gone:
                 writer.mark_deleted(customer_id, now)
         self.summary.deleted += gone
+        self.summary.already_deleted += already_deleted(gone, writer.changed_ids)
 
     def _fail(self, failed: dict[int, str]) -> None:
         for customer_id, message in failed.items():
@@ -322,7 +334,8 @@ class _Run:
         s.new = len(t.new)
         s.updated = len(t.updated - t.new)
         s.unchanged = s.listed - s.new - s.updated
-        s.skipped_fresh = max(s.listed - t.planned, 0)
+        s.left_for_later = t.left
+        s.skipped_fresh = max(s.listed - t.planned - t.left, 0)
 
     def _finish(self) -> None:
         self._report_oddities()
@@ -338,21 +351,28 @@ class _Run:
         unknown = self.client.unknown_technology_names
         if unknown:
             log.warning(
-                "%d services have technology names the table does not know: %s; stored with "
-                "technology_code NULL; %s", t.unknown_technology, ", ".join(unknown), MAP_NAMES,
+                "%s technology names the table does not know: %s; stored with "
+                "technology_code NULL; %s",
+                plural(t.unknown_technology, "service has", "services have"), ", ".join(unknown),
+                MAP_NAMES,
             )  # fmt: skip
         if t.rejected_fips:
             log.warning(
-                "%d service addresses have a fips that is not a 15-digit census block "
-                "(stored as NULL), e.g. %r", len(t.rejected_fips), t.rejected_fips[0],
+                "%s a fips that is not a 15-digit census block (stored as NULL), e.g. %r",
+                plural(len(t.rejected_fips), "service address has", "service addresses have"),
+                t.rejected_fips[0],
             )  # fmt: skip
         if self.client.completed_lists:
-            log.info(
-                "%d nested lists cut short by Sonar were completed", self.client.completed_lists
-            )
+            log.info("%s cut short by Sonar %s completed",
+                     plural(self.client.completed_lists, "nested list"),
+                     "was" if self.client.completed_lists == 1 else "were")  # fmt: skip
         if s.failed:
-            log.error("%d customers failed and stay stale (the next run retries them): %s",
-                      len(s.failed), id_list(s.failed))  # fmt: skip
-        if s.deleted:
-            log.warning("%d customers are no longer in Sonar and were marked deleted: %s",
-                        len(s.deleted), id_list(s.deleted))  # fmt: skip
+            log.error("%s failed and stay stale (the next run retries them): %s",
+                      plural(len(s.failed), "customer"), id_list(s.failed))  # fmt: skip
+        if s.newly_deleted:
+            log.warning("%s no longer in Sonar, now marked deleted: %s",
+                        plural(len(s.newly_deleted), "customer is", "customers are"),
+                        id_list(s.newly_deleted))  # fmt: skip
+        if s.already_deleted:
+            log.info("%s marked deleted by an earlier run still missing in Sonar",
+                     plural(len(s.already_deleted), "customer is", "customers are"))  # fmt: skip

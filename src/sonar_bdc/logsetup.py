@@ -1,7 +1,13 @@
-"""Logging to the console and a rotated log file, with secrets redacted.
+"""Logging to the console and a rotated log file, with credentials masked.
 
-Secrets never reach a log call on purpose; the redacting filter is a second
-line of defence for messages built by libraries (URLs, exception texts).
+Secrets never reach a log call on purpose; the masking filter is a second line of
+defence for messages built by libraries (URLs, headers, connection strings). It
+masks credentials where they stand, by their form, never by searching every line
+for a secret's text: a one-letter or common-word password would otherwise turn
+ordinary words into ``***`` and show where the password's letters occur.
+
+On a terminal, console lines go through ``tqdm.write``, which clears the progress
+bar, prints the line and draws the bar again below it.
 """
 
 from __future__ import annotations
@@ -11,48 +17,79 @@ import logging.handlers
 import re
 from collections.abc import Iterable
 
+from tqdm import tqdm
+
 from .errors import ConfigError
 
 LOGGER_NAME = "sonar_bdc"
-_AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+")
-_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+MASK = "***"
+_QUOTED_OR_BARE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s'",;&}]+)"""
+# Authorization: Basic xyz / Bearer xyz; also as a dict or JSON entry.
+_AUTH_HEADER = re.compile(
+    r"""(?i)((?:proxy-)?authorization['"]?\s*[:=]\s*['"]?)"""
+    r"""(basic|bearer|digest|token|negotiate|ntlm)\s+[^\s'",}]+"""
+)
+_COOKIE_HEADER = re.compile(r"""(?i)(\bcookie['"]?\s*[:=]\s*['"]?)[^'"\n}]+""")
+# scheme://user:password@host (any scheme: https, postgresql, ...).
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s/]+@")
+# password=..., PGPASSWORD=..., 'sonar_token': '...', api_key: ... (settings dumps,
+# libpq conninfo, environment listings, dict and JSON reprs).
+_KEY_VALUE = re.compile(
+    r"""(?i)([\w-]*(?:password|passwd|pwd|secret|token|api[_-]?key)['"]?\s*[:=]\s*)"""
+    + _QUOTED_OR_BARE
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with credentials masked where they stand; everything else untouched."""
+    text = _AUTH_HEADER.sub(rf"\1\2 {MASK}", text)
+    text = _COOKIE_HEADER.sub(rf"\1{MASK}", text)
+    text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
+    return _KEY_VALUE.sub(rf"\1{MASK}", text)
 
 
 class RedactFilter(logging.Filter):
-    """Replace known secret values and credential-looking fragments with ***."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        text = _AUTH_HEADER.sub(r"\1\2 ***", text)
-        return _URL_PASSWORD.sub(r"\1***@", text)
+    """Masks credentials (see ``redact``) in each record's message and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = self.redact(message), None
+        record.msg, record.args = redact(message), None
         if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = redact(record.exc_text)
         return True
+
+
+class TqdmHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A console handler that writes through ``tqdm.write``: a line logged while a bar
+    is drawn clears the bar, prints on a line of its own, and the bar is drawn again."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
 
 
 def setup_logging(
     verbose: bool, log_file: str | None, secrets: Iterable[str] = ()
 ) -> logging.Logger:
-    """Console at INFO (DEBUG with -v), file at DEBUG, both redacted."""
+    """Console at INFO (DEBUG with -v), file at DEBUG, both with credentials masked.
+
+    ``secrets`` is accepted for existing callers and not used: masking goes by the
+    form of a credential, not by a secret's text (see the module docstring).
+    """
     logger = logging.getLogger(LOGGER_NAME)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
-    redact = RedactFilter(secrets)
-    console = logging.StreamHandler()
+    console = TqdmHandler()
     console.setLevel(logging.DEBUG if verbose else logging.INFO)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     handlers: list[logging.Handler] = [console]
@@ -71,8 +108,9 @@ def setup_logging(
             logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
         )
         handlers.append(file)
+    masking = RedactFilter()
     for handler in handlers:
-        handler.addFilter(redact)
+        handler.addFilter(masking)
         logger.addHandler(handler)
     _quiet_libraries(handlers[1:])
     return logger

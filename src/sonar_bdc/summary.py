@@ -26,6 +26,11 @@ class Clock:
         self.seconds += time.perf_counter() - self._started
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """``1 account``, ``2 accounts``, ``0 accounts``; ``many`` for irregular words."""
+    return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
 @dataclass
 class Summary:
     listed: int = 0
@@ -33,10 +38,13 @@ class Summary:
     updated: int = 0
     unchanged: int = 0
     skipped_fresh: int = 0
-    left_for_later: int = 0  # stale, but beyond --limit
-    fetched: int = 0
+    left_for_later: int = 0  # to refresh (stale, or all with --force), but beyond --limit
+    fetched: int = 0  # customers refreshed: detail, inventory or both
+    details: int = 0  # of those, with their detail fetched
+    inventories: int = 0  # of those, with their inventory refreshed
     failed: list[int] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)  # gone in Sonar, as seen by this run
+    already_deleted: list[int] = field(default_factory=list)  # of those, marked before
     invalid_coordinates: int = 0
     duplicate_rows: int = 0
     nul_cleaned: int = 0
@@ -53,6 +61,8 @@ class Summary:
         """Plain values for machines (benchmarks, monitoring)."""
         values = {k: v for k, v in vars(self).items() if k != "db_clock"}
         values["failed"], values["deleted"] = len(self.failed), len(self.deleted)
+        values["newly_deleted"] = len(self.newly_deleted)
+        values["already_deleted"] = len(self.already_deleted)
         values["db_seconds"] = self.db_clock.seconds
         return values
 
@@ -62,23 +72,32 @@ class Summary:
             return EXIT_INTERRUPTED  # commands make it EXIT_TERMINATED after a SIGTERM
         return EXIT_FAILED if self.failed else EXIT_OK
 
+    @property
+    def newly_deleted(self) -> list[int]:
+        """Customers this run marked deleted (``deleted`` less ``already_deleted``)."""
+        before = set(self.already_deleted)
+        return [i for i in self.deleted if i not in before]
+
     def lines(self) -> list[str]:
         rows = [
             ("customers listed", f"{self.listed}"),
             ("new", f"{self.new}"),
             ("updated", f"{self.updated}"),
             ("unchanged", f"{self.unchanged}"),
-            ("details fetched", f"{self.fetched}"),
+            ("customers refreshed", f"{self.fetched}"),
+            ("  details fetched", f"{self.details}"),
+            ("  inventories refreshed", f"{self.inventories}"),
             ("skipped as fresh", f"{self.skipped_fresh}"),
-            ("stale, left by --limit", f"{self.left_for_later}"),
+            ("left out by --limit", f"{self.left_for_later}"),
             ("failed", f"{len(self.failed)}"),
-            ("deleted in Sonar", f"{len(self.deleted)}"),
+            ("newly deleted in Sonar", f"{len(self.newly_deleted)}"),
+            ("already marked deleted", f"{len(self.already_deleted)}"),
             ("invalid coordinates", f"{self.invalid_coordinates}"),
             ("duplicate report rows", f"{self.duplicate_rows}"),
             ("NUL characters cleaned", f"{self.nul_cleaned}"),
             ("requests", f"{self.requests}"),
             ("retries", f"{self.retries}"),
-            ("time waiting (all workers)", f"{self.wait_seconds:.1f} s"),
+            ("time in back-off and rate limit", f"{self.wait_seconds:.1f} s (all workers)"),
             ("time in database", f"{self.db_clock.seconds:.1f} s"),
             ("wall time", f"{self.wall_seconds:.1f} s"),
         ]

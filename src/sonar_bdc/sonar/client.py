@@ -53,16 +53,17 @@ class SonarClient(ClientBase):
         self._retry(self._transport.login, "web login")
         self._api("system/account_statuses", {"page": 1, "limit": 1})
 
-    def report_reader(self) -> ReportReader:
+    def report_reader(self, received: Callable[[int], object] | None = None) -> ReportReader:
         """The contact-information report, read as a stream of typed rows.
 
         The fetch and the first pass (which checks the body and picks the layout) are
         retried together; iterating the reader yields one row per account. Close it
-        (``with``) to remove the temporary file the body waits in.
+        (``with``) to remove the temporary file the body waits in. ``received``: called
+        with the size of each piece of the body as it arrives.
         """
 
         def fetch() -> ReportReader:
-            body = self._transport.web_json(REPORT_PATH, raw=True)
+            body = self._transport.web_json(REPORT_PATH, raw=True, received=received)
             try:
                 return ReportReader(
                     lambda: iter_json_rows(body), self.config.report_layout, body.close

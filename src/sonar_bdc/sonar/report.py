@@ -118,8 +118,9 @@ def decide_layout(fits: list[LayoutFit], total: int) -> str:
     best, other = sorted(fits, key=lambda f: -f.valid)
     if best.valid > other.valid and best.valid > best.rejected:
         log.info(
-            "report layout %s detected: %d of %d rows have valid coordinates in its columns "
-            "(layout %s: %d)", best.layout, best.valid, total, other.layout, other.valid,
+            "report layout %s detected: valid coordinates in its columns for %d of %d %s "
+            "(layout %s: %d)", best.layout, best.valid, total, _rows(total), other.layout,
+            other.valid,
         )  # fmt: skip
         return best.layout
     if best.valid == 0:
@@ -131,9 +132,9 @@ def _detect_by_zip(fits: list[LayoutFit], total: int) -> str:
     best, other = sorted(fits, key=lambda f: -f.zips)
     if best.zips > other.zips and best.zips * 2 > total:
         log.info(
-            "report layout %s detected: no row has coordinates; %d of %d rows have a ZIP code "
-            "in its ZIP column (layout %s: %d)",
-            best.layout, best.zips, total, other.layout, other.zips,
+            "report layout %s detected: no row has coordinates; a ZIP code in its ZIP column "
+            "for %d of %d %s (layout %s: %d)",
+            best.layout, best.zips, total, _rows(total), other.layout, other.zips,
         )  # fmt: skip
         return best.layout
     raise _misfit(fits, total)
@@ -223,7 +224,8 @@ class ReportReader:
                     self.rejected_coordinates += _has_coordinates(row, layout)
                 yield parsed
         if self.skipped_rows:
-            log.warning("report: skipped %d rows without a usable account id", self.skipped_rows)
+            log.warning("report: skipped %d %s without a usable account id", self.skipped_rows,
+                        _rows(self.skipped_rows))  # fmt: skip
 
     def __enter__(self) -> ReportReader:
         return self
@@ -274,6 +276,10 @@ def iter_json_rows(source: bytes | BinaryIO) -> Iterator[Any]:
         raise SonarRetriableError(
             "the contact-information report is not complete JSON (truncated?)"
         ) from exc
+
+
+def _rows(count: int) -> str:
+    return "row" if count == 1 else "rows"
 
 
 def _has_coordinates(row: Sequence[Any], layout: Layout) -> bool:

@@ -5,6 +5,10 @@ Retried: exactly ``SonarRetriableError`` (timeouts, connection errors, 429,
 Everything else (401/403, a refused login, 404, TLS verification) passes through
 at once. Waits are exponential with full jitter, starting at ``initial_backoff``
 and capped at ``max_backoff``; a server's ``Retry-After`` is a floor on the wait.
+
+Each retry is logged at DEBUG (the log file); the console gets at most one line
+every ``RetryReport.interval`` seconds, "N retries so far (last: <cause>; ...)", once
+retries go on that long or a request needs a third attempt (then a warning).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ from .stats import Counters
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _SECONDS = re.compile(r"\d+(\.\d+)?")
+REPORT_INTERVAL = 10.0  # seconds between "N retries so far" console lines
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -82,13 +88,61 @@ class RetryPolicy:
         return min(delay, self.max_backoff)
 
 
+class RetryReport:
+    """One console line for many retries, shared by every thread; each retry itself goes
+    to the log file (DEBUG). A line comes when retries have gone on for ``interval``
+    seconds, or at once when a request needs a third attempt, and never sooner than
+    ``interval`` after the previous line: one routine retry stays off the console."""
+
+    def __init__(
+        self, interval: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = REPORT_INTERVAL if interval is None else interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._retries = 0
+        self._unreported_since: float | None = None  # the first retry after the last line
+        self._persistent = False  # a request needed a third attempt since the last line
+        self._last_line: float | None = None
+
+    def retried(self, cause: str, attempt: int, delay: float = 0.0) -> None:
+        """One retry of ``cause`` (its ``attempt``-th failure), sent again in ``delay`` s."""
+        with self._lock:
+            now = self._clock()
+            self._retries += 1
+            self._persistent |= attempt >= 3
+            if self._unreported_since is None:
+                self._unreported_since = now
+            if not self._due(now):
+                return
+            retries, persistent = self._retries, self._persistent
+            self._last_line, self._unreported_since, self._persistent = now, None, False
+        # One fault is routine under load; say it loudly only when it persists.
+        log.log(
+            logging.WARNING if persistent else logging.INFO,
+            "%d %s so far (last: %s; retrying in %.1f s)",
+            retries, "retry" if retries == 1 else "retries", cause, delay,
+        )  # fmt: skip
+
+    def _due(self, now: float) -> bool:
+        if self._last_line is not None and now - self._last_line < self.interval:
+            return False
+        since = self._unreported_since if self._unreported_since is not None else now
+        return self._persistent or now - since >= self.interval
+
+
 class Retrier:
     """Runs a callable under the policy, counting retries and time slept."""
 
     def __init__(
-        self, policy: RetryPolicy, counters: Counters, sleep: Callable[[float], None] = time.sleep
+        self,
+        policy: RetryPolicy,
+        counters: Counters,
+        sleep: Callable[[float], None] = time.sleep,
+        report: RetryReport | None = None,
     ) -> None:
         self.policy, self._counters, self._sleep = policy, counters, sleep
+        self.report = report or RetryReport()
 
     def call(self, attempt: Callable[[], T], what: str) -> T:
         """``attempt()`` until it succeeds, raises a fatal error or the budget is spent."""
@@ -122,10 +176,9 @@ class Retrier:
         self._counters.add("retries")
         error = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
-        # One fault is routine under load; say it loudly only when it persists.
-        level = logging.WARNING if state.attempt_number >= 3 else logging.DEBUG
         text = str(error) if what in str(error) else f"{what}: {error}"
-        log.log(
-            level, "%s; retry %d of %d in %.2f s",
-            text, state.attempt_number, self.policy.max_retries, delay,
+        log.debug(
+            "%s; retry %d of %d in %.2f s", text, state.attempt_number, self.policy.max_retries,
+            delay,
         )  # fmt: skip
+        self.report.retried(text, state.attempt_number, delay)

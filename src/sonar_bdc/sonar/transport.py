@@ -91,22 +91,26 @@ class Transport:
 
     # --- web JSON views with a session ---------------------------------------------------
 
-    def web_json(self, path: str, *, raw: bool = False) -> Any:
+    def web_json(
+        self, path: str, *, raw: bool = False, received: Callable[[int], object] | None = None
+    ) -> Any:
         """One GET of a web JSON view; logs in again once if the session has expired.
 
         ``raw``: return the checked body as a file positioned at its start, for a caller
         that decodes it in a streaming way (the report is one large document: it is
         spooled to a temporary file past ``SPOOL_IN_MEMORY`` bytes, not held in memory).
+        ``received``: with ``raw``, called with the size of each piece of the body as it
+        arrives (download progress).
         """
         session = self._current_session()
         try:
-            return self._web_once(path, session, raw)
+            return self._web_once(path, session, raw, received)
         except SessionExpired as exc:
             log.debug("Sonar web session expired (%s); logging in again", exc)
             self._invalidate(session)
         session = self._current_session()
         try:
-            return self._web_once(path, session, raw)
+            return self._web_once(path, session, raw, received)
         except SessionExpired as exc:
             self._invalidate(session)
             raise SessionExpired(f"{exc}, again right after a new login") from exc
@@ -117,20 +121,33 @@ class Transport:
             self._session = None
             self._session = self._login_locked()
 
-    def _web_once(self, path: str, session: _Session, raw: bool = False) -> Any:
+    def _web_once(
+        self,
+        path: str,
+        session: _Session,
+        raw: bool = False,
+        received: Callable[[int], object] | None = None,
+    ) -> Any:
         # No "Accept: application/json" here: Laravel answers such a request without a
         # session with 401 JSON, which would look like wrong credentials.
         spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) if raw else None  # noqa: SIM115 (returned)
         try:
-            return self._web_answer(path, session, spool)
+            return self._web_answer(path, session, spool, received)
         except BaseException:
             if spool is not None:
                 spool.close()
             raise
 
-    def _web_answer(self, path: str, session: _Session, spool: BinaryIO | None) -> Any:
+    def _web_answer(
+        self,
+        path: str,
+        session: _Session,
+        spool: BinaryIO | None,
+        received: Callable[[int], object] | None = None,
+    ) -> Any:
         headers = {"Cookie": session.cookie_header}
-        response = self._send("GET", path, headers=headers, into=spool)
+        into = _Counted(spool, received) if spool is not None and received else spool
+        response = self._send("GET", path, headers=headers, into=into)  # type: ignore[arg-type]
         if response.is_redirect:
             raise SessionExpired(f"GET {path}: redirected to {response.headers['location']!r}")
         if response.status in (401, 419):
@@ -262,6 +279,18 @@ def _view_refused(url: str, status: int, username: str) -> SonarAuthError:
         f"Sonar refused {url} to user {username!r} (HTTP {status}): check {CREDENTIAL_SETTINGS} "
         "and that the user may open reports and accounts"
     )
+
+
+class _Counted:
+    """Writes to ``file`` and tells ``received`` how many bytes each write brought."""
+
+    def __init__(self, file: BinaryIO, received: Callable[[int], object]) -> None:
+        self._file, self._received = file, received
+
+    def write(self, chunk: bytes) -> int:
+        written = self._file.write(chunk)
+        self._received(len(chunk))
+        return written
 
 
 def basic_auth(username: str, password: str) -> str:
