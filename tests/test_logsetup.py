@@ -94,7 +94,7 @@ def test_a_line_logged_while_a_bar_is_drawn_goes_through_tqdm_write() -> None:
 
 def test_log_file_never_holds_the_secret(tmp_path) -> None:
     log_file = tmp_path / "bdc_import.log"
-    logger = setup_logging(verbose=True, log_file=str(log_file), secrets=["s3cr3t"])
+    logger = setup_logging(verbose=True, log_file=str(log_file))
     try:
         raise RuntimeError("connect to postgresql://bob:s3cr3t@db/x failed")
     except RuntimeError as exc:

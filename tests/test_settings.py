@@ -89,7 +89,6 @@ def test_bad_options_name_the_option(overrides, match) -> None:
 def test_passwords_are_masked_in_repr() -> None:
     s = Settings(postgres_password="pg-secret", sonar_password="sonar-secret")
     assert "pg-secret" not in repr(s) and "sonar-secret" not in repr(s)
-    assert set(s.secrets()) == {"pg-secret", "sonar-secret"}
 
 
 def test_missing_sonar_credentials_are_named() -> None:

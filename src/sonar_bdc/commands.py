@@ -20,7 +20,7 @@ log = logging.getLogger("sonar_bdc")
 
 def import_command(settings: Settings) -> int:
     settings.require_log_file()
-    setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    setup_logging(settings.verbose, settings.log_file)
     log.debug("log file: %s; variables from %s", settings.log_file,
               settings.env_file or "the environment (no .env file found)")  # fmt: skip
     log.debug("settings: %r", settings)
@@ -44,7 +44,7 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
     from .store import parse_prefix
     from .store.demo import claim_for_demo
 
-    setup_logging(settings.verbose, settings.log_file, settings.secrets())
+    setup_logging(settings.verbose, settings.log_file)
     limit_arenas()
     # Before anything is generated: a prefix holding real data is refused, untouched.
     dataset_label = f"{accounts} accounts, seed {seed}, api {settings.api}"

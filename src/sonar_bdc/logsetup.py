@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
-from collections.abc import Iterable
 
 from tqdm import tqdm
 
@@ -75,14 +74,8 @@ class TqdmHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
 
-def setup_logging(
-    verbose: bool, log_file: str | None, secrets: Iterable[str] = ()
-) -> logging.Logger:
-    """Console at INFO (DEBUG with -v), file at DEBUG, both with credentials masked.
-
-    ``secrets`` is accepted for existing callers and not used: masking goes by the
-    form of a credential, not by a secret's text (see the module docstring).
-    """
+def setup_logging(verbose: bool, log_file: str | None) -> logging.Logger:
+    """Console at INFO (DEBUG with -v), file at DEBUG, both with credentials masked."""
     logger = logging.getLogger(LOGGER_NAME)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)

@@ -91,10 +91,6 @@ class Settings:
             info["password"] = self.postgres_password
         return info
 
-    def secrets(self) -> list[str]:
-        """Values that must never appear in a log line or message."""
-        return [s for s in (self.postgres_password, self.sonar_password, self.sonar_token) if s]
-
     @property
     def effective_rate_limit(self) -> float | None:
         """--rate-limit, or Sonar v2's documented 400/min when talking to v2."""

@@ -53,7 +53,7 @@ def run_status_command(args: argparse.Namespace) -> int:
         {"prefix": args.prefix, "verbose": args.verbose, "days": args.days},
         env_file=args.env_file,
     )
-    setup_logging(settings.verbose, None, settings.secrets())
+    setup_logging(settings.verbose, None)
     report = status(settings, args.max_detail_age)
     if args.json:
         json.dump(report.as_json(), sys.stdout, indent=2)

@@ -163,7 +163,7 @@ def run_bdc_command(args: argparse.Namespace) -> int:
     settings = load_settings(
         {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file
     )
-    setup_logging(settings.verbose, None, settings.secrets())
+    setup_logging(settings.verbose, None)
     if args.command == "tracts":
         return _tracts_load(settings, args)
     return _subscription(settings, args)
