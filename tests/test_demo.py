@@ -9,6 +9,7 @@ import pytest
 from psycopg import sql
 
 from sonar_bdc import cli
+from sonar_bdc.errors import ConfigError
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import ENV_FIELDS, Settings
 from sonar_bdc.simulator import Simulator, generate
@@ -98,3 +99,40 @@ def test_the_demo_default_prefix_is_its_own() -> None:
     assert args.prefix == DEMO_PREFIX == cli.DEMO_PREFIX
     assert args.prefix != Settings().prefix
     assert cli.build_parser().parse_args(["import"]).prefix is None  # import: Settings' default
+
+
+def test_a_real_import_refuses_the_demos_prefix(
+    pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
+) -> None:  # fmt: skip
+    db, schema = pg_schema
+    assert cli.main(["demo", "-p", f"{schema}.", *demo_env]) == 0
+    before = state(pg_conn, schema)
+    with Simulator(generate(accounts=30, seed=5)) as sim:
+        real = Settings(
+            prefix=f"{schema}.", sonar_protocol="http",
+            sonar_host=sim.base_url.removeprefix("http://"), sonar_username="admin",
+            sonar_password="sonar", postgres_host=db["host"], postgres_port=db["port"],
+            postgres_user=db["user"], postgres_db=db["dbname"], log_file=None, workers=2,
+        )  # fmt: skip
+        with pytest.raises(ConfigError, match="simulated customers of sonar-bdc demo"):
+            run_import(real, show_progress=False)
+    assert state(pg_conn, schema) == before
+
+
+def test_an_unfinished_env_file_does_not_stop_the_demo_filing_or_status(
+    pg_schema: tuple[dict, str], demo_env: list[str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`cp .env.example .env` leaves the example SONAR_HOST: only the import needs it."""
+    _, schema = pg_schema
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    (tmp_path / ".env").write_text(
+        example.read_text() + "SONAR_PROTOCOL=gopher\nSONAR_CA_BUNDLE=/nowhere.pem\n"
+    )
+    prefix = f"{schema}."
+    assert cli.main(["demo", "-p", prefix, *demo_env]) == 0
+    assert cli.main(["status", "-p", prefix]) == 0
+    assert cli.main(["bdc", "subscription", "-p", prefix, "--as-of", "2026-06-30"]) == 0
+    capsys.readouterr()
+    assert cli.main(["import", "-p", prefix]) == 2  # the import does need a real Sonar
+    assert "SONAR_" in capsys.readouterr().err

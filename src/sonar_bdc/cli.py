@@ -168,7 +168,7 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, *, sonar: bool = True) -> Settings:
     keys = [
         "workers",
         "batch_size",
@@ -189,7 +189,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "api",
     ]
     overrides = {k: getattr(args, k, None) for k in keys}
-    return load_settings(overrides, env_file=args.env_file)
+    return load_settings(overrides, env_file=args.env_file, sonar=sonar)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -237,7 +237,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "import":
         return commands.import_command(settings_from_args(args))
     if args.command == "demo":
-        return commands.demo_command(settings_from_args(args), args.accounts, args.seed)
+        return commands.demo_command(
+            settings_from_args(args, sonar=False), args.accounts, args.seed
+        )
     if args.command == "simulate":
         return commands.simulate_command(args)
     if args.command in BDC_COMMANDS:

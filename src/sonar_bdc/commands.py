@@ -70,7 +70,7 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
             sonar_token="demo-token",
         )
         log.info("simulated Sonar at %s; importing into %s", sim.base_url, _db_label(demo))
-        summary = run_import(demo)
+        summary = run_import(demo, demo=True)
     _print_summary(summary)
     _print_psql_hint(demo)
     return summary.exit_code

@@ -14,12 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import SonarBdcError, StoreError
+from .errors import ConfigError, SonarBdcError, StoreError
 from .fetching import Fetcher, Plan, fetch_and_write
 from .progress import counted, make_progress
 from .settings import Settings
 from .sonar import SonarClient, SonarConfig
 from .store import ReportWriteResult, Store, parse_prefix
+from .store.demo import DEMO_MARK
 from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
@@ -57,12 +58,13 @@ def open_store(settings: Settings) -> Store:
     )
 
 
-def run_import(settings: Settings, *, show_progress: bool = True) -> Summary:
+def run_import(settings: Settings, *, show_progress: bool = True, demo: bool = False) -> Summary:
     """Run one import as ``settings`` says and return its summary.
 
     Configuration and environment problems raise ConfigError/StoreUnavailable/
     SonarAuthError before anything is written. Ctrl-C commits what is complete and
-    returns a summary marked interrupted.
+    returns a summary marked interrupted. Only the demo (``demo=True``) may write to a
+    prefix that holds the demo's simulated customers.
     """
     settings.require_sonar_credentials()
     if settings.api == "v2":
@@ -71,19 +73,26 @@ def run_import(settings: Settings, *, show_progress: bool = True) -> Summary:
 
         client: Any = GraphQLClient(v2_config(settings))
         return _session(settings, client, run_v2, Summary(dry_run=settings.dry_run, layout="v2"),
-                        show_progress)  # fmt: skip
+                        show_progress, demo)  # fmt: skip
     client = SonarClient(sonar_config(settings))
-    return _session(settings, client, _run, Summary(dry_run=settings.dry_run), show_progress)
+    return _session(settings, client, _run, Summary(dry_run=settings.dry_run), show_progress, demo)
 
 
 def _session(
-    settings: Settings, client: Any, run: Callable[..., None], summary: Summary, show: bool
+    settings: Settings,
+    client: Any,
+    run: Callable[..., None],
+    summary: Summary,
+    show: bool,
+    demo: bool = False,
 ) -> Summary:
     """Log in, then schema, run lock and ``run``; the same for every Sonar API."""
     started = time.monotonic()
     with open_store(settings) as store, client:
         client.login()  # before any DDL: a refused login must leave the database untouched
         store.ensure_schema()
+        if not demo:
+            _refuse_demo_tables(store)
         with store.run_lock():
             run_id = store.start_run(settings.api, run_parts(settings), run_options(settings))
             error: BaseException | None = None
@@ -102,6 +111,15 @@ def _session(
                 _record_end(store, run_id, summary, error)
     summary.wall_seconds = time.monotonic() - started
     return summary
+
+
+def _refuse_demo_tables(store: Store) -> None:
+    """A real import never mixes its customers into the demo's simulated ones."""
+    if store.get_meta(DEMO_MARK) is not None:
+        raise ConfigError(
+            f"prefix {store.prefix} holds the simulated customers of sonar-bdc demo; a real "
+            "import never writes there: choose another -p (the default is sonar.)"
+        )
 
 
 def run_parts(settings: Settings) -> list[str]:

@@ -151,6 +151,11 @@ ENV_FIELDS = {
     "SONAR_REPORT_LAYOUT": "report_layout",
     "SONAR_RATE_LIMIT": "rate_limit",
 }
+# Where and as whom to reach Sonar: what load_settings(sonar=False) leaves out.
+SONAR_CONNECTION = frozenset(
+    ("SONAR_HOST", "SONAR_PROTOCOL", "SONAR_USERNAME", "SONAR_PASSWORD", "SONAR_TOKEN",
+     "SONAR_CA_BUNDLE")
+)  # fmt: skip
 _FIELD_TO_ENV = {v: k for k, v in ENV_FIELDS.items()}
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -216,13 +221,22 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env_file: str | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    sonar: bool = True,
 ) -> Settings:
-    """Build Settings: ``overrides`` (command line, None = not given) > environment > .env."""
+    """Build Settings: ``overrides`` (command line, None = not given) > environment > .env.
+
+    ``sonar=False`` for commands that never talk to the user's Sonar (the demo, the
+    filing, status): its address and credentials are neither read nor checked, so an
+    unfinished .env (the example host still in it) does not stop them.
+    """
     environ = os.environ if environ is None else environ
     path, searched = find_env_file(env_file, environ)
     merged = {**read_env_file(path), **environ}
     values: dict[str, Any] = {}
     for env_name, field_name in ENV_FIELDS.items():
+        if not sonar and env_name in SONAR_CONNECTION:
+            continue
         if env_name in merged:
             values[field_name] = _convert(field_name, merged[env_name], env_name)
     for key, value in (overrides or {}).items():

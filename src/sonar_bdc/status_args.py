@@ -52,6 +52,7 @@ def run_status_command(args: argparse.Namespace) -> int:
     settings = load_settings(
         {"prefix": args.prefix, "verbose": args.verbose, "days": args.days},
         env_file=args.env_file,
+        sonar=False,
     )
     setup_logging(settings.verbose, None)
     report = status(settings, args.max_detail_age)

@@ -161,7 +161,7 @@ def check_as_of(as_of: date, any_date: bool) -> None:
 def run_bdc_command(args: argparse.Namespace) -> int:
     """Run ``bdc subscription`` or ``tracts load``; return the exit code."""
     settings = load_settings(
-        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file
+        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file, sonar=False
     )
     setup_logging(settings.verbose, None)
     if args.command == "tracts":
