@@ -28,6 +28,7 @@ from sonar_bdc.records import (
 )
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import Store
+from sonar_bdc.store.runs import PARTS
 
 SEEN = datetime(2024, 6, 30, 12, tzinfo=timezone.utc)
 HEADER = (
@@ -84,7 +85,7 @@ CUSTOMERS = {
 }
 DELETED, GONE_FROM_REPORT = 10, 14
 COUNTS = {"listed": 13, "new": 14, "updated": 0, "failed": 0, "deleted": 1,
-          "failed_ids": [], "message": None}  # fmt: skip
+          "failed_ids": [], "message": None, "parts": list(PARTS)}  # fmt: skip
 
 
 def square(x: float, y: float, size: float = 0.1) -> list[list[float]]:

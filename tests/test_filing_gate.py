@@ -9,6 +9,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -286,6 +287,38 @@ def test_old_detail_is_refused_past_max_detail_age(sim, pg_schema, pg_conn, env,
     assert status(schema, "--max-detail-age", "30") == 0
 
 
+def test_an_import_months_before_the_as_of_date_is_refused(
+    sim, pg_schema, pg_conn, env, capsys
+) -> None:
+    """Consistent in itself (detail as recent as its report), but 200 days old."""
+    db, schema = pg_schema
+    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    pg_conn.execute(
+        sql.SQL(
+            "UPDATE {} SET last_seen_at = last_seen_at - interval '200 days',"
+            " updated_at = updated_at - interval '200 days'"
+        ).format(sql.Identifier(schema, "customers"))
+    )
+    capsys.readouterr()
+    assert status(schema) == 1
+    assert "days before today" in capsys.readouterr().out
+    as_of = last_filing_date(date.today())  # at most 184 days ago: the data is 16+ before it
+    assert status(schema, "--as-of", as_of) == 1
+    assert main(["bdc", "subscription", "--as-of", as_of, "-p", f"{schema}."]) == 1
+    err = capsys.readouterr().err
+    assert "days before the as-of date" in err and "import -f on or near the as-of date" in err
+    assert csv_files(env) == []
+    assert subscription(schema, "--allow-incomplete-import") == 0
+
+
+def last_filing_date(today: date) -> str:
+    """The latest June 30 or December 31 on or before ``today``."""
+    for candidate in (date(today.year, 12, 31), date(today.year, 6, 30)):
+        if candidate <= today:
+            return candidate.isoformat()
+    return date(today.year - 1, 12, 31).isoformat()
+
+
 # ------------------------------------------------------------------ a running import
 
 
@@ -396,3 +429,41 @@ def test_a_v2_database_reads_as_unrecorded_then_upgrades_to_v3(
     assert pg_conn.execute(queries.TABLE_EXISTS, has_runs).fetchone()[0]
     kept = pg_conn.execute(sql.SQL("SELECT count(*) FROM {}").format(prefix.table("customers")))
     assert kept.fetchone()[0] == 1
+
+
+def test_a_run_that_limit_cut_short_does_not_stand_for_a_complete_import(
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+) -> None:
+    """`-f -l 0` after an interrupted -f left every customer unrefreshed: still not ready."""
+    db, schema = pg_schema
+    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    ctrl_c_after(monkeypatch, 10)
+    assert run_import(settings_for(sim, db, schema, force=True), show_progress=False).interrupted
+    monkeypatch.setattr(fetching, "_ctrl_c_as_flag", REAL_CTRL_C)
+    limited = run_import(settings_for(sim, db, schema, force=True, limit=0), show_progress=False)
+    assert limited.exit_code == 0 and limited.left_for_later > 0
+    assert runs(pg_conn, schema)[-1][5] == ["report", "catalogs"]  # not detail or inventory
+    capsys.readouterr()
+    assert status(schema) == 1
+    assert "was interrupted before it finished" in capsys.readouterr().out
+    # A plain run that finds nothing stale completes the import as of its --days.
+    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    assert status(schema) == 0
+
+
+def test_the_run_record_counts_only_accounts_newly_marked_deleted(
+    sim, pg_schema, pg_conn, env, capsys
+) -> None:
+    db, schema = pg_schema
+    gone = sum(1 for a in sim.dataset.accounts.values() if a.deleted)
+    assert gone > 0
+    first = run_import(settings_for(sim, db, schema), show_progress=False)
+    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    assert len(first.newly_deleted) == gone and again.newly_deleted == []
+    recorded = pg_conn.execute(
+        sql.SQL("SELECT deleted FROM {} ORDER BY id").format(sql.Identifier(schema, "import_runs"))
+    ).fetchall()
+    assert recorded == [(gone,), (0,)]
+    assert status(schema, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["last_import"]["detail"]["deleted"] == 0

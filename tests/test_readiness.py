@@ -8,7 +8,7 @@ import pytest
 
 from sonar_bdc.bdc.gate import ImportNotReady, check_import
 from sonar_bdc.errors import FilingValidationError
-from sonar_bdc.readiness import problems
+from sonar_bdc.readiness import notices, problems
 from sonar_bdc.store.runs import PARTS, ImportState, RunRecord
 
 REPORT = datetime(2026, 6, 30, 12, tzinfo=timezone.utc)
@@ -33,12 +33,12 @@ def state(last: RunRecord | None = None, **kw: object) -> ImportState:
 
 
 def texts(s: ImportState, max_age: float = 14) -> list[str]:
-    return [p.text for p in problems(s, max_age)]
+    return [p.text for p in problems(s, max_age, today=REPORT.date())]
 
 
 def test_a_complete_recent_import_is_ready() -> None:
     assert texts(state()) == []
-    assert check_import(state(), 14, allow_incomplete=False) == []
+    assert check_import(state(), 14, allow_incomplete=False, as_of=REPORT.date()) == []
 
 
 def test_detail_age_is_measured_from_the_latest_report() -> None:
@@ -57,7 +57,7 @@ def test_each_unfinished_outcome_is_named_once_per_run() -> None:
 
 def test_a_running_import_is_one_problem_the_override_cannot_pass() -> None:
     running = state(run("running"), lock_held=True)
-    found = problems(running)
+    found = problems(running, today=REPORT.date())
     assert [p.overridable for p in found] == [False]
     with pytest.raises(ImportNotReady, match="an import is running") as caught:
         check_import(running, 14, allow_incomplete=True)
@@ -68,8 +68,8 @@ def test_a_running_import_is_one_problem_the_override_cannot_pass() -> None:
 def test_the_override_turns_problems_into_warnings() -> None:
     partial = state(run("interrupted"), never_detailed=30)
     with pytest.raises(ImportNotReady, match="30 of 100 customers"):
-        check_import(partial, 14, allow_incomplete=False)
-    warnings = check_import(partial, 14, allow_incomplete=True)
+        check_import(partial, 14, allow_incomplete=False, as_of=REPORT.date())
+    warnings = check_import(partial, 14, allow_incomplete=True, as_of=REPORT.date())
     assert len(warnings) == 2 and all("--allow-incomplete-import" in w for w in warnings)
 
 
@@ -79,3 +79,26 @@ def test_no_import_and_unrecorded_imports() -> None:
     ]
     assert "predate" in texts(state(recorded=False, last_runs=dict.fromkeys(PARTS)))[0]
     assert "no import is recorded" in texts(state(last_runs=dict.fromkeys(PARTS)))[0]
+
+
+def test_detail_is_measured_from_the_as_of_date_or_today() -> None:
+    """A months-old import is not ready, however consistent it is in itself."""
+    old = state()  # report 2026-06-30, detail 3 days older
+    as_of = REPORT.date() + timedelta(days=184)  # 2026-12-31
+    [text] = [p.text for p in problems(old, 14, as_of, today=as_of + timedelta(days=20))]
+    assert "187 days before the as-of date 2026-12-31" in text
+    [text] = [p.text for p in problems(old, 14, today=REPORT.date() + timedelta(days=30))]
+    assert "33 days before today" in text
+    # An as-of date still ahead counts from today; data imported after it is not "old".
+    assert problems(old, 14, as_of, today=REPORT.date()) == []
+    assert problems(old, 14, REPORT.date() - timedelta(days=60), today=REPORT.date()) == []
+    with pytest.raises(ImportNotReady, match="days before the as-of date"):
+        check_import(old, 14, allow_incomplete=False, as_of=as_of)
+
+
+def test_the_demos_simulated_data_is_named_but_does_not_stop_a_trial() -> None:
+    demo = state(demo="40 accounts, seed 1, api v1")
+    assert texts(demo) == []
+    [notice] = notices(demo)
+    assert "simulated Sonar of sonar-bdc demo" in notice and "sonar." in notice
+    assert notices(state()) == []

@@ -94,7 +94,8 @@ def _session(
         if not demo:
             _refuse_demo_tables(store)
         with store.run_lock():
-            run_id = store.start_run(settings.api, run_parts(settings), run_options(settings))
+            parts = run_parts(settings)
+            run_id = store.start_run(settings.api, parts, run_options(settings))
             error: BaseException | None = None
             try:
                 run(settings, store, client, summary, show)
@@ -108,7 +109,7 @@ def _session(
                 stats = client.stats
                 summary.requests, summary.retries = stats.requests, stats.retries
                 summary.wait_seconds = stats.wait_seconds
-                _record_end(store, run_id, summary, error)
+                _record_end(store, run_id, parts, summary, error)
     summary.wall_seconds = time.monotonic() - started
     return summary
 
@@ -132,6 +133,14 @@ def run_parts(settings: Settings) -> list[str]:
     return parts
 
 
+def completed_parts(parts: list[str], summary: Summary) -> list[str]:
+    """The parts a run covered for every customer: one that --limit left customers of
+    did not (a run with ``-l 0`` must not stand for a complete import of the detail)."""
+    if summary.left_for_later:
+        return [part for part in parts if part not in ("detail", "inventory")]
+    return parts
+
+
 def run_options(settings: Settings) -> dict[str, Any]:
     return {"force": bool(settings.force), "days": settings.days, "limit": settings.limit}
 
@@ -145,15 +154,20 @@ def run_outcome(summary: Summary, error: BaseException | None) -> str:
 
 
 def _record_end(
-    store: Store, run_id: int | None, summary: Summary, error: BaseException | None
+    store: Store,
+    run_id: int | None,
+    parts: list[str],
+    summary: Summary,
+    error: BaseException | None,
 ) -> None:
     """Finish the run record; a failure to record is logged, never hides the run's end."""
     counts = {
+        "parts": completed_parts(parts, summary),
         "listed": summary.listed,
         "new": summary.new,
         "updated": summary.updated,
         "failed": len(summary.failed),
-        "deleted": len(summary.deleted),
+        "deleted": len(summary.newly_deleted),
         "failed_ids": list(summary.failed),
         "message": _message(error),
     }

@@ -8,13 +8,13 @@ saying what is wrong and what to run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the CLI reads the default below without loading psycopg
     from sonar_bdc.store.runs import ImportState, RunRecord
 
-MAX_DETAIL_AGE_DAYS = 14.0  # account detail this much older than the report is too old
+MAX_DETAIL_AGE_DAYS = 14.0  # account detail this much older than the report or as-of is too old
 FILING_PARTS = ("report", "catalogs", "detail")  # what the subscription file is built from
 
 
@@ -24,8 +24,17 @@ class Problem:
     overridable: bool = True  # --allow-incomplete-import files anyway
 
 
-def problems(state: ImportState, max_detail_age: float = MAX_DETAIL_AGE_DAYS) -> list[Problem]:
-    """Every reason not to file from ``state``; empty when it is ready."""
+def problems(
+    state: ImportState,
+    max_detail_age: float = MAX_DETAIL_AGE_DAYS,
+    as_of: date | None = None,
+    today: date | None = None,
+) -> list[Problem]:
+    """Every reason not to file from ``state``; empty when it is ready.
+
+    The detail must be recent: within ``max_detail_age`` days of the latest report, and
+    of the as-of date (or of ``today`` when there is none yet, or it is still ahead).
+    """
     found: list[Problem] = []
     if state.lock_held:
         found.append(Problem(f"an import is running against {state.prefix} now: wait for it "
@@ -42,18 +51,29 @@ def problems(state: ImportState, max_detail_age: float = MAX_DETAIL_AGE_DAYS) ->
     too_old = _detail_too_old(state, max_detail_age)
     if too_old:
         found.append(Problem(too_old))
+    before = _detail_before(
+        state, max_detail_age, as_of, today or datetime.now(timezone.utc).date()
+    )
+    if before and not too_old:
+        found.append(Problem(before))
     return found
 
 
 def notices(state: ImportState) -> list[str]:
     """What a filer should know that does not stop a filing."""
+    found = []
+    if state.demo is not None:
+        found.append(
+            f"the data at {state.prefix} is the simulated Sonar of sonar-bdc demo "
+            f"({state.demo}), not your customers: file from your own import's prefix"
+        )
     run = state.last_runs.get("detail")
     if run is not None and run.outcome == "failed_customers" and run.failed:
-        return [
+        found.append(
             f"the last import ({when(run.started_at)}) could not fetch {run.failed} customers: "
             "their account detail is from an earlier import (see the import's log)"
-        ]
-    return []
+        )
+    return found
 
 
 def _run_problems(state: ImportState) -> list[Problem]:
@@ -101,6 +121,25 @@ def _detail_too_old(state: ImportState, max_detail_age: float) -> str | None:
         f"the oldest account detail ({when(state.oldest_detail)}) is {age:.0f} days older than "
         f"the latest report ({when(state.latest_report)}), over --max-detail-age "
         f"{max_detail_age:g}: run sonar-bdc import -f on or near the as-of date"
+    )
+
+
+def _detail_before(
+    state: ImportState, max_detail_age: float, as_of: date | None, today: date
+) -> str | None:
+    """The oldest detail more than the limit before the as-of date (or today)."""
+    if state.oldest_detail is None:
+        return None
+    reference = today if as_of is None else min(as_of, today)
+    oldest = state.oldest_detail.astimezone(timezone.utc).date()
+    days = (reference - oldest).days
+    if days <= max_detail_age:
+        return None
+    what = "today" if reference == today and as_of is None else f"the as-of date {reference}"
+    return (
+        f"the oldest account detail ({when(state.oldest_detail)}) is {days} days before "
+        f"{what}, over --max-detail-age {max_detail_age:g}: run sonar-bdc import -f "
+        "on or near the as-of date"
     )
 
 

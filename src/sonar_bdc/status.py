@@ -8,7 +8,7 @@ uses the filing's own rules (``sonar_bdc.readiness``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sonar_bdc import readiness
@@ -87,7 +87,7 @@ class StatusReport:
         }
 
 
-def status(settings: Settings, max_detail_age: float) -> StatusReport:
+def status(settings: Settings, max_detail_age: float, as_of: date | None = None) -> StatusReport:
     """Read the import's state at ``settings.prefix``; stale means older than ``-d/--days``."""
     prefix = parse_prefix(settings.prefix)
     cutoff = datetime.now(timezone.utc) - timedelta(days=settings.days)
@@ -96,7 +96,7 @@ def status(settings: Settings, max_detail_age: float) -> StatusReport:
         state,
         settings.days,
         max_detail_age,
-        [p.text for p in readiness.problems(state, max_detail_age)],
+        [p.text for p in readiness.problems(state, max_detail_age, as_of)],
         readiness.notices(state),
     )
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from sonar_bdc.bdc.cli_args import parse_days
+from sonar_bdc.bdc.cli_args import parse_date, parse_days
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
 from sonar_bdc.settings import Settings, load_settings
@@ -41,7 +41,14 @@ def add_status_command(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=MAX_DETAIL_AGE_DAYS,
         metavar="DAYS",
         help="as bdc subscription: not ready when the oldest account detail is this many "
-        f"days older than the latest report (default: {MAX_DETAIL_AGE_DAYS:g})",
+        "days older than the latest report, or than the as-of date (or today) "
+        f"(default: {MAX_DETAIL_AGE_DAYS:g})",
+    )
+    p.add_argument(
+        "--as-of",
+        type=parse_date,
+        metavar="YYYY-MM-DD",
+        help="check for the filing as of this date, as bdc subscription would (default: today)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
 
@@ -55,7 +62,7 @@ def run_status_command(args: argparse.Namespace) -> int:
         sonar=False,
     )
     setup_logging(settings.verbose, None)
-    report = status(settings, args.max_detail_age)
+    report = status(settings, args.max_detail_age, args.as_of)
     if args.json:
         json.dump(report.as_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

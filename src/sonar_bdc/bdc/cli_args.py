@@ -47,7 +47,7 @@ def add_bdc_commands(
     sub.add_argument(
         "--as-of",
         required=True,
-        type=_date,
+        type=parse_date,
         metavar="YYYY-MM-DD",
         help="the filing's as-of date (June 30 or December 31)",
     )
@@ -133,7 +133,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _date(text: str) -> date:
+def parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:

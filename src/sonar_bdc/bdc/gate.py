@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sonar_bdc import readiness
 from sonar_bdc.errors import FilingValidationError
 from sonar_bdc.store.runs import ImportState
@@ -13,13 +15,15 @@ class ImportNotReady(FilingValidationError):
     """The import is not complete or recent enough to file from: nothing was written."""
 
 
-def check_import(state: ImportState, max_detail_age: float, allow_incomplete: bool) -> list[str]:
+def check_import(
+    state: ImportState, max_detail_age: float, allow_incomplete: bool, as_of: date | None = None
+) -> list[str]:
     """Raise ImportNotReady when the import may not be filed from; else return warnings.
 
     ``allow_incomplete`` turns the problems into warnings, except a running import
     (its half-written data is never filed).
     """
-    found = readiness.problems(state, max_detail_age)
+    found = readiness.problems(state, max_detail_age, as_of)
     blocking = [p.text for p in found if not p.overridable or not allow_incomplete]
     if blocking:
         hint = "" if any(not p.overridable for p in found) else f" (or pass {OVERRIDE})"

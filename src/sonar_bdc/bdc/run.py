@@ -44,7 +44,9 @@ def subscription(settings: Settings, options: SubscriptionOptions) -> FilingSumm
     prefix = parse_prefix(settings.prefix)
     with FilingDb.connect(settings.postgres_conninfo(), prefix) as db:
         data = db.read_filing()
-        warnings = check_import(data.state, options.max_detail_age, options.allow_incomplete_import)
+        warnings = check_import(
+            data.state, options.max_detail_age, options.allow_incomplete_import, options.as_of
+        )
         summary = build_files(data, config, options)
         summary.import_warnings = warnings
         _record(db, summary)

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from sonar_bdc.store import queries
 from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.demo import DEMO_MARK
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
 
@@ -77,6 +78,7 @@ class ImportState:
     deleted: int = 0  # customers marked deleted in Sonar
     tracts: int = 0
     last_filing: FilingRecord | None = None
+    demo: str | None = None  # the demo's mark: simulated customers, not a real Sonar's
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -95,10 +97,11 @@ def start_run_sql(prefix: Prefix) -> sql.Composed:
 
 
 def finish_run_sql(prefix: Prefix) -> sql.Composed:
-    """Parameters by name: id, outcome, listed, new, updated, failed, deleted, failed_ids,
-    message."""
+    """Parameters by name: id, parts (those it covered for every customer), outcome,
+    listed, new, updated, failed, deleted (newly marked), failed_ids, message."""
     return sql.SQL(
-        "UPDATE {} SET finished_at = clock_timestamp(), outcome = %(outcome)s,"
+        "UPDATE {} SET finished_at = clock_timestamp(), parts = %(parts)s,"
+        " outcome = %(outcome)s,"
         " listed = %(listed)s, new = %(new)s, updated = %(updated)s, failed = %(failed)s,"
         " deleted = %(deleted)s, failed_ids = %(failed_ids)s, message = %(message)s"
         " WHERE id = %(id)s"
@@ -178,6 +181,11 @@ def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime)
     counts = _counts(conn, prefix, stale_cutoff) if has_tables else {}
     tracts = _scalar(conn, count_sql(prefix, "tracts")) if _exists(conn, prefix, "tracts") else 0
     filing = _last_filing(conn, prefix) if recorded else None
+    demo = (
+        _scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK])
+        if _exists(conn, prefix, "metadata")
+        else None
+    )
     return ImportState(
         prefix=str(prefix),
         has_tables=has_tables,
@@ -187,6 +195,7 @@ def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime)
         latest_report=counts.pop("latest_report", None),
         tracts=int(tracts or 0),
         last_filing=filing,
+        demo=demo,
         **counts,
     )
 
