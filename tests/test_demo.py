@@ -96,7 +96,8 @@ def test_the_demo_runs_again_on_its_own_prefix(
 
 def test_the_demo_default_prefix_is_its_own() -> None:
     args = cli.build_parser().parse_args(["demo"])
-    assert args.prefix == DEMO_PREFIX == cli.DEMO_PREFIX
+    assert args.prefix == DEMO_PREFIX
+    assert cli.DEMO_PREFIX is DEMO_PREFIX  # one definition, not two that may drift
     assert args.prefix != Settings().prefix
     assert cli.build_parser().parse_args(["import"]).prefix is None  # import: Settings' default
 
