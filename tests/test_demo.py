@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -96,7 +100,8 @@ def test_the_demo_runs_again_on_its_own_prefix(
 
 def test_the_demo_default_prefix_is_its_own() -> None:
     args = cli.build_parser().parse_args(["demo"])
-    assert args.prefix == DEMO_PREFIX == cli.DEMO_PREFIX
+    assert args.prefix == DEMO_PREFIX
+    assert cli.DEMO_PREFIX is DEMO_PREFIX  # one definition, not two that may drift
     assert args.prefix != Settings().prefix
     assert cli.build_parser().parse_args(["import"]).prefix is None  # import: Settings' default
 
@@ -136,3 +141,57 @@ def test_an_unfinished_env_file_does_not_stop_the_demo_filing_or_status(
     capsys.readouterr()
     assert cli.main(["import", "-p", prefix]) == 2  # the import does need a real Sonar
     assert "SONAR_" in capsys.readouterr().err
+
+
+def test_sigterm_stops_the_demo_as_the_import_exit_143_recorded_interrupted(
+    pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """SIGTERM lands while the writing loop waits on a table lock held here, so it
+    arrives at a known point; the demo must stop as `sonar-bdc import` does."""
+    _, schema = pg_schema
+    prefix = f"{schema}."
+    assert cli.main(["demo", "-p", prefix, *demo_env]) == 0  # the tables, to lock
+    services = sql.Identifier(schema, "services")
+    with psycopg.connect(**pg_schema[0]) as holder:
+        holder.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(services))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sonar_bdc.cli", "demo", "-p", prefix, "-f", "-b", "5",
+             *demo_env],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            wait_until_waiting_on_a_lock(pg_conn, proc)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)  # the handler runs while the statement waits
+        finally:
+            holder.rollback()  # the write goes through; the loop then sees the stop
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "stopped by SIGTERM: completed work was committed" in out
+    assert "Import summary (interrupted)" in out
+    assert "stopped by SIGTERM" in (tmp_path / "demo.log").read_text()
+    runs = sql.SQL("SELECT outcome FROM {} ORDER BY id").format(
+        sql.Identifier(schema, "import_runs")
+    )
+    assert [row[0] for row in pg_conn.execute(runs)] == ["complete", "interrupted"]
+
+
+def wait_until_waiting_on_a_lock(conn: psycopg.Connection, proc: subprocess.Popen) -> None:
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'" \
+        " AND application_name = 'sonar-bdc' AND datname = current_database()"  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not conn.execute(waiting).fetchone()[0]:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "the demo never reached the locked table"
+        time.sleep(0.05)
+
+
+def test_the_demo_from_the_root_directory_exits_2_naming_the_log_file(
+    demo_env: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir("/")
+    without_log_file = demo_env[: demo_env.index("--log-file")]
+    assert cli.main(["demo", *without_log_file]) == 2
+    assert "--log-file bdc_import.log would be written in /" in capsys.readouterr().err
+    assert not Path("/bdc_import.log").exists()

@@ -21,10 +21,11 @@ import pytest
 from psycopg import sql
 
 from sonar_bdc.cli import main
-from sonar_bdc.errors import EXIT_CODES, SonarConnectionFailed
+from sonar_bdc.errors import EXIT_CODES, PrefixTaken, SonarConnectionFailed
 from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.sonar import SonarClient, SonarConfig
 from sonar_bdc.store import parse_prefix
+from sonar_bdc.store.migrate import schema_version
 from test_import import ROOT, check_exact, count, env_for
 from test_sonar_connect import certificate, tls_port  # noqa: F401 (fixtures)
 
@@ -182,6 +183,31 @@ def test_another_applications_metadata_table_exits_2_naming_it(
     assert tables == 1  # nothing of ours created beside it
     # The suggested prefix works.
     assert run(sim, db, schema, monkeypatch, "-p", f"{schema}.sonar_bdc_", "-l", "5") == 0
+
+
+def test_another_applications_customers_table_exits_2_naming_it(
+    sim, pg_schema, pg_conn, monkeypatch, capsys
+) -> None:
+    db, schema = pg_schema
+    pg_conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    pg_conn.execute(
+        sql.SQL("CREATE TABLE {}.customers (id int PRIMARY KEY, foo text)").format(
+            sql.Identifier(schema)
+        )
+    )
+    assert run(sim, db, schema, monkeypatch) == 2
+    line = one_line(capsys)
+    assert f"table {schema}.customers was not created by sonar-bdc" in line, line
+    assert f"-p {schema}.sonar_bdc_" in line
+    tables = pg_conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [schema]
+    ).fetchone()[0]
+    assert tables == 1  # theirs alone: nothing of ours created beside it
+    # What status reads first refuses it too, naming every table of theirs.
+    pg_conn.execute(sql.SQL("CREATE TABLE {}.groups (x int)").format(sql.Identifier(schema)))
+    with pytest.raises(PrefixTaken, match=rf"tables {schema}.customers, {schema}.groups were"):
+        schema_version(pg_conn, parse_prefix(f"{schema}."))
+    assert schema_version(pg_conn, parse_prefix(f"{schema}.sonar_bdc_")) == 0  # the way out
 
 
 # --- DNS and TLS failures are not retried ------------------------------------------------

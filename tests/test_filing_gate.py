@@ -25,7 +25,7 @@ from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.store import Store, ddl, migrate, parse_prefix, queries
 
 AS_OF = "2026-06-30"
-REAL_CTRL_C = fetching._ctrl_c_as_flag
+REAL_CTRL_C = fetching.stop_signals_as_flag
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def ctrl_c_after(monkeypatch: pytest.MonkeyPatch, customers: int) -> None:
     def flag() -> Iterator[threading.Event]:
         yield _StopAfter(customers)
 
-    monkeypatch.setattr(fetching, "_ctrl_c_as_flag", flag)
+    monkeypatch.setattr(fetching, "stop_signals_as_flag", flag)
 
 
 def subscription(schema: str, *extra: str) -> int:
@@ -141,7 +141,7 @@ def test_interrupted_first_import_is_refused_unless_overridden(
     assert "filed anyway (--allow-incomplete-import): the last import" in err
     assert "WARNING" in err
 
-    monkeypatch.setattr(fetching, "_ctrl_c_as_flag", REAL_CTRL_C)  # a plain import finishes
+    monkeypatch.setattr(fetching, "stop_signals_as_flag", REAL_CTRL_C)  # a plain import finishes
     assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
     assert [r[0] for r in runs(pg_conn, schema)] == ["interrupted", "complete"]
     assert subscription(schema, "-o", "again.csv") == 0

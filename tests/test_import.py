@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 import dbcompare
+from sonar_bdc import importer, stopping
 from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import Settings
@@ -336,6 +337,45 @@ def test_sigkill_mid_run_then_rerun_makes_the_database_exact(
     assert run_outcomes(pg_conn, schema) == [("running", False), ("complete", True)]
 
 
+def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_the_run(
+    sim, pg_schema, pg_conn, monkeypatch
+) -> None:
+    """SIGTERM lands while the report streams into the database (here mid-batch, while
+    the next rows are read inside a pipelined upsert): the rows read are committed,
+    the run stops there, recorded interrupted, and the next run finishes the work."""
+    db, schema = pg_schema
+    settings = settings_for(sim, db, schema, batch_size=10, commit_interval=1000)
+    assert run_import(settings, show_progress=False).exit_code == 0
+    customers, metadata = sql.Identifier(schema, "customers"), sql.Identifier(schema, "metadata")
+    report_done = sql.SQL("SELECT value FROM {} WHERE key = 'report_imported_at'").format(metadata)
+    (first_seen,) = pg_conn.execute(
+        sql.SQL("SELECT max(last_seen_at) FROM {}").format(customers)
+    ).fetchone()
+    (first_report,) = pg_conn.execute(report_done).fetchone()
+    real = importer.counted
+
+    def signalled(rows, bar):
+        for n, row in enumerate(real(rows, bar)):
+            if n == 95:
+                signal.raise_signal(signal.SIGTERM)
+            yield row
+
+    monkeypatch.setattr(importer, "counted", signalled)
+    with stopping.stop_signals_as_interrupts():
+        summary = run_import(settings, show_progress=False)
+        assert stopping.terminated()
+    assert summary.interrupted
+    assert run_outcomes(pg_conn, schema) == [("complete", True), ("interrupted", True)]
+    refreshed = pg_conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE last_seen_at > %s").format(customers), [first_seen]
+    ).fetchone()[0]
+    assert 80 < refreshed <= 96  # the rows read before the stop, committed
+    assert pg_conn.execute(report_done).fetchone() == (first_report,)  # the report is not whole
+    monkeypatch.undo()
+    assert run_import(settings, show_progress=False).exit_code == 0
+    check_exact(pg_conn, schema, sim)
+
+
 def run_outcomes(pg_conn, schema: str) -> list[tuple[str, bool]]:
     query = sql.SQL("SELECT outcome, finished_at IS NOT NULL FROM {} ORDER BY id").format(
         sql.Identifier(schema, "import_runs")
@@ -433,10 +473,10 @@ def test_unwritable_log_file_is_one_line_and_exit_2(sim, pg_schema, monkeypatch,
 def test_first_ctrl_c_sets_a_flag_and_a_second_one_interrupts() -> None:
     import signal as signals
 
-    from sonar_bdc.fetching import _ctrl_c_as_flag
+    from sonar_bdc.stopping import stop_signals_as_flag
 
     before = signals.getsignal(signals.SIGINT)
-    with _ctrl_c_as_flag() as stop:
+    with stop_signals_as_flag() as stop:
         signals.raise_signal(signals.SIGINT)  # would abort a database statement if raised
         assert stop.is_set()
         with pytest.raises(KeyboardInterrupt):

@@ -428,3 +428,20 @@ def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting
     assert re.search(r"^accounts: 0/\d+ after", lines, re.M)
     assert re.search(r"^customers: 0/10 after", lines, re.M)
     assert re.search(r"^accounts: (\d+)/\1 after", lines, re.M)  # and one at the end
+
+
+def test_sonar_technology_names_warns_once_that_it_is_deprecated(caplog) -> None:
+    from sonar_bdc import importer_v2
+
+    importer_v2.warn_technology_names_deprecated.cache_clear()
+    base = Settings(sonar_host="sonar.example.com", sonar_token="t", api="v2")
+    with caplog.at_level(logging.WARNING, logger="sonar_bdc"):
+        importer_v2.v2_config(base)
+        assert not caplog.records  # not set: nothing to say
+        named = dataclasses.replace(base, technology_names="CBRS=70")
+        assert importer_v2.v2_config(named).technology_names == {"CBRS": 70}  # still read
+        importer_v2.v2_config(named)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings
+    assert "SONAR_TECHNOLOGY_NAMES is deprecated" in warnings[0]
+    assert "[technology.names]" in warnings[0]

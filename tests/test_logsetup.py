@@ -117,3 +117,14 @@ def test_library_warnings_go_to_the_log_file_not_the_console(tmp_path, capsys) -
     assert "error ignored" not in capsys.readouterr().err
     assert "error ignored" in log_file.read_text()
     setup_logging(False, None)
+
+
+def test_the_error_line_on_stderr_is_masked_as_in_the_log_file(capsys) -> None:
+    from sonar_bdc.cli import _tell
+
+    _tell(
+        "sonar-bdc: error: cannot reach https://admin:hunter2-secret@sonar.example.com/", None, []
+    )
+    err = capsys.readouterr().err  # what cron mails
+    assert "hunter2-secret" not in err
+    assert "sonar.example.com" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -386,3 +387,21 @@ def test_env_example_as_copied_names_the_example_host() -> None:
     Path(".env").write_text((ROOT / ".env.example").read_text())
     with pytest.raises(ConfigError, match=re.escape("example.sonar.software, the example")):
         load_settings(environ={})
+
+
+def test_every_days_option_checks_the_one_range(monkeypatch) -> None:
+    from sonar_bdc import settings
+    from sonar_bdc.bdc.cli_args import parse_days
+
+    monkeypatch.setattr(settings, "MAX_DAYS", 10)
+    with pytest.raises(ConfigError, match="-d/--days"):
+        load_settings({"days": 11}, environ={})
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_days("11")
+
+
+def test_the_command_line_loads_without_the_database_driver() -> None:
+    """``--help`` stays fast: psycopg is imported only by a command that needs it."""
+    code = "import sys, sonar_bdc.cli; print(sorted(m for m in sys.modules if 'psycopg' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,13 +8,13 @@ import pytest
 
 from sonar_bdc import stopping
 from sonar_bdc.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
-from sonar_bdc.fetching import _ctrl_c_as_flag
+from sonar_bdc.stopping import stop_signals_as_flag
 
 
 def test_sigterm_while_writing_only_sets_the_flag_and_a_second_one_stops() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with stopping.stop_signals_as_interrupts():
-        with _ctrl_c_as_flag() as stop:
+        with stop_signals_as_flag() as stop:
             try:
                 signal.raise_signal(signal.SIGTERM)
             except stopping.Terminated:

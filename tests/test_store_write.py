@@ -732,3 +732,32 @@ def test_a_listing_cut_short_by_sonar_leaves_the_store_usable(
                   "customer_inventory")  # fmt: skip
     assert links == [(1, 11)]
     assert store.stage_listing([[(2, InventoryItem(12))]]) == (1, 0)  # a later listing works
+
+
+RUN_COUNTS = {"listed": 1, "new": 0, "updated": 0, "failed": 0, "deleted": 0,
+              "failed_ids": [], "message": None}  # fmt: skip
+
+
+def leave_mid_command(store: Store, tag: str = "") -> None:
+    """The state an interrupt landing inside psycopg can leave: a command still running."""
+    store._session.conn.pgconn.send_query(f"SELECT pg_sleep(60) -- {tag}".encode())
+
+
+def test_the_end_is_recorded_when_an_interrupt_left_a_command_running(
+    store: Store, pg_conn: psycopg.Connection
+) -> None:
+    run_id = store.start_run("v1", ["report"], {})
+    leave_mid_command(store, "finish-run-test")
+    store.finish_run(run_id, "interrupted", RUN_COUNTS)
+    runs = query(store, pg_conn, "SELECT outcome, finished_at IS NOT NULL FROM {}", "import_runs")
+    assert runs == [("interrupted", True)]
+    sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%-- finish-run-test'"
+    assert pg_conn.execute(sleeping).fetchone() == (0,)  # the stuck command was stopped
+
+
+def test_a_connection_busy_with_a_cut_command_is_not_called_lost(store: Store) -> None:
+    leave_mid_command(store)
+    with pytest.raises(StoreError) as info:
+        store.get_meta("anything")
+    assert "lost the connection" not in str(info.value)
+    assert "still busy with a command an interrupt cut short" in str(info.value)

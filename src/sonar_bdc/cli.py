@@ -15,14 +15,12 @@ from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConfigError, SonarBdcError
-from .logsetup import LOGGER_NAME
-from .settings import APIS, REPORT_LAYOUTS, Settings, load_settings
+from .logsetup import LOGGER_NAME, redact
+from .settings import APIS, DEMO_PREFIX, REPORT_LAYOUTS, Settings, load_settings
 from .status_args import add_status_command, run_status_command
 from .stopping import Terminated
 
 log = logging.getLogger("sonar_bdc")
-# The demo's own schema, never a real import's (store/demo.py has the same value).
-DEMO_PREFIX = "sonar_demo."
 
 IMPORT_DESCRIPTION = (
     "Import Sonar customers, services, groups and inventory into PostgreSQL/PostGIS. "
@@ -212,8 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _tell(line: str, exc: BaseException | None, handlers_before: list[logging.Handler]) -> None:
-    """``line`` on stderr, and in the log file this run opened, with ``exc``'s traceback."""
-    print(line, file=sys.stderr)
+    """``line`` on stderr, and in the log file this run opened, with ``exc``'s traceback;
+    masked in both (cron mails stderr)."""
+    print(redact(line), file=sys.stderr)
     logger = logging.getLogger(LOGGER_NAME)
     files = [h for h in logger.handlers
              if isinstance(h, logging.FileHandler) and h not in handlers_before]  # fmt: skip

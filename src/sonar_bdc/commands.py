@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from . import stopping
@@ -25,8 +26,14 @@ def import_command(settings: Settings) -> int:
               settings.env_file or "the environment (no .env file found)")  # fmt: skip
     log.debug("settings: %r", settings)
     limit_arenas()  # before the worker threads start
+    return _stoppable(lambda: run_import(settings))
+
+
+def _stoppable(run: Callable[[], Summary]) -> int:
+    """``run`` an import with SIGTERM stopping it as Ctrl-C does; print its summary and
+    return its exit code (143 when SIGTERM stopped it)."""
     with stopping.stop_signals_as_interrupts():
-        summary = run_import(settings)
+        summary = run()
         if summary.interrupted and stopping.terminated():
             log.warning("stopped by SIGTERM: completed work was committed; run again to finish")
         _print_summary(summary)
@@ -40,12 +47,19 @@ def _print_summary(summary: Summary) -> None:
 
 def demo_command(settings: Settings, accounts: int, seed: int) -> int:
     """Serve a generated Sonar on loopback and import it: the README's first command."""
+    settings.require_log_file()
+    setup_logging(settings.verbose, settings.log_file)
+    limit_arenas()
+    code = _stoppable(lambda: _demo_import(settings, accounts, seed))
+    _print_psql_hint(settings)
+    return code
+
+
+def _demo_import(settings: Settings, accounts: int, seed: int) -> Summary:
     from .simulator import Simulator, generate
     from .store import parse_prefix
     from .store.demo import claim_for_demo
 
-    setup_logging(settings.verbose, settings.log_file)
-    limit_arenas()
     # Before anything is generated: a prefix holding real data is refused, untouched.
     dataset_label = f"{accounts} accounts, seed {seed}, api {settings.api}"
     claim_for_demo(
@@ -70,10 +84,7 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
             sonar_token="demo-token",
         )
         log.info("simulated Sonar at %s; importing into %s", sim.base_url, _db_label(demo))
-        summary = run_import(demo, demo=True)
-    _print_summary(summary)
-    _print_psql_hint(demo)
-    return summary.exit_code
+        return run_import(demo, demo=True)
 
 
 def _db_label(s: Settings) -> str:

@@ -7,11 +7,8 @@ bounded window, so memory does not grow with the number of customers.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
-import signal
-import threading
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import overload
 
-from . import stopping
 from .bulk_inventory import Listing, list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .progress import make_progress
 from .records import CustomerDetail, CustomerInventory
 from .sonar import InventoryCatalog, SonarClient
+from .stopping import stop_signals_as_flag
 from .store import Store, Writer
 from .summary import Summary, plural
 
@@ -130,7 +127,7 @@ def fetch_and_write(
         summary.nul_cleaned += fetcher.listing.cleaned if fetcher.listing else 0
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
-        with store.writer(known) as writer, _ctrl_c_as_flag() as stop:
+        with store.writer(known) as writer, stop_signals_as_flag() as stop:
             for job, future in bounded_map(pool, fetcher, plan, window):
                 _write_one(writer, job.customer_id, future, summary)
                 bar.update()
@@ -143,29 +140,6 @@ def fetch_and_write(
     finally:
         bar.close()
         _report_outcomes(summary)
-
-
-@contextlib.contextmanager
-def _ctrl_c_as_flag() -> Iterator[threading.Event]:
-    """While writing, Ctrl-C (and SIGTERM) only sets a flag: an interrupt landing inside
-    a database statement would abort the transaction and lose the uncommitted customers."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def on_stop(signum: int, frame: object) -> None:
-        if stop.is_set():  # a second Ctrl-C: the user insists, stop at once
-            raise stopping.interrupt(signum)
-        stopping.note(signum)
-        stop.set()
-
-    previous = {signum: signal.signal(signum, on_stop) for signum in stopping.STOP_SIGNALS}
-    try:
-        yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def bounded_map(

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import stopping
 from .errors import ConfigError, SonarBdcError, StoreError
 from .fetching import Fetcher, Plan, fetch_and_write
 from .progress import counted, make_progress
@@ -230,8 +231,13 @@ def _import_report(
         download.close()
     rows = make_progress(None, "report accounts", "account", enabled=show)
     try:
-        with reader as report, summary.db_clock:
-            written = store.write_report(counted(report, rows), seen_at)
+        # Ctrl-C or SIGTERM ends the rows early (those read are committed); the
+        # interrupt is raised here, outside any database command.
+        with reader as report, summary.db_clock, stopping.stop_signals_as_flag() as stop:
+            feed = stopping.until_stopped(counted(report, rows), stop)
+            written = store.write_report(feed, seen_at)
+            if stop.is_set():
+                raise stopping.stopped()
             store.set_meta(META_REPORT, seen_at.isoformat())
     finally:
         rows.close()

@@ -17,6 +17,7 @@ GraphQL ``errors`` is raised before anything of it is written.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,8 @@ FULL_PASS_SHARE = 0.3  # above this share of customers to refresh, one full pass
 def v2_config(settings: Settings) -> GraphQLConfig:
     if not settings.sonar_token:
         raise ConfigError(f"{TOKEN_SETTING} is not set: put a Sonar personal access token in .env")
+    if settings.technology_names:
+        warn_technology_names_deprecated()
     return GraphQLConfig(
         base_url=settings.sonar_base_url,
         token=settings.sonar_token,
@@ -64,6 +67,14 @@ def v2_config(settings: Settings) -> GraphQLConfig:
         workers=settings.workers,
         technology_names=parse_name_table(settings.technology_names),
     )
+
+
+@functools.cache  # once a process
+def warn_technology_names_deprecated() -> None:
+    """SONAR_TECHNOLOGY_NAMES still works, but a name mapped there and in the filing's
+    configuration (two code systems) is mapped in two places."""
+    log.warning("SONAR_TECHNOLOGY_NAMES is deprecated (still read for now): %s; then remove it",
+                MAP_NAMES)  # fmt: skip
 
 
 def run_import_v2(settings: Settings, *, show_progress: bool = True) -> Summary:

@@ -25,6 +25,14 @@ REPORT_LAYOUTS = ("auto", "A", "B")
 APIS = ("v1", "v2")
 V2_DEFAULT_RATE_LIMIT = 400 / 60  # Sonar v2: 400 requests per minute per user
 MAX_DAYS = 36500  # a century: more is a typo, and overflows date arithmetic
+DEMO_PREFIX = "sonar_demo."  # the demo's own schema, never a real import's
+
+
+def valid_days(days: float) -> bool:
+    """Whether ``days`` is a usable age in days (0 to MAX_DAYS), for every -d option."""
+    return math.isfinite(days) and 0 <= days <= MAX_DAYS
+
+
 EXAMPLE_HOST = "example.sonar.software"  # what .env.example holds
 USER_ENV_FILE = Path("sonar-bdc") / ".env"  # under $XDG_CONFIG_HOME or ~/.config
 
@@ -354,7 +362,7 @@ def validate(s: Settings) -> None:
         (s.batch_size >= 1, "-b/--batch-size must be at least 1"),
         (s.commit_interval >= 1, "-c/--commit-interval must be at least 1"),
         (
-            math.isfinite(s.days) and 0 <= s.days <= MAX_DAYS,
+            valid_days(s.days),
             f"-d/--days must be a number of days from 0 to {MAX_DAYS}",
         ),
         (s.limit is None or s.limit >= 0, "-l/--limit must be 0 or more"),

@@ -3,9 +3,10 @@ printed, a log line, exit 130 or 143.
 
 Python turns SIGINT into KeyboardInterrupt; SIGTERM (what ``kill``, systemd and a
 shutdown send) would end the process on the spot. While an import runs, SIGTERM
-raises ``Terminated``, a KeyboardInterrupt, so both take the same paths; inside the
-writing loop both only set a flag (``fetching``), as an exception landing inside a
-database statement would lose the uncommitted customers.
+raises ``Terminated``, a KeyboardInterrupt, so both take the same paths; while the
+report or customers are written both only set a flag (``stop_signals_as_flag``),
+checked between rows: an exception landing inside a database command would lose
+the uncommitted rows and leave the connection mid-command.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
 _received: set[int] = set()  # stop signals received since ``stop_signals_as_interrupts``
 
 
@@ -34,6 +37,11 @@ def interrupt(signum: int) -> KeyboardInterrupt:
     """The exception that ``signum`` raises where Ctrl-C raises KeyboardInterrupt."""
     note(signum)
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def stopped() -> KeyboardInterrupt:
+    """The exception for the stop signal received (SIGTERM wins)."""
+    return Terminated() if terminated() else KeyboardInterrupt()
 
 
 def terminated() -> bool:
@@ -63,3 +71,35 @@ def stop_signals_as_interrupts() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def stop_signals_as_flag() -> Iterator[threading.Event]:
+    """For the block, Ctrl-C and SIGTERM only set the flag yielded; a second one, the
+    user insisting, raises at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_stop(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise interrupt(signum)
+        note(signum)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, on_stop) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def until_stopped(items: Iterable[T], stop: threading.Event) -> Iterator[T]:
+    """``items`` until ``stop`` is set: the consumer then ends as at the last item,
+    with no exception thrown into the database commands it may be in the middle of."""
+    for item in items:
+        if stop.is_set():
+            return
+        yield item

@@ -16,7 +16,7 @@ from typing import Any
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
-from sonar_bdc.settings import Settings, load_settings
+from sonar_bdc.settings import MAX_DAYS, Settings, load_settings, valid_days
 
 log = logging.getLogger("sonar_bdc.bdc")
 
@@ -113,8 +113,8 @@ def parse_days(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 36500:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 to 36500)")
+    if not valid_days(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 to {MAX_DAYS})")
     return value
 
 

@@ -26,6 +26,8 @@ BEGIN = sql.SQL("SELECT 1")
 RELEASE = sql.SQL("RELEASE SAVEPOINT {}").format(_SAVEPOINT)
 ROLLBACK_TO = sql.SQL("ROLLBACK TO SAVEPOINT {}").format(_SAVEPOINT)
 
+# libpq's words for a connection that has not finished its last command.
+BUSY = "another command is already in progress"
 _AUTH_HINTS = ("password", "authentication", "role ")
 _DB_HINTS = ("database",)
 
@@ -71,6 +73,11 @@ def translated(action: str) -> Iterator[None]:
     except psycopg.OperationalError as exc:
         if isinstance(exc, (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)):
             raise StoreError(f"{action} failed: {describe(exc)}") from exc
+        if BUSY in str(exc):  # connected still: an interrupt left a command unfinished
+            raise StoreError(
+                f"{action} failed: the connection to PostgreSQL is still busy with a command "
+                "an interrupt cut short; everything committed so far is kept"
+            ) from exc
         # Connected once, so the settings are right: a lost connection (a restart, a
         # network cut) is a failed run (exit 1), and what was committed is kept.
         raise StoreError(

@@ -201,21 +201,25 @@ def migration_plan(current: int) -> list[int]:
     return [version for version in sorted(MIGRATIONS) if version > current]
 
 
+# Every table the migrations create, unprefixed.
+TABLES = (
+    "metadata",
+    "customers",
+    "groups",
+    "customer_groups",
+    "services",
+    "inventory_items",
+    "customer_inventory",
+    "account_statuses",
+    "account_types",
+    "import_runs",
+    "filing_runs",
+)
+
+
 def derived_names(prefix: Prefix) -> list[str]:
     """Every unqualified name the DDL creates (for length checks in tests)."""
-    tables = [
-        "metadata",
-        "customers",
-        "groups",
-        "customer_groups",
-        "services",
-        "inventory_items",
-        "customer_inventory",
-        "account_statuses",
-        "account_types",
-        "import_runs",
-        "filing_runs",
-    ]
+    tables = list(TABLES)
     indexes = ["customers_geom_idx", "customer_inventory_item_idx"]
     pkeys = [f"{table}_pkey" for table in tables]
     sequences = ["import_runs_id_seq", "filing_runs_id_seq"]

@@ -14,12 +14,12 @@ import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
+from sonar_bdc.settings import DEMO_PREFIX
 from sonar_bdc.store import migrate, queries
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.prefix import Prefix
 
 DEMO_MARK = "demo_dataset"
-DEMO_PREFIX = "sonar_demo."  # the demo's default -p (cli.py repeats it without psycopg)
 # An import records each part it finished as "<part>_imported_at" (importer.META_*).
 _IMPORT_RECORD = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE key LIKE %s)")
 _IMPORT_KEYS = "%\\_imported\\_at"

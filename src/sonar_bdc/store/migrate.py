@@ -75,32 +75,46 @@ def apply_version(conn: psycopg.Connection, prefix: Prefix, version: int) -> Non
 def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
     """The recorded version; 0 when there is no metadata table or no version row.
 
-    A ``metadata`` table without our columns belongs to another application: PrefixTaken.
+    Raises PrefixTaken when another application's tables are at ``prefix``: a
+    ``metadata`` table without our columns, or, with no version recorded, any table
+    of ours (sonar-bdc records the version in the transaction that creates them).
+    Call it before reading any table at a prefix.
     """
     name = prefix.name("metadata")
     columns = {row[0] for row in conn.execute(queries.TABLE_COLUMNS, [prefix.schema_name, name])}
     if not columns:
-        return 0
+        return _unversioned(conn, prefix)
     if not META_COLUMNS.issubset(columns):
-        raise PrefixTaken(_taken_message(prefix, "metadata", "its columns are not sonar-bdc's"))
+        raise PrefixTaken(_taken_message(prefix, [name], "its columns are not sonar-bdc's"))
     cur = conn.execute(queries.get_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY])
     value = _scalar(cur)
     if value is None:
-        return 0
+        return _unversioned(conn, prefix)
     try:
         return int(value)
     except ValueError:
         raise PrefixTaken(
-            _taken_message(prefix, "metadata", f"its schema_version {value!r} is not a number")
+            _taken_message(prefix, [name], f"its schema_version {value!r} is not a number")
         ) from None
 
 
-def _taken_message(prefix: Prefix, table: str, why: str) -> str:
-    """Names the clashing table and a prefix that avoids it."""
+def _unversioned(conn: psycopg.Connection, prefix: Prefix) -> int:
+    """0 for a prefix holding none of our tables; PrefixTaken naming those it holds."""
+    names = [prefix.name(table) for table in ddl.TABLES]
+    taken = [row[0] for row in conn.execute(queries.TABLES_PRESENT, [prefix.schema_name, names])]
+    if taken:
+        raise PrefixTaken(_taken_message(prefix, taken, "no sonar-bdc schema version is recorded"))
+    return 0
+
+
+def _taken_message(prefix: Prefix, tables: list[str], why: str) -> str:
+    """Names the clashing tables (already prefixed) and a prefix that avoids them."""
+    names = ", ".join(f"{prefix.schema_name}.{name}" for name in tables)
     return (
-        f"table {prefix.schema_name}.{prefix.name(table)} was not created by sonar-bdc ({why}): "
-        f"another application uses this name; choose another -p/--prefix, e.g. "
-        f"-p {prefix.schema_name}.sonar_bdc_"
+        f"{'table' if len(tables) == 1 else 'tables'} {names} "
+        f"{'was' if len(tables) == 1 else 'were'} not created by sonar-bdc ({why}): "
+        f"another application uses {'this name' if len(tables) == 1 else 'these names'}; "
+        f"choose another -p/--prefix, e.g. -p {prefix.schema_name}.sonar_bdc_"
     )
 
 

@@ -24,6 +24,12 @@ TABLE_COLUMNS = sql.SQL(
     " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))"
     " AND attnum > 0 AND NOT attisdropped"
 )
+TABLES_PRESENT = sql.SQL(
+    "SELECT c.relname FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = %s AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+    " ORDER BY c.relname"
+)
 POSTGIS_INSTALLED = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis')")
 POSTGIS_AVAILABLE = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')"

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+import psycopg
 from psycopg import pq
 from psycopg.types.json import Jsonb
 
@@ -21,12 +22,15 @@ from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_repo
 from sonar_bdc.store.session import Session
 from sonar_bdc.store.writer import Writer
 
+CANCEL_TIMEOUT = 5.0  # seconds to wait for the server to stop an interrupted command
+
 
 class Store:
     """One connection to PostGIS, the tables under one prefix, and the write path."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, conninfo: Mapping[str, Any] | None = None) -> None:
         self._session = session
+        self._conninfo = conninfo  # for a connection aside, when the session's is stuck
 
     @classmethod
     def connect(
@@ -51,7 +55,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        return cls(session)
+        return cls(session, conninfo)
 
     @property
     def prefix(self) -> Prefix:
@@ -119,12 +123,35 @@ class Store:
         """
         if run_id is None:
             return
+        params = {**counts, "id": run_id, "outcome": outcome}
+        if self._mid_command():
+            self._finish_aside(params)
+            return
         if outcome in ("error", "interrupted") or self._in_error():
             self._session.rollback(quiet=True)
         with translated("recording the end of the import"):
-            params = {**counts, "id": run_id, "outcome": outcome}
             self._session.conn.execute(runs.finish_run_sql(self.prefix), params)
             self._session.commit()
+
+    def _mid_command(self) -> bool:
+        """An interrupt that landed inside psycopg can leave a command running (ACTIVE)
+        or the connection unusable (UNKNOWN): it takes no other command."""
+        status = self._session.conn.info.transaction_status
+        return status in (pq.TransactionStatus.ACTIVE, pq.TransactionStatus.UNKNOWN)
+
+    def _finish_aside(self, params: Mapping[str, Any]) -> None:
+        """Stop the session's unfinished command and close the session (its open
+        transaction is rolled back, its locks released), then record the end on a
+        short connection of its own."""
+        with contextlib.suppress(psycopg.Error):
+            self._session.conn.cancel_safe(timeout=CANCEL_TIMEOUT)
+        self._session.conn.close()
+        if self._conninfo is None:
+            raise StoreError("recording the end of the import failed: no connection settings")
+        aside = connect(self._conninfo, "sonar-bdc")
+        with contextlib.closing(aside), translated("recording the end of the import"):
+            aside.execute(runs.finish_run_sql(self.prefix), params)
+            aside.commit()
 
     def write_report(self, rows: Iterable[ReportRow], seen_at: datetime) -> ReportWriteResult:
         """Upsert the report fields and ``last_seen_at``; detail fields are left alone."""
