@@ -439,7 +439,7 @@ def test_a_run_that_limit_cut_short_does_not_stand_for_a_complete_import(
     assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
     ctrl_c_after(monkeypatch, 10)
     assert run_import(settings_for(sim, db, schema, force=True), show_progress=False).interrupted
-    monkeypatch.setattr(fetching, "_ctrl_c_as_flag", REAL_CTRL_C)
+    monkeypatch.setattr(fetching, "stop_signals_as_flag", REAL_CTRL_C)
     limited = run_import(settings_for(sim, db, schema, force=True, limit=0), show_progress=False)
     assert limited.exit_code == 0 and limited.left_for_later > 0
     assert runs(pg_conn, schema)[-1][5] == ["report", "catalogs"]  # not detail or inventory
@@ -467,3 +467,19 @@ def test_the_run_record_counts_only_accounts_newly_marked_deleted(
     assert status(schema, "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["last_import"]["detail"]["deleted"] == 0
+
+
+def test_status_and_filing_name_another_applications_table(pg_schema, pg_conn, env, capsys) -> None:
+    _, schema = pg_schema
+    pg_conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    pg_conn.execute(
+        sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, foo text)").format(
+            sql.Identifier(schema, "customers")
+        )
+    )
+    assert status(schema) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{schema}.customers" in err[0], err
+    assert subscription(schema) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{schema}.customers" in err[0], err

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
 from sonar_bdc.store.db import connect, translated
-from sonar_bdc.store.migrate import ensure_postgis
+from sonar_bdc.store.migrate import ensure_postgis, schema_version
 from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
 
 TRACTS = "tracts"
@@ -260,6 +260,7 @@ class FilingDb:
             raise
 
     def _require_import(self) -> None:
+        schema_version(self.conn, self.prefix)  # another application's tables: PrefixTaken
         missing = [t for t in IMPORTED_TABLES if not self._exists(t)]
         if missing:
             raise StoreUnavailable(

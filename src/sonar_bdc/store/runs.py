@@ -175,8 +175,9 @@ def lock_halves(key: int) -> tuple[int, int]:
 def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime) -> ImportState:
     """The import's state in the caller's transaction; never writes."""
     lock_held = bool(_scalar(conn, LOCK_HELD, lock_halves(prefix.lock_key())))
+    version = schema_version(conn, prefix)  # another application's tables: PrefixTaken
     has_tables = _exists(conn, prefix, "customers")
-    recorded = has_tables and _exists(conn, prefix, RUNS) and schema_version(conn, prefix) >= 3
+    recorded = has_tables and version >= 3 and _exists(conn, prefix, RUNS)
     runs = {part: _last_run(conn, prefix, part) if recorded else None for part in PARTS}
     counts = _counts(conn, prefix, stale_cutoff) if has_tables else {}
     tracts = _scalar(conn, count_sql(prefix, "tracts")) if _exists(conn, prefix, "tracts") else 0
