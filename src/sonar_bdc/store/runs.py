@@ -97,10 +97,11 @@ def start_run_sql(prefix: Prefix) -> sql.Composed:
 
 
 def finish_run_sql(prefix: Prefix) -> sql.Composed:
-    """Parameters by name: id, parts (those it covered for every customer), outcome,
+    """Parameters by name: id, parts (those it covered for every customer; NULL keeps
+    those it set out to refresh), outcome,
     listed, new, updated, failed, deleted (newly marked), failed_ids, message."""
     return sql.SQL(
-        "UPDATE {} SET finished_at = clock_timestamp(), parts = %(parts)s,"
+        "UPDATE {} SET finished_at = clock_timestamp(), parts = coalesce(%(parts)s, parts),"
         " outcome = %(outcome)s,"
         " listed = %(listed)s, new = %(new)s, updated = %(updated)s, failed = %(failed)s,"
         " deleted = %(deleted)s, failed_ids = %(failed_ids)s, message = %(message)s"

@@ -119,11 +119,12 @@ class Store:
         """Record how the run ended, after its last commit. A run that failed or was
         interrupted rolls back first: a half-written batch is never committed here.
 
-        ``counts``: listed, new, updated, failed, deleted, failed_ids, message.
+        ``counts``: listed, new, updated, failed, deleted, failed_ids, message, and
+        optionally parts (those the run covered for every customer).
         """
         if run_id is None:
             return
-        params = {**counts, "id": run_id, "outcome": outcome}
+        params = {"parts": None, **counts, "id": run_id, "outcome": outcome}
         if self._mid_command():
             self._finish_aside(params)
             return
