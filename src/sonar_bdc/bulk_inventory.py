@@ -20,7 +20,6 @@ one per customer. The first page's ``total_pages`` decides which path is cheaper
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -32,6 +31,7 @@ from .errors import SonarDataError, SonarError
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
 from .sonar.client import ItemsPage
+from .sonar.pagination import split_page
 from .store import Store
 
 log = logging.getLogger("sonar_bdc.importer")
@@ -51,6 +51,7 @@ class Listing:
     items: int  # (account, item) pairs staged
     cleaned: int  # text values cleaned
     ask: frozenset[int]  # customers the listing would take a stored item from
+    incomplete: frozenset[int] = frozenset()  # customers with an item lacking its MAC field
 
 
 def list_inventory(
@@ -93,8 +94,8 @@ def _list_once(
     window: int,
 ) -> Listing | None:
     """One listing into the store; None when asking per customer is cheaper."""
-    first = client.inventory_items_page(1, catalog)
-    total_pages = first.total_pages
+    first = client.inventory_items_body(1)
+    total_pages = split_page(first, "inventory/items", 1)[1]
     if total_pages is None or total_pages >= customers:
         log.info("inventory: one request per customer (%d customers)", customers)
         return None
@@ -102,20 +103,35 @@ def _list_once(
         "inventory: listing all items (%d pages) instead of %d per-customer requests",
         total_pages, customers,
     )  # fmt: skip
+
+    def read(page: int) -> ItemsPage:  # in a worker: it may fetch models' field lists
+        body = first if page == 1 else client.inventory_items_body(page)
+        return client.items_page(body, page, catalog)
+
     # At most ``window`` pages are fetched ahead of the one being stored.
-    rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
-                    range(2, total_pages + 1), window)  # fmt: skip
+    pages = in_order(pool, read, range(1, total_pages + 1), window)
+    incomplete: set[int] = set()
     try:
-        items, cleaned = store.stage_listing(checked(itertools.chain([first], rest)))
+        items, cleaned = store.stage_listing(checked(_noting(pages, catalog, incomplete)))
     finally:
-        rest.close()  # a listing given up cancels the pages it still had coming
+        pages.close()  # a listing given up cancels the pages it still had coming
     ask = frozenset(store.listing_would_drop())
     if ask:
         log.info(
             "inventory: the listing lacks items that %d customers have; those refreshed "
             "now are asked one by one", len(ask),
         )  # fmt: skip
-    return Listing(items, cleaned, ask)
+    return Listing(items, cleaned, ask, frozenset(incomplete))
+
+
+def _noting(
+    pages: Iterable[ItemsPage], catalog: InventoryCatalog, incomplete: set[int]
+) -> Iterator[ItemsPage]:
+    """``pages``, adding to ``incomplete`` the customers with an item whose model's
+    field list could not be fetched (its MAC address is missing)."""
+    for page in pages:
+        incomplete.update(a for a, item in page.assigned if catalog.lacks_fields((item,)))
+        yield page
 
 
 def in_order(

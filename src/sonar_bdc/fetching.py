@@ -73,6 +73,7 @@ class Fetched:
     inventory: CustomerInventory | None = None
     deleted: bool = False
     listed: bool = False  # the inventory is in the store's listing
+    complete: bool = True  # False: an item lacks its MAC (its model's fields did not come)
 
 
 @dataclass
@@ -91,10 +92,16 @@ class Fetcher:
             inventory = self._inventory(job) if job.inventory and not listed else None
         except SonarNotFound:
             return Fetched(job.customer_id, deleted=True)
-        return Fetched(job.customer_id, detail, inventory, listed=listed)
+        return Fetched(job.customer_id, detail, inventory, listed=listed,
+                       complete=self._complete(job.customer_id, inventory))  # fmt: skip
 
     def _listed(self, customer_id: int) -> bool:
         return self.listing is not None and customer_id not in self.listing.ask
+
+    def _complete(self, customer_id: int, inventory: CustomerInventory | None) -> bool:
+        if inventory is not None and self.inv_catalog is not None:
+            return not self.inv_catalog.lacks_fields(inventory.items)
+        return self.listing is None or customer_id not in self.listing.incomplete
 
     def _inventory(self, job: Job) -> CustomerInventory | None:
         if self.inv_catalog is None:
@@ -213,10 +220,12 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
         summary.fetched += 1
         if fetched.detail is not None:
             writer.add_detail(fetched.detail, now)
+        # An incomplete inventory is written but stays stale: the next run asks again.
+        stamp = now if fetched.complete else None
         if fetched.inventory is not None:
-            writer.add_inventory(fetched.inventory, now)
+            writer.add_inventory(fetched.inventory, stamp)
         elif fetched.listed:
-            writer.add_listed_inventory(customer_id, now)
+            writer.add_listed_inventory(customer_id, stamp)
 
 
 def _report_outcomes(summary: Summary) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 from .fetching import Fetcher, Plan, fetch_and_write
 from .settings import Settings
-from .sonar import SonarClient, SonarConfig
+from .sonar import InventoryCatalog, SonarClient, SonarConfig
+from .sonar.model_fields import ModelFields
 from .store import ReportWriteResult, Store, parse_prefix
 from .summary import Summary
 
@@ -105,17 +106,18 @@ def _run(
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="fetch") as pool:
         # Catalogs travel while the report is fetched, parsed and written.
         catalogs = pool.submit(client.catalogs)
-        inv_catalog = pool.submit(client.inventory_catalog) if want_inventory else None
         written = _import_report(client, store, summary, seen_at)
         with summary.db_clock:
             store.write_catalogs(catalogs.result())
             store.set_meta(META_CATALOGS, seen_at.isoformat())
         plan = _plan_refresh(settings, store, summary, seen_at, want_detail, want_inventory)
+        inv_catalog = _inventory_catalog(settings, store, client, summary, seen_at, plan)
         changed = fetch_and_write(
-            Fetcher(client, inv_catalog.result() if inv_catalog else None),
-            store, pool, plan, summary, window=settings.workers * 4, show=show,
-            known=written.new_ids,
+            Fetcher(client, inv_catalog), store, pool, plan, summary,
+            window=settings.workers * 4, show=show, known=written.new_ids,
         )  # fmt: skip
+        if inv_catalog is not None:
+            _remember_models(store, inv_catalog, summary, seen_at)
     summary.new = len(written.new_ids)
     summary.updated = len((written.updated_ids | changed) - written.new_ids)
     summary.unchanged = summary.listed - summary.new - summary.updated
@@ -126,6 +128,43 @@ def _run(
                 store.set_meta(META_DETAIL, done_at)
             if want_inventory:
                 store.set_meta(META_INVENTORY, done_at)
+
+
+def _inventory_catalog(
+    settings: Settings,
+    store: Store,
+    client: SonarClient,
+    summary: Summary,
+    seen_at: datetime,
+    plan: Plan,
+) -> InventoryCatalog | None:
+    """The inventory catalog, only when some customer's inventory is to be refreshed.
+
+    Models whose MAC fields a run within ``--days`` stored are not asked again (all
+    are with ``-f``); the others are asked when an item of theirs is first met.
+    """
+    if not any(job.inventory for job in plan):
+        return None
+    since = None if settings.force else seen_at - timedelta(days=settings.days)
+    with summary.db_clock:
+        known = store.known_mac_fields(since) if since is not None else {}
+    return client.inventory_catalog(known)
+
+
+def _remember_models(
+    store: Store, catalog: InventoryCatalog, summary: Summary, seen_at: datetime
+) -> None:
+    """Store the MAC fields this run fetched; models that failed are asked next run."""
+    fields = catalog.mac_fields
+    if not isinstance(fields, ModelFields) or not fields.fetched:
+        return
+    rows = []
+    for model_id, mac_ids in fields.fetched.items():
+        model = catalog.models[model_id]
+        rows.append((model_id, model.name, model.manufacturer_id, mac_ids))
+    with summary.db_clock:
+        store.write_models(rows, seen_at)
+    log.info("inventory: fetched and stored the field lists of %d models", len(rows))
 
 
 def _import_report(

@@ -164,7 +164,24 @@ def v2(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2}
+def v4(prefix: Prefix) -> list[sql.Composed]:
+    """Inventory models and their MAC fields, so a run asks only for models it has not seen."""
+    return [
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {inventory_models} ("
+            " id bigint PRIMARY KEY, name text, manufacturer_id bigint,"
+            " mac_field_ids bigint[] NOT NULL, fields_fetched_at timestamptz NOT NULL)",
+            prefix,
+            inventory_models="inventory_models",
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {
+    1: v1,
+    2: v2,
+    3: v4,  # renumbered on merge: v4 follows H1's v3 (import_runs, filing_runs)
+}
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -185,6 +202,7 @@ def derived_names(prefix: Prefix) -> list[str]:
         "customer_inventory",
         "account_statuses",
         "account_types",
+        "inventory_models",
     ]
     indexes = ["customers_geom_idx", "customer_inventory_item_idx"]
     pkeys = [f"{table}_pkey" for table in tables]

@@ -12,7 +12,7 @@ from psycopg import pq
 
 from sonar_bdc.errors import ConfigError, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
-from sonar_bdc.store import listing, migrate, queries
+from sonar_bdc.store import listing, migrate, models, queries
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix
@@ -98,6 +98,22 @@ class Store:
     def write_catalogs(self, catalogs: Catalogs) -> None:
         """Upsert groups, account statuses and account types (nothing is deleted)."""
         write_catalogs(self._session, catalogs)
+
+    def known_mac_fields(self, since: datetime) -> dict[int, frozenset[int]]:
+        """Each inventory model's MAC field ids as stored by a run at ``since`` or later."""
+        with translated("reading the inventory models"):
+            known = models.known_mac_fields(self._session, since)
+        self._end_read()
+        return known
+
+    def write_models(self, rows: Iterable[models.ModelRow], fetched_at: datetime) -> None:
+        """Store (id, name, manufacturer id, MAC field ids) of models fetched at ``fetched_at``."""
+        try:
+            with translated("saving the inventory models"):
+                models.write_models(self._session, rows, fetched_at)
+        except BaseException:
+            self._session.rollback(quiet=True)
+            raise
 
     def stale_customer_ids(
         self, part: str, seen_at: datetime, older_than: datetime | None, limit: int | None
