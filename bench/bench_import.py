@@ -30,7 +30,7 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
-BENCH_DB = "sonar_bdc_bench"
+BENCH_DB = os.environ.get("BENCH_DB", "sonar_bdc_bench")  # one per concurrent bench
 
 
 @dataclasses.dataclass(frozen=True)
