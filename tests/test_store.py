@@ -25,6 +25,7 @@ TABLES = {
     "customer_inventory",
     "account_statuses",
     "account_types",
+    "inventory_models",
 }
 
 
