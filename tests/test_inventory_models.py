@@ -102,25 +102,25 @@ def test_runs_refreshing_no_inventory_ask_no_inventory_catalog(
     assert kinds.get("inventory_catalog", 0) == kinds.get("model_fields", 0) == 0, kinds
 
 
+@pytest.mark.parametrize("stale", [1, 40], ids=["per customer", "listing"])
 def test_stale_customers_ask_only_for_their_models_stored_past_days(
-    sim, pg_schema, pg_conn
+    sim, pg_schema, pg_conn, stale, caplog
 ) -> None:
     db, schema = pg_schema
     run_import(settings_for(sim, db, schema), show_progress=False)
-    owner = next(a for a in sim.dataset.accounts.values() if not a.deleted and len(a.item_ids) > 1)
+    owners = [a.id for a in sim.dataset.accounts.values() if not a.deleted and a.item_ids]
+    owners = owners[:stale]
     execute(pg_conn, schema, "UPDATE {s}.inventory_models SET"
             " fields_fetched_at = fields_fetched_at - interval '30 days' RETURNING id")  # fmt: skip
-    pg_conn.execute(
-        sql.SQL(
-            "UPDATE {}.customers SET inventory_updated_at = inventory_updated_at"
-            " - interval '30 days' WHERE id = %s"
-        ).format(sql.Identifier(schema)),
-        [owner.id],
-    )
+    execute(pg_conn, schema, "UPDATE {s}.customers SET inventory_updated_at ="
+            " inventory_updated_at - interval '30 days' WHERE id = ANY(%s) RETURNING id",
+            (owners,))  # fmt: skip
     before = dict(sim.requests_by_kind)
-    summary = run_import(settings_for(sim, db, schema, days=7), show_progress=False)
-    assert summary.exit_code == 0 and summary.fetched == 1
-    assert delta(sim, before)["model_fields"] == len(used_models(sim.dataset, [owner.id]))
+    with caplog.at_level(logging.INFO, logger="sonar_bdc.importer"):
+        summary = run_import(settings_for(sim, db, schema, days=7), show_progress=False)
+    assert summary.exit_code == 0 and summary.fetched == stale
+    assert ("listing all items" in caplog.text) == (stale > 1)
+    assert delta(sim, before)["model_fields"] == len(used_models(sim.dataset, owners))
     check_exact(pg_conn, schema, sim)
 
 

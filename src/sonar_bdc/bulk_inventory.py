@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -58,12 +58,12 @@ def list_inventory(
     client: SonarClient,
     store: Store,
     catalog: InventoryCatalog,
-    customers: int,
+    customers: Collection[int],
     pool: ThreadPoolExecutor,
     window: int,
 ) -> Listing | None:
     """List all items into the store (``Store.stage_listing``) when that is cheaper
-    than ``customers`` requests.
+    than one request for each of ``customers`` (only their items' models are resolved).
 
     None means "use one request per customer": fewer customers than item pages, an
     instance without a usable page count, a page that could not be read, or items
@@ -89,24 +89,24 @@ def _list_once(
     client: SonarClient,
     store: Store,
     catalog: InventoryCatalog,
-    customers: int,
+    customers: Collection[int],
     pool: ThreadPoolExecutor,
     window: int,
 ) -> Listing | None:
     """One listing into the store; None when asking per customer is cheaper."""
     first = client.inventory_items_body(1)
     total_pages = split_page(first, "inventory/items", 1)[1]
-    if total_pages is None or total_pages >= customers:
-        log.info("inventory: one request per customer (%d customers)", customers)
+    if total_pages is None or total_pages >= len(customers):
+        log.info("inventory: one request per customer (%d customers)", len(customers))
         return None
     log.info(
         "inventory: listing all items (%d pages) instead of %d per-customer requests",
-        total_pages, customers,
+        total_pages, len(customers),
     )  # fmt: skip
 
     def read(page: int) -> ItemsPage:  # in a worker: it may fetch models' field lists
         body = first if page == 1 else client.inventory_items_body(page)
-        return client.items_page(body, page, catalog)
+        return client.items_page(body, page, catalog, customers)
 
     # At most ``window`` pages are fetched ahead of the one being stored.
     pages = in_order(pool, read, range(1, total_pages + 1), window)

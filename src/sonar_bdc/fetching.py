@@ -21,6 +21,7 @@ from typing import overload
 
 from .bulk_inventory import Listing, list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
+from .idset import IdSet
 from .progress import make_progress
 from .records import CustomerDetail, CustomerInventory
 from .sonar import InventoryCatalog, SonarClient
@@ -128,8 +129,8 @@ def fetch_and_write(
     """
     if not plan:
         return set()
-    inventory_jobs = sum(1 for job in plan if job.inventory)
-    if fetcher.inv_catalog is not None and inventory_jobs:
+    inventory_jobs = IdSet(job.customer_id for job in plan if job.inventory)
+    if fetcher.inv_catalog is not None and len(inventory_jobs):  # len() sorts it, once
         fetcher.listing = list_inventory(
             fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window
         )

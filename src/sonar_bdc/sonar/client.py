@@ -8,7 +8,7 @@ share one client, one connection pool, one session and one rate limiter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -135,12 +135,15 @@ class SonarClient(ClientBase):
         """One page of ``/inventory/items`` as Sonar sent it."""
         return self._api("inventory/items", {"page": page, "limit": PAGE_LIMIT})
 
-    def items_page(self, body: Any, page: int, catalog: InventoryCatalog) -> ItemsPage:
-        """``inventory_items_body`` read with ``catalog`` (which may fetch field lists)."""
+    def items_page(
+        self, body: Any, page: int, catalog: InventoryCatalog, wanted: Container[int] | None = None
+    ) -> ItemsPage:
+        """``inventory_items_body`` read with ``catalog``, which fetches the field lists of
+        the models of the items on ``wanted`` accounts (all accounts: None) it lacks."""
         data, total_pages = split_page(body, "inventory/items", page)
         on_accounts = [(account_id, raw) for raw in data
                        if (account_id := account_assignee(raw)) is not None]  # fmt: skip
-        catalog.resolve(raw for _, raw in on_accounts)
+        catalog.resolve(raw for a, raw in on_accounts if wanted is None or a in wanted)
         assigned = []
         for account_id, raw in on_accounts:
             item = catalog.item(raw)
