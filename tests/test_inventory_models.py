@@ -91,6 +91,26 @@ def test_only_used_models_are_asked_once_and_a_rerun_with_nothing_stale_asks_no_
     check_exact(pg_conn, schema, sim)
 
 
+def test_the_catalog_is_sent_for_with_the_report_only_when_inventory_is_likely_stale(
+    sim, pg_schema, pg_conn
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sonar_bdc.store import Store
+
+    db, schema = pg_schema
+    cutoff = datetime.now(timezone.utc) - timedelta(days=7)
+    with Store.connect(db, f"{schema}.") as store:
+        store.ensure_schema()
+        assert store.inventory_likely_stale(cutoff)  # a first import
+        run_import(settings_for(sim, db, schema), show_progress=False)
+        assert not store.inventory_likely_stale(cutoff)
+        owner = next(a.id for a in sim.dataset.accounts.values() if not a.deleted)
+        execute(pg_conn, schema, "UPDATE {s}.customers SET inventory_updated_at = NULL"
+                " WHERE id = %s RETURNING id", (owner,))  # fmt: skip
+        assert store.inventory_likely_stale(cutoff)
+
+
 @pytest.mark.parametrize("option", [{"customers_only": True}, {"limit": 0}])
 def test_runs_refreshing_no_inventory_ask_no_inventory_catalog(
     sim, pg_schema, pg_conn, option

@@ -31,6 +31,23 @@ def upsert_sql(prefix: Prefix) -> sql.Composed:
     ).format(prefix.table("inventory_models"))
 
 
+def inventory_likely_stale_sql(prefix: Prefix) -> sql.Composed:
+    """Parameters: cutoff. No customers yet, or one the last report listed whose
+    inventory is older than ``cutoff`` or was never fetched (as ``stale_ids_sql``)."""
+    return sql.SQL(
+        "WITH last AS (SELECT max(last_seen_at) AS seen FROM {c})"
+        " SELECT (SELECT seen FROM last) IS NULL OR EXISTS (SELECT 1 FROM {c} cur, last"
+        " WHERE cur.last_seen_at = last.seen"
+        " AND (cur.inventory_updated_at IS NULL OR cur.inventory_updated_at < %(cutoff)s)"
+        " AND (cur.deleted_at IS NULL OR cur.deleted_at < %(cutoff)s))"
+    ).format(c=prefix.table("customers"))
+
+
+def inventory_likely_stale(session: Session, cutoff: datetime) -> bool:
+    row = session.conn.execute(inventory_likely_stale_sql(session.prefix), {"cutoff": cutoff})
+    return bool(row.fetchone()[0])  # type: ignore[index]
+
+
 def known_mac_fields(session: Session, since: datetime) -> dict[int, frozenset[int]]:
     cur = session.conn.execute(known_sql(session.prefix), {"since": since})
     return {model_id: frozenset(ids) for model_id, ids in cur.fetchall()}

@@ -99,6 +99,13 @@ class Store:
         """Upsert groups, account statuses and account types (nothing is deleted)."""
         write_catalogs(self._session, catalogs)
 
+    def inventory_likely_stale(self, older_than: datetime) -> bool:
+        """Before the report: will this run likely refresh some customer's inventory?"""
+        with translated("looking for stale inventory"):
+            likely = models.inventory_likely_stale(self._session, older_than)
+        self._end_read()
+        return likely
+
     def known_mac_fields(self, since: datetime) -> dict[int, frozenset[int]]:
         """Each inventory model's MAC field ids as stored by a run at ``since`` or later."""
         with translated("reading the inventory models"):
