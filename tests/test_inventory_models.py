@@ -136,6 +136,7 @@ def test_stale_customers_ask_only_for_their_models_stored_past_days(
             " inventory_updated_at - interval '30 days' WHERE id = ANY(%s) RETURNING id",
             (owners,))  # fmt: skip
     before = dict(sim.requests_by_kind)
+    caplog.clear()  # the first run's lines too, when an earlier test left INFO on
     with caplog.at_level(logging.INFO, logger="sonar_bdc.importer"):
         summary = run_import(settings_for(sim, db, schema, days=7), show_progress=False)
     assert summary.exit_code == 0 and summary.fetched == stale
