@@ -30,7 +30,7 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
-BENCH_DB = "sonar_bdc_bench"
+BENCH_DB = os.environ.get("BENCH_DB", "sonar_bdc_bench")  # one per concurrent bench
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Scenario:
     stale_share: float | None = None  # incremental: make this share of customers stale
     max_accounts: int | None = None  # rate-limited runs are slow: cap them
     api: str = "v1"
+    models: int = 10  # inventory models in Sonar's catalog (10: the fixed ones)
 
 
 SCENARIOS = {
@@ -49,6 +50,15 @@ SCENARIOS = {
     "full32": Scenario("full import, 32 workers", 32),
     "limit20": Scenario("full import, 32 workers, 20 req/s", 32, 20.0, max_accounts=2000),
     "fresh": Scenario("incremental, nothing stale", 10, fresh_schema=False, stale_share=0.0),
+    # A live catalog: every radio, router and ONT model an ISP ever stocked.
+    "full10m": Scenario("full import, 10 workers, 300 models", 10, models=300),
+    "freshm": Scenario(
+        "incremental, nothing stale, 300 models",
+        10,
+        fresh_schema=False,
+        stale_share=0.0,
+        models=300,
+    ),
     "stale10": Scenario("incremental, 10% stale", 10, fresh_schema=False, stale_share=0.1),
     # v2 (GraphQL) under Sonar's 400/min limit, which the importer applies by default.
     "v2": Scenario("v2 full import, 10 workers, 400/min", 10, 400 / 60, api="v2"),
@@ -61,8 +71,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_simulator(accounts: int, latency: float, rate_limit: float | None, api: str) -> tuple:
+def start_simulator(accounts: int, latency: float, sc: Scenario) -> tuple:
     port = free_port()
+    rate_limit, api = sc.rate_limit, sc.api
     cmd = [
         str(ROOT / ".venv/bin/sonar-bdc"),
         "simulate",
@@ -74,6 +85,8 @@ def start_simulator(accounts: int, latency: float, rate_limit: float | None, api
         str(latency),
         "--api",
         api,
+        "--models",
+        str(sc.models),
     ]
     if rate_limit:
         cmd += ["--rate-limit", str(rate_limit)]
@@ -209,7 +222,7 @@ def main() -> None:
     for key in args.scenarios.split(","):
         sc = SCENARIOS[key]
         accounts = min(args.accounts, sc.max_accounts or args.accounts)
-        sim, port = start_simulator(accounts, args.latency, sc.rate_limit, sc.api)
+        sim, port = start_simulator(accounts, args.latency, sc)
         try:
             schema = f"bench_{accounts}" if not sc.rate_limit else f"bench_{key}_{accounts}"
             if not sc.fresh_schema:

@@ -27,6 +27,7 @@ TABLES = {
     "account_types",
     "import_runs",
     "filing_runs",
+    "inventory_models",
 }
 
 

@@ -20,10 +20,9 @@ one per customer. The first page's ``total_pages`` decides which path is cheaper
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -33,6 +32,7 @@ from .progress import counted, make_progress
 from .records import InventoryItem
 from .sonar import InventoryCatalog, SonarClient
 from .sonar.client import ItemsPage
+from .sonar.pagination import split_page
 from .store import Store
 from .summary import plural
 
@@ -53,19 +53,21 @@ class Listing:
     items: int  # (account, item) pairs staged
     cleaned: int  # text values cleaned
     ask: frozenset[int]  # customers the listing would take a stored item from
+    incomplete: frozenset[int] = frozenset()  # customers with an item lacking its MAC field
 
 
 def list_inventory(
     client: SonarClient,
     store: Store,
     catalog: InventoryCatalog,
-    customers: int,
+    customers: Collection[int],
     pool: ThreadPoolExecutor,
     window: int,
     show: bool = False,
 ) -> Listing | None:
     """List all items into the store (``Store.stage_listing``) when that is cheaper
-    than ``customers`` requests; ``show``: progress by pages.
+    than one request for each of ``customers`` (only their items' models are resolved);
+    ``show``: progress by pages.
 
     None means "use one request per customer": fewer customers than item pages, an
     instance without a usable page count, a page that could not be read, or items
@@ -91,30 +93,35 @@ def _list_once(
     client: SonarClient,
     store: Store,
     catalog: InventoryCatalog,
-    customers: int,
+    customers: Collection[int],
     pool: ThreadPoolExecutor,
     window: int,
     show: bool,
 ) -> Listing | None:
     """One listing into the store; None when asking per customer is cheaper."""
-    first = client.inventory_items_page(1, catalog)
-    total_pages = first.total_pages
-    if total_pages is None or total_pages >= customers:
-        log.info("inventory: one request per customer (%s)", plural(customers, "customer"))
+    first = client.inventory_items_body(1)
+    total_pages = split_page(first, "inventory/items", 1)[1]
+    if total_pages is None or total_pages >= len(customers):
+        log.info("inventory: one request per customer (%s)", plural(len(customers), "customer"))
         return None
     log.info(
         "inventory: listing all items (%s) instead of %s",
-        plural(total_pages, "page"), plural(customers, "per-customer request"),
+        plural(total_pages, "page"), plural(len(customers), "per-customer request"),
     )  # fmt: skip
+
+    def read(page: int) -> ItemsPage:  # in a worker: it may fetch models' field lists
+        body = first if page == 1 else client.inventory_items_body(page)
+        return client.items_page(body, page, catalog, customers)
+
     # At most ``window`` pages are fetched ahead of the one being stored.
-    rest = in_order(pool, lambda page: client.inventory_items_page(page, catalog),
-                    range(2, total_pages + 1), window)  # fmt: skip
+    pages = in_order(pool, read, range(1, total_pages + 1), window)
     bar = make_progress(total_pages, "inventory pages", "page", enabled=show)
+    incomplete: set[int] = set()
     try:
-        pages = counted(checked(itertools.chain([first], rest)), bar, every=1)
-        items, cleaned = store.stage_listing(pages)
+        noted = counted(checked(_noting(pages, catalog, incomplete)), bar, every=1)
+        items, cleaned = store.stage_listing(noted)
     finally:
-        rest.close()  # a listing given up cancels the pages it still had coming
+        pages.close()  # a listing given up cancels the pages it still had coming
         bar.close()
     ask = frozenset(store.listing_would_drop())
     if ask:
@@ -122,7 +129,17 @@ def _list_once(
             "inventory: the listing lacks items that %s; those refreshed now are asked "
             "one by one", plural(len(ask), "customer has", "customers have"),
         )  # fmt: skip
-    return Listing(items, cleaned, ask)
+    return Listing(items, cleaned, ask, frozenset(incomplete))
+
+
+def _noting(
+    pages: Iterable[ItemsPage], catalog: InventoryCatalog, incomplete: set[int]
+) -> Iterator[ItemsPage]:
+    """``pages``, adding to ``incomplete`` the customers with an item whose model's
+    field list could not be fetched (its MAC address is missing)."""
+    for page in pages:
+        incomplete.update(a for a, item in page.assigned if catalog.lacks_fields((item,)))
+        yield page
 
 
 def in_order(

@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounts", type=int, default=1000, help="number of accounts (1000)")
+    p.add_argument("--models", type=int, default=300, help="inventory models (300; at least 10)")
     p.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
     p.add_argument("--layout", choices=("A", "B"), default="A", help="report layout (A)")
     p.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")

@@ -121,7 +121,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         truncate_rate=args.truncate_rate,
         session_expiry_every=args.session_expiry,
     )
-    dataset = generate(accounts=args.accounts, seed=args.seed)
+    dataset = generate(accounts=args.accounts, seed=args.seed, models=args.models)
     if args.api == "v2":
         from .simulator.v2 import serve_v2
 

@@ -18,6 +18,7 @@ from typing import overload
 
 from .bulk_inventory import Listing, list_inventory
 from .errors import SonarAuthError, SonarBdcError, SonarNotFound
+from .idset import IdSet
 from .progress import make_progress
 from .records import CustomerDetail, CustomerInventory
 from .sonar import InventoryCatalog, SonarClient
@@ -71,6 +72,7 @@ class Fetched:
     inventory: CustomerInventory | None = None
     deleted: bool = False
     listed: bool = False  # the inventory is in the store's listing
+    complete: bool = True  # False: an item lacks its MAC (its model's fields did not come)
 
 
 @dataclass
@@ -89,10 +91,16 @@ class Fetcher:
             inventory = self._inventory(job) if job.inventory and not listed else None
         except SonarNotFound:
             return Fetched(job.customer_id, deleted=True)
-        return Fetched(job.customer_id, detail, inventory, listed=listed)
+        return Fetched(job.customer_id, detail, inventory, listed=listed,
+                       complete=self._complete(job.customer_id, inventory))  # fmt: skip
 
     def _listed(self, customer_id: int) -> bool:
         return self.listing is not None and customer_id not in self.listing.ask
+
+    def _complete(self, customer_id: int, inventory: CustomerInventory | None) -> bool:
+        if inventory is not None and self.inv_catalog is not None:
+            return not self.inv_catalog.lacks_fields(inventory.items)
+        return self.listing is None or customer_id not in self.listing.incomplete
 
     def _inventory(self, job: Job) -> CustomerInventory | None:
         if self.inv_catalog is None:
@@ -119,8 +127,8 @@ def fetch_and_write(
     """
     if not plan:
         return set()
-    inventory_jobs = sum(1 for job in plan if job.inventory)
-    if fetcher.inv_catalog is not None and inventory_jobs:
+    inventory_jobs = IdSet(job.customer_id for job in plan if job.inventory)
+    if fetcher.inv_catalog is not None and len(inventory_jobs):  # len() sorts it, once
         fetcher.listing = list_inventory(
             fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window, show
         )
@@ -193,10 +201,12 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
         summary.inventories += fetched.inventory is not None or fetched.listed
         if fetched.detail is not None:
             writer.add_detail(fetched.detail, now)
+        # An incomplete inventory is written but stays stale: the next run asks again.
+        stamp = now if fetched.complete else None
         if fetched.inventory is not None:
-            writer.add_inventory(fetched.inventory, now)
+            writer.add_inventory(fetched.inventory, stamp)
         elif fetched.listed:
-            writer.add_listed_inventory(customer_id, now)
+            writer.add_listed_inventory(customer_id, stamp)
 
 
 def already_deleted(

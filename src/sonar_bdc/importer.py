@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,7 +19,8 @@ from .errors import ConfigError, SonarBdcError, StoreError
 from .fetching import Fetcher, Plan, fetch_and_write
 from .progress import counted, make_progress
 from .settings import Settings
-from .sonar import SonarClient, SonarConfig
+from .sonar import InventoryCatalog, SonarClient, SonarConfig
+from .sonar.model_fields import ModelFields
 from .store import ReportWriteResult, Store, parse_prefix
 from .store.demo import DEMO_MARK
 from .summary import Summary, plural
@@ -196,17 +197,19 @@ def _run(
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="fetch") as pool:
         # Catalogs travel while the report is fetched, parsed and written.
         catalogs = pool.submit(client.catalogs)
-        inv_catalog = pool.submit(client.inventory_catalog) if want_inventory else None
+        early = _inventory_catalog_early(settings, store, client, summary, seen_at, pool)
         written = _import_report(client, store, summary, seen_at, show)
         with summary.db_clock:
             store.write_catalogs(catalogs.result())
             store.set_meta(META_CATALOGS, seen_at.isoformat())
         plan = _plan_refresh(settings, store, summary, seen_at, want_detail, want_inventory)
+        inv_catalog = _inventory_catalog(settings, store, client, summary, seen_at, plan, early)
         changed = fetch_and_write(
-            Fetcher(client, inv_catalog.result() if inv_catalog else None),
-            store, pool, plan, summary, window=settings.workers * 4, show=show,
-            known=written.new_ids,
+            Fetcher(client, inv_catalog), store, pool, plan, summary,
+            window=settings.workers * 4, show=show, known=written.new_ids,
         )  # fmt: skip
+        if inv_catalog is not None:
+            _remember_models(store, inv_catalog, summary, seen_at)
     summary.new = len(written.new_ids)
     summary.updated = len((written.updated_ids | changed) - written.new_ids)
     summary.unchanged = summary.listed - summary.new - summary.updated
@@ -217,6 +220,74 @@ def _run(
                 store.set_meta(META_DETAIL, done_at)
             if want_inventory:
                 store.set_meta(META_INVENTORY, done_at)
+
+
+def _inventory_catalog_early(
+    settings: Settings,
+    store: Store,
+    client: SonarClient,
+    summary: Summary,
+    seen_at: datetime,
+    pool: ThreadPoolExecutor,
+) -> Future[InventoryCatalog] | None:
+    """The inventory catalog, sent for with the report when inventory will likely be
+    refreshed (a first import, ``-f``, a stale customer in the last report), so that
+    it is not waited for after the report."""
+    if settings.customers_only or settings.limit == 0:
+        return None
+    cutoff = seen_at - timedelta(days=settings.days)
+    with summary.db_clock:
+        if not settings.force and not store.inventory_likely_stale(cutoff):
+            return None
+        known = _known_mac_fields(settings, store, seen_at)
+    return pool.submit(client.inventory_catalog, known)
+
+
+def _inventory_catalog(
+    settings: Settings,
+    store: Store,
+    client: SonarClient,
+    summary: Summary,
+    seen_at: datetime,
+    plan: Plan,
+    early: Future[InventoryCatalog] | None,
+) -> InventoryCatalog | None:
+    """The inventory catalog, only when some customer's inventory is to be refreshed."""
+    if not any(job.inventory for job in plan):
+        if early is not None:
+            early.cancel()  # its answer, or its error, is not needed
+        return None
+    if early is not None:
+        return early.result()
+    with summary.db_clock:
+        known = _known_mac_fields(settings, store, seen_at)
+    return client.inventory_catalog(known)
+
+
+def _known_mac_fields(
+    settings: Settings, store: Store, seen_at: datetime
+) -> dict[int, frozenset[int]]:
+    """MAC fields stored within ``--days`` (none with ``-f``): their models are not asked
+    again; the others are asked when an item of theirs is first met."""
+    if settings.force:
+        return {}
+    return store.known_mac_fields(seen_at - timedelta(days=settings.days))
+
+
+def _remember_models(
+    store: Store, catalog: InventoryCatalog, summary: Summary, seen_at: datetime
+) -> None:
+    """Store the MAC fields this run fetched; models that failed are asked next run."""
+    fields = catalog.mac_fields
+    if not isinstance(fields, ModelFields) or not fields.fetched:
+        return
+    rows = []
+    for model_id, mac_ids in fields.fetched.items():
+        model = catalog.models[model_id]
+        rows.append((model_id, model.name, model.manufacturer_id, mac_ids))
+    with summary.db_clock:
+        store.write_models(rows, seen_at)
+    log.info("inventory: fetched and stored the field lists of %d models", len(rows))
 
 
 def _import_report(

@@ -23,7 +23,8 @@ PREFIX = "/api/v1/"
 MAX_LIMIT = 100
 INVENTORY_ROUTE = re.compile(r"accounts/(\d+)/inventory_items")
 _ACCOUNT_ROUTE = re.compile(r"accounts/(\d+)")
-_FIELDS_ROUTE = re.compile(r"inventory/models/(\d+)/fields")
+FIELDS_ROUTE = re.compile(r"inventory/models/(\d+)/fields")
+INVENTORY_CATALOG_ROUTES = frozenset({"inventory/models", "inventory/manufacturers"})
 
 Window = Callable[[int, int], list[Json]]
 
@@ -89,7 +90,9 @@ def _route(state: State, route: str, page: int, limit: int) -> Response:
         if account is None or account.deleted:
             return api_error(404, "That account does not exist")
         return json_response(200, {"data": render.api_account(account)})
-    if match := _FIELDS_ROUTE.fullmatch(route):
+    if match := FIELDS_ROUTE.fullmatch(route):
+        if state.injector.model_fails(int(match[1])):
+            return api_error(500, "Server Error")
         fields = render.model_fields(ds, int(match[1]))
         if fields is None:
             return api_error(404, "That inventory model does not exist")

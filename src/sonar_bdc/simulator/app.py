@@ -1,7 +1,7 @@
 """Request dispatch: classify, count, inject faults, route; plus the admin endpoints.
 
 Fault order per request: latency (all), rate limit (all), then for data endpoints
-(report, detail, inventory, api_list) a 5xx or a dropped connection, then the
+(report, detail and every API list) a 5xx or a dropped connection, then the
 route itself, then truncation of a 200 data body. ``/_simulator/*`` is exempt
 from everything and is not counted.
 """
@@ -31,7 +31,8 @@ from sonar_bdc.simulator.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
-DATA_KINDS = frozenset({"report", "detail", "inventory", "api_list"})
+API_KINDS = frozenset({"inventory", "inventory_catalog", "model_fields", "api_list"})
+DATA_KINDS = frozenset({"report", "detail", *API_KINDS})
 _DETAIL_PATH = re.compile(r"/accounts/(\d+)/json")
 _TOO_MANY = {"error": "Request limit of 400/min reached."}
 
@@ -62,7 +63,11 @@ def classify(path: str) -> str:
         return "detail"
     if path.startswith(api.PREFIX):
         route = path.removeprefix(api.PREFIX)
-        return "inventory" if api.INVENTORY_ROUTE.fullmatch(route) else "api_list"
+        if api.INVENTORY_ROUTE.fullmatch(route):
+            return "inventory"
+        if api.FIELDS_ROUTE.fullmatch(route):
+            return "model_fields"
+        return "inventory_catalog" if route in api.INVENTORY_CATALOG_ROUTES else "api_list"
     return "other"
 
 
@@ -110,7 +115,7 @@ class App:
         if kind in DATA_KINDS:
             status = injector.error_status()
             if status is not None:
-                api_500 = status == 500 and kind in ("inventory", "api_list")
+                api_500 = status == 500 and kind in API_KINDS
                 return api_error(500, "Server Error") if api_500 else error_page(status)
             if injector.drop():
                 return Response(0, fault="drop")
@@ -129,7 +134,7 @@ class App:
             return views.report(state, req)
         if kind == "detail":
             return views.detail(state, req, int(req.path.split("/")[2]))
-        if kind in ("inventory", "api_list"):
+        if kind in API_KINDS:
             return api.handle(state, req)
         return html_response(404, b"<html><body><h1>404 Not Found</h1></body></html>")
 

@@ -124,6 +124,40 @@ MODEL_FIELDS = {
     ],
 }
 
+DEFAULT_MODELS = len(MODELS)  # the fixed catalog: enough where the count does not matter
+FIRST_GENERATED_FIELD_ID = 1001
+# What a live catalog holds beyond the fixed models: every radio, router and ONT an
+# ISP ever stocked. Field types: those both of Sonar's APIs (and both simulators) know.
+_MODEL_KINDS = (
+    ("Radio", ("mac", "string")),
+    ("Router", ("string", "mac", "mac")),
+    ("ONT", ("string", "string", "mac", "imsi")),
+    ("Modem", ("mac", "string", "integer")),
+    ("SIM Card", ("imsi", "string")),
+    ("Bracket", ("integer",)),
+)
+
+
+def generated_models(count: int) -> tuple[tuple[ModelDef, ...], dict[int, list[FieldDef]]]:
+    """``count`` models after the fixed ones, the same for the same count (seedless)."""
+    models: list[ModelDef] = []
+    fields: dict[int, list[FieldDef]] = {}
+    field_id = FIRST_GENERATED_FIELD_ID
+    for model_id in range(len(MODELS) + 1, len(MODELS) + 1 + count):
+        kind, types = _MODEL_KINDS[model_id % len(_MODEL_KINDS)]
+        maker = MANUFACTURERS[model_id % len(MANUFACTURERS)]
+        category = 4 if kind == "Bracket" else 1 + model_id % 3
+        models.append(ModelDef(model_id, f"{maker.name} {kind} {model_id}", maker.id, category))
+        # Rotate the field order so the MAC is not always at the same place.
+        shift = model_id % len(types)
+        defs = []
+        for position, field_type in enumerate(types[shift:] + types[:shift]):
+            name = "MAC Address" if field_type == "mac" else f"{field_type.title()} {position}"
+            defs.append(FieldDef(field_id, name, field_type, position == 0, field_type == "mac"))
+            field_id += 1
+        fields[model_id] = defs
+    return tuple(models), fields
+
 
 class Place(NamedTuple):
     city: str

@@ -28,12 +28,18 @@ _LINE2 = ("#1", "Apt 4B", "Lot 17", "Suite 200", "Unit 3", "Trlr 9")
 _SOURCES: tuple[str | None, ...] = ("google", "manual", "census", "", None)
 
 
-def generate(accounts: int = 1000, seed: int = 1) -> Dataset:
-    """A dataset of ``accounts`` accounts, the same for the same (accounts, seed)."""
+def generate(accounts: int = 1000, seed: int = 1, models: int = cat.DEFAULT_MODELS) -> Dataset:
+    """A dataset of ``accounts`` accounts, the same for the same (accounts, seed, models).
+
+    ``models``: inventory models in the catalog (the fixed ones, then generated ones);
+    items are spread over all of them.
+    """
     if accounts < 0:
         raise ConfigError(f"simulator accounts must be 0 or more, got {accounts}")
+    if models < cat.DEFAULT_MODELS:
+        raise ConfigError(f"simulator models must be {cat.DEFAULT_MODELS} or more, got {models}")
     rng = random.Random(seed)
-    ds = empty_dataset(seed)
+    ds = empty_dataset(seed, models)
     account_id = FIRST_ACCOUNT_ID
     for _ in range(accounts):
         ds.accounts[account_id] = _account(rng, account_id)
@@ -42,18 +48,24 @@ def generate(accounts: int = 1000, seed: int = 1) -> Dataset:
     return ds
 
 
-def empty_dataset(seed: int) -> Dataset:
-    """The fixed catalogs with no accounts and no items."""
-    return Dataset(
+def empty_dataset(seed: int, models: int = cat.DEFAULT_MODELS) -> Dataset:
+    """The catalogs (``models`` inventory models) with no accounts and no items."""
+    extra, extra_fields = cat.generated_models(models - cat.DEFAULT_MODELS)
+    ds = Dataset(
         seed=seed,
         statuses={s.id: s for s in cat.STATUSES},
         types={t.id: t for t in cat.TYPES},
         groups={g.id: g for g in cat.GROUPS},
         services={s.id: s for s in cat.SERVICES},
         manufacturers={m.id: m for m in cat.MANUFACTURERS},
-        models={m.id: m for m in cat.MODELS},
-        model_fields={k: list(v) for k, v in cat.MODEL_FIELDS.items()},
+        models={m.id: m for m in (*cat.MODELS, *extra)},
+        model_fields={k: list(v) for k, v in (cat.MODEL_FIELDS | extra_fields).items()},
     )
+    ds.cpe_model_ids = cat.CPE_MODEL_IDS + tuple(m.id for m in extra if m.category_id != 4)
+    ds.accessory_model_ids = cat.ACCESSORY_MODEL_IDS + tuple(
+        m.id for m in extra if m.category_id == 4
+    )
+    return ds
 
 
 def _account(rng: random.Random, account_id: int) -> Account:
@@ -199,7 +211,7 @@ def add_item(ds: Dataset, rng: random.Random, assignee_type: str, assignee_id: i
     if r < 0.01:
         model_id = rng.choice(cat.ORPHAN_MODEL_IDS)
     else:
-        model_id = rng.choice(cat.CPE_MODEL_IDS if r < 0.85 else cat.ACCESSORY_MODEL_IDS)
+        model_id = rng.choice(ds.cpe_model_ids if r < 0.85 else ds.accessory_model_ids)
     item = Item(
         id=item_id,
         model_id=model_id,

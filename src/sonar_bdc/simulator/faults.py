@@ -31,6 +31,7 @@ class Faults:
     truncate_rate: float = 0.0  # full Content-Length, then half the body, then close
     session_expiry_every: int = 0  # every N-th view request logs every session out
     fail_accounts: frozenset[int] = field(default_factory=frozenset)  # detail/inventory 500
+    fail_models: frozenset[int] = field(default_factory=frozenset)  # their field lists: 500
     # In the first N listings of /inventory/items, once page 1 is served, an unassigned
     # item on it is deleted: later pages shift by one, skipping the item at the border.
     vanish_during_listing: int = 0
@@ -40,6 +41,8 @@ class Faults:
         if not isinstance(self.fail_accounts, frozenset):
             accounts: Iterable[int] = self.fail_accounts
             object.__setattr__(self, "fail_accounts", frozenset(accounts))
+        if not isinstance(self.fail_models, frozenset):
+            object.__setattr__(self, "fail_models", frozenset(self.fail_models))
         for name in ("error_rate", "drop_rate", "truncate_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"simulator fault {name} must be within 0..1")
@@ -148,3 +151,6 @@ class FaultInjector:
 
     def account_fails(self, account_id: int) -> bool:
         return account_id in self._faults.fail_accounts
+
+    def model_fails(self, model_id: int) -> bool:
+        return model_id in self._faults.fail_models

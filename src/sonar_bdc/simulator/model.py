@@ -161,6 +161,9 @@ class Dataset:
     items: dict[int, Item] = field(default_factory=dict)
     version: int = 0
     last_item_id: int = 0  # item ids are never reused, even after a removal
+    # The models new items are drawn from: customer equipment, and accessories.
+    cpe_model_ids: tuple[int, ...] = ()
+    accessory_model_ids: tuple[int, ...] = ()
 
     def account(self, account_id: int) -> Account:
         """The account with this id (KeyError if unknown)."""

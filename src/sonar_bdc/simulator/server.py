@@ -220,7 +220,8 @@ class Simulator(BackgroundServer):
 
     @property
     def requests_by_kind(self) -> dict[str, int]:
-        """Counts by kind: login, home, report, detail, inventory, api_list, other."""
+        """Counts by kind: login, home, report, detail, inventory, inventory_catalog (models
+        and manufacturers), model_fields, api_list (the other lists), other."""
         return self._app.counts()
 
     def change_accounts(self, fraction: float = 0.1, seed: int = 0) -> list[int]:

@@ -8,7 +8,7 @@ share one client, one connection pool, one session and one rate limiter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from .inventory import (
     parse_manufacturer,
     parse_model,
 )
+from .model_fields import ModelFields
 from .pagination import PAGE_LIMIT, iter_pages, split_page, total_count
 from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
 from .report import Report, ReportReader, iter_json_rows
@@ -93,18 +94,21 @@ class SonarClient(ClientBase):
             types=tuple(parse_all(self.iter_pages("system/account_types"), parse_type, "types")),
         )
 
-    def inventory_catalog(self) -> InventoryCatalog:
-        """Models, manufacturers and each model's MAC field (one fields list per model)."""
+    def inventory_catalog(
+        self, known_mac_fields: Mapping[int, frozenset[int]] = {}
+    ) -> InventoryCatalog:
+        """Models and manufacturers; each model's MAC fields are fetched when an item of
+        it is first met (``known_mac_fields``: the ones not to ask again)."""
         models = parse_all(self.iter_pages("inventory/models"), parse_model, "inventory models")
         manufacturers = parse_all(
             self.iter_pages("inventory/manufacturers"), parse_manufacturer, "manufacturers"
         )
-        mac_fields = {}
-        for model in models:
-            field_ids = mac_field_ids(self.iter_pages(f"inventory/models/{model.id}/fields"))
-            if field_ids:
-                mac_fields[model.id] = field_ids
+        mac_fields = ModelFields(self.model_mac_fields, known_mac_fields)
         return InventoryCatalog({m.id: m for m in models}, dict(manufacturers), mac_fields)
+
+    def model_mac_fields(self, model_id: int) -> frozenset[int]:
+        """The ids of the model's fields of type "mac" (none for most accessories)."""
+        return mac_field_ids(self.iter_pages(f"inventory/models/{int(model_id)}/fields"))
 
     def account_detail(self, account_id: int) -> CustomerDetail:
         """The account's detail; SonarNotFound when the account is gone (404)."""
@@ -114,8 +118,9 @@ class SonarClient(ClientBase):
 
     def account_inventory(self, account_id: int, catalog: InventoryCatalog) -> CustomerInventory:
         """The items assigned to the account; SonarNotFound when the account is gone."""
-        pages = self.iter_pages(f"accounts/{int(account_id)}/inventory_items")
-        items = parse_all(pages, catalog.item, "inventory items")
+        raws = list(self.iter_pages(f"accounts/{int(account_id)}/inventory_items"))
+        catalog.resolve(raws)
+        items = parse_all(raws, catalog.item, "inventory items")
         return CustomerInventory(int(account_id), tuple(items))
 
     def inventory_items_page(self, page: int, catalog: InventoryCatalog) -> ItemsPage:
@@ -125,14 +130,25 @@ class SonarClient(ClientBase):
         every item on the page (to notice an instance that repeats pages). One request
         per 100 items: cheaper than one per account when most accounts need theirs.
         """
-        path = "inventory/items"
-        body = self._api(path, {"page": page, "limit": PAGE_LIMIT})
-        data, total_pages = split_page(body, path, page)
+        return self.items_page(self.inventory_items_body(page), page, catalog)
+
+    def inventory_items_body(self, page: int) -> Any:
+        """One page of ``/inventory/items`` as Sonar sent it."""
+        return self._api("inventory/items", {"page": page, "limit": PAGE_LIMIT})
+
+    def items_page(
+        self, body: Any, page: int, catalog: InventoryCatalog, wanted: Container[int] | None = None
+    ) -> ItemsPage:
+        """``inventory_items_body`` read with ``catalog``, which fetches the field lists of
+        the models of the items on ``wanted`` accounts (all accounts: None) it lacks."""
+        data, total_pages = split_page(body, "inventory/items", page)
+        on_accounts = [(account_id, raw) for raw in data
+                       if (account_id := account_assignee(raw)) is not None]  # fmt: skip
+        catalog.resolve(raw for a, raw in on_accounts if wanted is None or a in wanted)
         assigned = []
-        for raw in data:
-            account_id = account_assignee(raw)
-            item = catalog.item(raw) if account_id is not None else None
-            if item is not None and account_id is not None:
+        for account_id, raw in on_accounts:
+            item = catalog.item(raw)
+            if item is not None:
                 assigned.append((account_id, item))
         ids = frozenset(i for raw in data if isinstance(raw, dict)
                         if (i := parse_int(raw.get("id"))) is not None)  # fmt: skip

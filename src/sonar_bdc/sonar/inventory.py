@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import InventoryItem
+from .model_fields import ModelFields
 from .values import parse_int, parse_text
 
 MAC_FIELD_TYPE = "mac"
@@ -21,13 +22,29 @@ class InventoryModel:
 
 @dataclass(frozen=True)
 class InventoryCatalog:
-    """What an item's ``inventory_model_id`` and ``fields`` mean; fetched once per run."""
+    """What an item's ``inventory_model_id`` and ``fields`` mean.
+
+    Models and manufacturers are fetched once per run; ``mac_fields`` is either fixed or
+    a :class:`ModelFields` that fetches a model's fields when ``resolve`` first meets it.
+    """
 
     models: Mapping[int, InventoryModel] = field(default_factory=dict)
     manufacturers: Mapping[int, str | None] = field(default_factory=dict)  # id -> name
     mac_fields: Mapping[int, frozenset[int]] = field(default_factory=dict)  # model -> field ids
     # One str object per distinct status: a listing of every item holds tens of thousands.
     _statuses: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def resolve(self, raws: Iterable[Any]) -> None:
+        """Make sure ``mac_fields`` knows the catalog models these raw items use."""
+        if not isinstance(self.mac_fields, ModelFields):
+            return
+        ids = (parse_int(raw.get("inventory_model_id")) for raw in raws if isinstance(raw, dict))
+        self.mac_fields.ensure(i for i in ids if i is not None and i in self.models)
+
+    def lacks_fields(self, items: Iterable[InventoryItem]) -> bool:
+        """Some of ``items`` are of a model whose field list could not be fetched."""
+        failed = self.mac_fields.failed if isinstance(self.mac_fields, ModelFields) else ()
+        return bool(failed) and any(item.inventory_model_id in failed for item in items)
 
     def item(self, raw: dict[str, Any]) -> InventoryItem | None:
         """An item with model, manufacturer and MAC resolved; None without a usable id."""
@@ -52,7 +69,8 @@ class InventoryCatalog:
 
     def _mac(self, model_id: int | None, fields: Any) -> str | None:
         """The data of the item's first field that its model declares as type "mac"."""
-        mac_ids = self.mac_fields.get(model_id, frozenset()) if model_id is not None else ()
+        known = model_id is not None and model_id in self.models  # not an orphan model
+        mac_ids = self.mac_fields.get(model_id, frozenset()) if known else ()
         if not mac_ids or not isinstance(fields, list):
             return None
         for entry in fields:

@@ -192,7 +192,20 @@ def v3(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3}
+def v4(prefix: Prefix) -> list[sql.Composed]:
+    """Inventory models and their MAC fields, so a run asks only for models it has not seen."""
+    return [
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {inventory_models} ("
+            " id bigint PRIMARY KEY, name text, manufacturer_id bigint,"
+            " mac_field_ids bigint[] NOT NULL, fields_fetched_at timestamptz NOT NULL)",
+            prefix,
+            inventory_models="inventory_models",
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3, 4: v4}
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -214,6 +227,7 @@ TABLES = (
     "account_types",
     "import_runs",
     "filing_runs",
+    "inventory_models",
 )
 
 

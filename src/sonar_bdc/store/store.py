@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
-from sonar_bdc.store import listing, migrate, queries, runs
+from sonar_bdc.store import listing, migrate, models, queries, runs
 from sonar_bdc.store.db import connect, translated
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix, warn_if_lookalike
@@ -161,6 +161,29 @@ class Store:
     def write_catalogs(self, catalogs: Catalogs) -> None:
         """Upsert groups, account statuses and account types (nothing is deleted)."""
         write_catalogs(self._session, catalogs)
+
+    def inventory_likely_stale(self, older_than: datetime) -> bool:
+        """Before the report: will this run likely refresh some customer's inventory?"""
+        with translated("looking for stale inventory"):
+            likely = models.inventory_likely_stale(self._session, older_than)
+        self._end_read()
+        return likely
+
+    def known_mac_fields(self, since: datetime) -> dict[int, frozenset[int]]:
+        """Each inventory model's MAC field ids as stored by a run at ``since`` or later."""
+        with translated("reading the inventory models"):
+            known = models.known_mac_fields(self._session, since)
+        self._end_read()
+        return known
+
+    def write_models(self, rows: Iterable[models.ModelRow], fetched_at: datetime) -> None:
+        """Store (id, name, manufacturer id, MAC field ids) of models fetched at ``fetched_at``."""
+        try:
+            with translated("saving the inventory models"):
+                models.write_models(self._session, rows, fetched_at)
+        except BaseException:
+            self._session.rollback(quiet=True)
+            raise
 
     def stale_customer_ids(
         self, part: str, seen_at: datetime, older_than: datetime | None, limit: int | None

@@ -47,16 +47,18 @@ class Writer:
         customer.groups = rows.group_links(detail)
         customer.services = rows.service_rows(detail)
 
-    def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime) -> None:
-        """Upsert the items and replace the customer's inventory links exactly."""
-        rows.require_aware(fetched_at, "fetched_at")
+    def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime | None) -> None:
+        """Upsert the items and replace the customer's inventory links exactly.
+
+        ``fetched_at`` None: written, but the stored freshness is left as it was."""
+        _require_aware(fetched_at)
         customer = self._slot(inventory.customer_id, deleting=False)
         customer.row[6] = fetched_at
         customer.items, customer.listed = rows.item_rows(inventory), False
 
-    def add_listed_inventory(self, customer_id: int, fetched_at: datetime) -> None:
+    def add_listed_inventory(self, customer_id: int, fetched_at: datetime | None) -> None:
         """Like ``add_inventory``, with the items ``Store.stage_listing`` holds for it."""
-        rows.require_aware(fetched_at, "fetched_at")
+        _require_aware(fetched_at)
         customer = self._slot(customer_id, deleting=False)
         customer.row[6] = fetched_at
         customer.items, customer.listed = None, True
@@ -165,3 +167,8 @@ class Writer:
         except BaseException:
             self._session.rollback(quiet=True)
             raise
+
+
+def _require_aware(fetched_at: datetime | None) -> None:
+    if fetched_at is not None:
+        rows.require_aware(fetched_at, "fetched_at")
