@@ -107,6 +107,7 @@ class Settings:
         return V2_DEFAULT_RATE_LIMIT if self.api == "v2" else None
 
     def require_sonar_credentials(self) -> None:
+        needed: tuple[tuple[str, str | None], ...]
         if self.api == "v2":
             needed = (("SONAR_HOST", self.sonar_host), ("SONAR_TOKEN", self.sonar_token))
         else:

@@ -95,7 +95,7 @@ def describe(exc: psycopg.Error) -> str:
     return one_line(primary or str(exc) or type(exc).__name__)
 
 
-def savepoint(conn: psycopg.Connection) -> psycopg.Transaction:
+def savepoint(conn: psycopg.Connection) -> contextlib.AbstractContextManager[psycopg.Transaction]:
     """``conn.transaction()``, always a savepoint: on an idle connection it would be
     a transaction of its own, committed when its block ends."""
     if conn.info.transaction_status == pq.TransactionStatus.IDLE:

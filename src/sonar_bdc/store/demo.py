@@ -69,7 +69,7 @@ def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
 
 
 def _scalar(
-    conn: psycopg.Connection, query: sql.Composable, params: list[Any] | None = None
+    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: list[Any] | None = None
 ) -> Any:
     row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]

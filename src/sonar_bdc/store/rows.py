@@ -5,7 +5,7 @@ Pure functions; the tuple orders match the staging tables in ``staging.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -56,7 +56,7 @@ class TextCleaner:
         return tuple(fields)
 
 
-def texts(rows: list[Row], positions: tuple[int, ...]) -> str:
+def texts(rows: Sequence[Sequence[object]], positions: tuple[int, ...]) -> str:
     if len(positions) == 1:
         values: Iterable[object] = (row[positions[0]] for row in rows)
     else:

@@ -244,7 +244,9 @@ def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
     return bool(_scalar(conn, queries.TABLE_EXISTS, [prefix.schema_name, prefix.name(table)]))
 
 
-def _scalar(conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any] = ()) -> Any:
+def _scalar(
+    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: Sequence[Any] = ()
+) -> Any:
     row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]
 

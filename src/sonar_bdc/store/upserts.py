@@ -94,6 +94,7 @@ def upsert_sql(
     Parameter ``scope``: an array of every staged value of ``key[0]``.
     """
     columns = (*key, *values)
+    conflict: sql.Composable
     if values:
         conflict = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
             _assign(values), _row(values, "t"), _row(values, "excluded")
