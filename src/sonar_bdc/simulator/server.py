@@ -90,6 +90,8 @@ class KeepAliveServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    # The overrides narrow ``request``: typeshed allows a UDP server's tuple, but a TCP
+    # server's requests are sockets.
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         with self._open_lock:
             self._open.add(request)

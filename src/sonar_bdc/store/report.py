@@ -88,7 +88,7 @@ def _upsert_batches(
         # Read ahead only when no commit follows: a source failing then must not
         # cost the rows that commit would have kept.
         upcoming = _write_batch(session, staged, seen_at, result, None if commit_due else batches)
-        seen.update(row[0] for row in staged)  # type: ignore[misc]
+        seen.update(row[0] for row in staged)  # type: ignore[misc]  # untyped Row: see rows.Row
         if commit_due:
             _commit(session)
             pending = 0
@@ -170,7 +170,7 @@ def _copy_first_load(
             seen.difference_update(row[0] for row in held)
             replay = batched(rows.last_by_key(held + repeats), session.batch_size)
             return itertools.chain(replay, source), pending
-        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]
+        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]  # untyped Row: see rows.Row
         for chunk in batched(rows.last_by_key(repeats), session.batch_size):
             _write_batch(session, chunk, seen_at, result, None)
         pending += len(held) + len(repeats)
@@ -207,7 +207,7 @@ def _copy_some(
                         if row[0] in seen:
                             repeats.append(row)
                             continue
-                        seen.add(row[0])  # type: ignore[arg-type]
+                        seen.add(row[0])  # type: ignore[arg-type]  # untyped Row: see rows.Row
                         held.append(row)
                         try:
                             copy.write_row(rows.new_customer_row(row, seen_at))
