@@ -88,8 +88,8 @@ class Settings:
             )
         return f"{self.sonar_protocol}://{self.sonar_host}"
 
-    def postgres_conninfo(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
+    def postgres_conninfo(self) -> dict[str, str | int | None]:
+        info: dict[str, str | int | None] = {
             "host": self.postgres_host,
             "port": self.postgres_port,
             "dbname": self.postgres_db,

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from sonar_bdc.store import queries
-from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated
 from sonar_bdc.store.demo import DEMO_MARK
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
@@ -251,7 +251,7 @@ def _scalar(
     return None if row is None else row[0]
 
 
-def read_status(conninfo: Mapping[str, Any], prefix: Prefix, stale_cutoff: datetime) -> ImportState:
+def read_status(conninfo: ConnInfo, prefix: Prefix, stale_cutoff: datetime) -> ImportState:
     """``read_state`` on a connection of its own, read-only: nothing is created."""
     conn = connect(conninfo, "sonar-bdc status")
     try:
