@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import sonar_bdc, pytest, ruff' >/dev/null 2>&1 \
+if ! .venv/bin/python -c 'import sonar_bdc, pytest, ruff, mypy' >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.installed ]; then
   say "installing sonar-bdc and its dependencies into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip

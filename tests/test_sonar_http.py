@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pycurl
 import pytest
 
-from sonar_bdc.errors import ConfigError, SonarRetriableError, SonarUnreachable
+from sonar_bdc.errors import ConfigError, SonarError, SonarRetriableError, SonarUnreachable
 from sonar_bdc.sonar.http import Headers, HttpPool, _Answer
 
 pytestmark = pytest.mark.timeout(30)
@@ -167,3 +168,9 @@ def test_a_refused_port_is_unreachable() -> None:
 def test_an_address_that_is_not_http_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="check SONAR_"):
         pool(url)
+
+
+def test_a_pycurl_error_with_only_a_message_names_the_request() -> None:
+    # perform() raises (code, message); pycurl's own errors (a refused option) only (message,)
+    error = pool("http://127.0.0.1:1")._failure("GET /", pycurl.error("bad option"), _Answer(None))
+    assert type(error) is SonarError and str(error) == "GET /: bad option"

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
@@ -32,7 +33,7 @@ IMPORT_DESCRIPTION = (
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors exit 2 with one line (not the whole usage)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

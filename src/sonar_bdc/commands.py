@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import shlex
 from collections.abc import Callable
-from typing import Any
 
 from . import stopping
 from .importer import run_import
@@ -71,7 +70,7 @@ def _demo_import(settings: Settings, accounts: int, seed: int) -> Summary:
     if settings.api == "v2":
         from .simulator.v2 import GraphQLSimulator
 
-        server: Any = GraphQLSimulator(dataset, token="demo-token")
+        server: Simulator | GraphQLSimulator = GraphQLSimulator(dataset, token="demo-token")
     else:
         server = Simulator(dataset, username="demo", password="demo-password")
     with server as sim:

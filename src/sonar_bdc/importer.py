@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from types import TracebackType
+from typing import Protocol, TypeVar
 
 from . import stopping
 from .errors import ConfigError, SonarBdcError, StoreError
@@ -21,6 +22,7 @@ from .progress import counted, make_progress
 from .settings import Settings
 from .sonar import InventoryCatalog, SonarClient, SonarConfig
 from .sonar.model_fields import ModelFields
+from .sonar.stats import RequestStats
 from .store import ReportWriteResult, Store, parse_prefix
 from .store.demo import DEMO_MARK
 from .summary import Summary, plural
@@ -73,17 +75,32 @@ def run_import(settings: Settings, *, show_progress: bool = True, demo: bool = F
         from .importer_v2 import run_v2, v2_config
         from .sonar.v2 import GraphQLClient
 
-        client: Any = GraphQLClient(v2_config(settings))
-        return _session(settings, client, run_v2, Summary(dry_run=settings.dry_run, layout="v2"),
-                        show_progress, demo)  # fmt: skip
+        v2_client = GraphQLClient(v2_config(settings))
+        summary = Summary(dry_run=settings.dry_run, layout="v2")
+        return _session(settings, v2_client, run_v2, summary, show_progress, demo)
     client = SonarClient(sonar_config(settings))
     return _session(settings, client, _run, Summary(dry_run=settings.dry_run), show_progress, demo)
 
 
+class _Client(Protocol):
+    """What the run skeleton needs of a Sonar client, v1's or v2's."""
+
+    @property
+    def stats(self) -> RequestStats: ...
+    def login(self) -> None: ...
+    def __enter__(self) -> object: ...
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+C = TypeVar("C", bound=_Client)
+
+
 def _session(
     settings: Settings,
-    client: Any,
-    run: Callable[..., None],
+    client: C,
+    run: Callable[[Settings, Store, C, Summary, bool], None],
     summary: Summary,
     show: bool,
     demo: bool = False,
@@ -143,7 +160,7 @@ def completed_parts(parts: list[str], summary: Summary) -> list[str]:
     return parts
 
 
-def run_options(settings: Settings) -> dict[str, Any]:
+def run_options(settings: Settings) -> dict[str, bool | float | None]:
     return {"force": bool(settings.force), "days": settings.days, "limit": settings.limit}
 
 

@@ -15,10 +15,16 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # generic in typeshed; subscriptable at run time only from Python 3.11
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:
+    _StreamHandler = logging.StreamHandler
 
 LOGGER_NAME = "sonar_bdc"
 MASK = "***"
@@ -60,7 +66,7 @@ class RedactFilter(logging.Filter):
         return True
 
 
-class TqdmHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class TqdmHandler(_StreamHandler):
     """A console handler that writes through ``tqdm.write``: a line logged while a bar
     is drawn clears the bar, prints on a line of its own, and the bar is drawn again."""
 

@@ -23,7 +23,7 @@ INTERVAL = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
 class Progress(Protocol):
-    def update(self, n: int = 1) -> None: ...
+    def update(self, n: int = 1) -> object: ...  # tqdm's says whether it redrew
     def close(self) -> None: ...
 
 

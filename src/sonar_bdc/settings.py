@@ -88,8 +88,8 @@ class Settings:
             )
         return f"{self.sonar_protocol}://{self.sonar_host}"
 
-    def postgres_conninfo(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
+    def postgres_conninfo(self) -> dict[str, str | int | None]:
+        info: dict[str, str | int | None] = {
             "host": self.postgres_host,
             "port": self.postgres_port,
             "dbname": self.postgres_db,
@@ -107,6 +107,7 @@ class Settings:
         return V2_DEFAULT_RATE_LIMIT if self.api == "v2" else None
 
     def require_sonar_credentials(self) -> None:
+        needed: tuple[tuple[str, str | None], ...]
         if self.api == "v2":
             needed = (("SONAR_HOST", self.sonar_host), ("SONAR_TOKEN", self.sonar_token))
         else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
 from sonar_bdc import readiness
 from sonar_bdc.readiness import when
@@ -59,7 +58,7 @@ class StatusReport:
             return [*lines, "ready to file: yes"]
         return [*lines, "not ready to file:", *(f"  - {problem}" for problem in self.problems)]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, object]:
         """A stable object for scripts: keys are only ever added."""
         s = self.state
         return {
@@ -129,7 +128,7 @@ def _filing_line(filing: FilingRecord | None) -> str:
     )
 
 
-def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
+def _run_json(run: RunRecord | None) -> dict[str, object] | None:
     if run is None:
         return None
     return {
@@ -147,7 +146,7 @@ def _run_json(run: RunRecord | None) -> dict[str, Any] | None:
     }
 
 
-def _filing_json(filing: FilingRecord | None) -> dict[str, Any] | None:
+def _filing_json(filing: FilingRecord | None) -> dict[str, object] | None:
     if filing is None:
         return None
     return {

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TypeVar
 
 from sonar_bdc.bdc.cli_args import parse_date, parse_days
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
 from sonar_bdc.settings import Settings, load_settings
 
+P = TypeVar("P", bound=argparse.ArgumentParser)  # the CLI's own parser class
 STATUS_DESCRIPTION = (
     "What to check before filing, from the database alone: each part's last import "
     "(complete, interrupted, failed or killed), customers listed, never imported and "
@@ -20,7 +21,7 @@ STATUS_DESCRIPTION = (
 )
 
 
-def add_status_command(subparsers: argparse._SubParsersAction[Any]) -> None:
+def add_status_command(subparsers: argparse._SubParsersAction[P]) -> None:
     d = Settings()
     p = subparsers.add_parser("status", help="is the import ready to file from?",
                               description=STATUS_DESCRIPTION)  # fmt: skip

@@ -11,7 +11,7 @@ import argparse
 import logging
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.logsetup import setup_logging
@@ -21,6 +21,7 @@ from sonar_bdc.settings import MAX_DAYS, Settings, load_settings, valid_days
 log = logging.getLogger("sonar_bdc.bdc")
 
 COMMANDS = ("bdc", "tracts")
+P = TypeVar("P", bound=argparse.ArgumentParser)  # the CLI's own parser class
 FILING_DATES = ((6, 30), (12, 31))  # (month, day) of the BDC's as-of dates
 SUBSCRIPTION_DESCRIPTION = (
     "Write the BDC fixed broadband subscription file (one row per census tract, technology "
@@ -37,7 +38,7 @@ TRACTS_DESCRIPTION = (
 
 
 def add_bdc_commands(
-    subparsers: argparse._SubParsersAction[Any],
+    subparsers: argparse._SubParsersAction[P],
 ) -> None:
     bdc = subparsers.add_parser("bdc", help="FCC BDC filing files from the imported tables")
     bdc_sub = bdc.add_subparsers(dest="bdc_command", required=True)

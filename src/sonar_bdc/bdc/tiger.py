@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import shapefile  # type: ignore[import-untyped]  # pyshp ships no type information
+import shapefile
 
 from sonar_bdc.errors import ConfigError
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sonar_bdc.errors import ConfigError
@@ -38,11 +37,9 @@ class Faults:
     seed: int = 0  # seeds the fault randomness
 
     def __post_init__(self) -> None:
-        if not isinstance(self.fail_accounts, frozenset):
-            accounts: Iterable[int] = self.fail_accounts
-            object.__setattr__(self, "fail_accounts", frozenset(accounts))
-        if not isinstance(self.fail_models, frozenset):
-            object.__setattr__(self, "fail_models", frozenset(self.fail_models))
+        # Callers may pass any iterable of ids: keep a frozenset (frozenset() of one is itself).
+        object.__setattr__(self, "fail_accounts", frozenset(self.fail_accounts))
+        object.__setattr__(self, "fail_models", frozenset(self.fail_models))
         for name in ("error_rate", "drop_rate", "truncate_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"simulator fault {name} must be within 0..1")

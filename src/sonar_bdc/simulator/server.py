@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from sonar_bdc.errors import ConfigError
@@ -73,17 +73,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
+class Handles(Protocol):
+    """What the HTTP plumbing needs of an app (v1's or v2's): an answer to a request."""
+
+    def handle(self, req: Request) -> Response: ...
+
+
 class KeepAliveServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() closes keep-alive connections itself
     request_queue_size = 128  # 32+ clients connecting at once
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(self, address: tuple[str, int], app: Handles) -> None:
         self.app = app
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    # The overrides narrow ``request``: typeshed allows a UDP server's tuple, but a TCP
+    # server's requests are sockets.
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
         with self._open_lock:
             self._open.add(request)
@@ -106,10 +114,11 @@ class KeepAliveServer(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-S = TypeVar("S", bound="BackgroundServer")
+A = TypeVar("A", bound=Handles)
+S = TypeVar("S", bound="BackgroundServer[Any]")
 
 
-class BackgroundServer:
+class BackgroundServer(Generic[A]):
     """Serves one app on a :class:`KeepAliveServer` in a background thread.
 
     The lifecycle both simulators share: ``start()``/``stop()``, a context manager,
@@ -118,7 +127,7 @@ class BackgroundServer:
 
     thread_name = "sonar-simulator"
 
-    def __init__(self, app: App, host: str, port: int) -> None:
+    def __init__(self, app: A, host: str, port: int) -> None:
         self._app = app
         self._address = (host, port)
         self._server: KeepAliveServer | None = None
@@ -175,7 +184,7 @@ class BackgroundServer:
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
 
-class Simulator(BackgroundServer):
+class Simulator(BackgroundServer[App]):
     """A Sonar v1 instance on loopback serving ``dataset``; a context manager.
 
     ``faults`` can be replaced while running; ``dataset`` is the live ground truth.

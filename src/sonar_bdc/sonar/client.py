@@ -44,7 +44,7 @@ class ItemsPage:
     total_count: int | None = None  # items in the whole list when this page was read
 
 
-class SonarClient(ClientBase):
+class SonarClient(ClientBase[Transport, SonarConfig]):
     def __init__(self, config: SonarConfig) -> None:
         self.config = config
         super().__init__(config, Transport)

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import pycurl
@@ -120,12 +120,18 @@ def _expired(attributes: list[str]) -> bool:
     return when <= datetime.now(timezone.utc)
 
 
+class Writable(Protocol):
+    """Where a successful body goes: a file, or a writer that counts what it is given."""
+
+    def write(self, chunk: bytes, /) -> int: ...
+
+
 @dataclass
 class _Answer:
     """What one transfer brought. libcurl hands header lines to ``lines.append`` and a
     body kept in memory to ``body.write``: C callables, no Python frame per piece."""
 
-    into: BinaryIO | None
+    into: Writable | None
     lines: list[bytes] = field(default_factory=list)
     body: io.BytesIO = field(default_factory=io.BytesIO)
     spooling: bool | None = None  # decided at the first piece of the body
@@ -133,6 +139,7 @@ class _Answer:
 
     def parsed(self) -> tuple[int, list[tuple[str, str]]]:
         """The last answer's status and headers (a 100 Continue comes before it)."""
+        headers: list[tuple[str, str]]
         status, headers = 0, []
         for line in self.lines:
             text = line.decode("iso-8859-1").rstrip("\r\n")
@@ -151,8 +158,9 @@ class _Answer:
             self.spooling = 200 <= self.parsed()[0] < 300
         if not self.spooling:
             return self.body.write(chunk)
+        assert self.into is not None  # this is the writer only when there is an into
         try:
-            self.into.write(chunk)  # type: ignore[union-attr]
+            self.into.write(chunk)
         except OSError as exc:  # a full or read-only temporary directory
             self.write_error = exc
             return 0  # tells libcurl to stop (E_WRITE_ERROR)
@@ -207,7 +215,7 @@ class HttpPool:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes | str | None = None,
-        into: BinaryIO | None = None,
+        into: Writable | None = None,
     ) -> Reply:
         """One request, no redirect followed; ``what`` names it in error messages.
 
@@ -279,7 +287,9 @@ class HttpPool:
         handle.setopt(pycurl.CUSTOMREQUEST, None if method in ("GET", "POST") else method)
         handle.setopt(pycurl.HTTPHEADER, lines)
 
-    def _failure(self, what: str, exc: pycurl.error, answer: _Answer) -> SonarError:
+    def _failure(self, what: str, exc: pycurl.error, answer: _Answer) -> SonarError | ConfigError:
+        if len(exc.args) != 2:  # pycurl's own errors (a refused option) carry only a message
+            return SonarError(f"{what}: {exc.args[0]}")
         code, reason = exc.args[0], str(exc.args[1] or "") or f"curl error {exc.args[0]}"
         if code == _WRITE_FAILED and answer.write_error is not None:
             return ConfigError(

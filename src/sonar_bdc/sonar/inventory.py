@@ -69,8 +69,9 @@ class InventoryCatalog:
 
     def _mac(self, model_id: int | None, fields: Any) -> str | None:
         """The data of the item's first field that its model declares as type "mac"."""
-        known = model_id is not None and model_id in self.models  # not an orphan model
-        mac_ids = self.mac_fields.get(model_id, frozenset()) if known else ()
+        if model_id is None or model_id not in self.models:  # no model, or an orphan one
+            return None
+        mac_ids = self.mac_fields.get(model_id, frozenset())
         if not mac_ids or not isinstance(fields, list):
             return None
         for entry in fields:

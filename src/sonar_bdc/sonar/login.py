@@ -24,7 +24,7 @@ def csrf_token(headers: Mapping[str, str], page: str) -> str | None:
     if token:
         return token
     for tag in _META.findall(page):
-        attrs = {m[0].lower(): m[1] or m[2] for m in _ATTR.findall(tag)}
+        attrs: dict[str, str] = {m[0].lower(): m[1] or m[2] for m in _ATTR.findall(tag)}
         if attrs.get("name", "").lower() == "csrf-token" and attrs.get("content"):
             return attrs["content"]
     return None

@@ -66,7 +66,9 @@ def parse_service(raw: dict[str, Any]) -> Service | None:
     service_id = parse_int(raw.get("id"))
     if service_id is None:
         return None
-    pivot = raw.get("pivot") if isinstance(raw.get("pivot"), dict) else {}
+    pivot = raw.get("pivot")
+    if not isinstance(pivot, dict):
+        pivot = {}
     code = parse_int(raw.get("technology_code"))
     return Service(
         service_id=service_id,

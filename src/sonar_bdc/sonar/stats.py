@@ -31,4 +31,5 @@ class Counters:
 
     def snapshot(self) -> RequestStats:
         with self._lock:
+            # The keys are RequestStats' fields; the counts other than wait_seconds stay ints.
             return RequestStats(**self._values)  # type: ignore[arg-type]

@@ -17,15 +17,15 @@ import json
 import logging
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
 from .. import __version__
 from ..errors import SonarAuthError, SonarError, SonarNotFound, SonarRetriableError
 from .config import CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
-from .http import HttpPool, Reply
+from .http import HttpPool, Reply, Writable
 from .limiter import RateLimiter
 from .login import cookie_header, csrf_token, login_accepted
 from .retry import parse_retry_after
@@ -142,12 +142,12 @@ class Transport:
         self,
         path: str,
         session: _Session,
-        spool: BinaryIO | None,
+        spool: IO[bytes] | None,
         received: Callable[[int], object] | None = None,
     ) -> Any:
         headers = {"Cookie": session.cookie_header}
         into = _Counted(spool, received) if spool is not None and received else spool
-        response = self._send("GET", path, headers=headers, into=into)  # type: ignore[arg-type]
+        response = self._send("GET", path, headers=headers, into=into)
         if response.is_redirect:
             raise SessionExpired(f"GET {path}: redirected to {response.headers['location']!r}")
         if response.status in (401, 419):
@@ -199,7 +199,7 @@ class Transport:
         )
         raise self._login_error
 
-    def _submit_login(self) -> tuple[Reply, dict[str, str]]:
+    def _submit_login(self) -> tuple[Reply, dict[str, str | None]]:
         """GET the login page, POST the form: (the POST's answer, the guest cookies)."""
         page = self._send("GET", "/", headers={"Accept": "text/html"})
         self._check_login_answer(page, "GET /")
@@ -231,13 +231,24 @@ class Transport:
 
     # --- one request ------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> Reply:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        into: Writable | None = None,
+    ) -> Reply:
         self._counters.add("wait_seconds", self._limiter.acquire())
         self._counters.add("requests")
-        return self._http.send(method, url, f"{method} {url}", **kwargs)
+        return self._http.send(
+            method, url, f"{method} {url}", params=params, headers=headers, body=body, into=into
+        )
 
     def _decode(
-        self, response: Reply, url: str, refused: Refusal, spool: BinaryIO | None = None
+        self, response: Reply, url: str, refused: Refusal, spool: IO[bytes] | None = None
     ) -> Any:
         status = response.status
         if status in (401, 403):
@@ -284,7 +295,7 @@ def _view_refused(url: str, status: int, username: str) -> SonarAuthError:
 class _Counted:
     """Writes to ``file`` and tells ``received`` how many bytes each write brought."""
 
-    def __init__(self, file: BinaryIO, received: Callable[[int], object]) -> None:
+    def __init__(self, file: IO[bytes], received: Callable[[int], object]) -> None:
         self._file, self._received = file, received
 
     def write(self, chunk: bytes) -> int:
@@ -306,13 +317,13 @@ def _redirect_hint(response: Reply, base_url: str) -> str:
     return f"unexpected redirect to {location!r}: check {HOST_SETTINGS}"
 
 
-def _looks_like_html(response: Reply, spool: BinaryIO | None = None) -> bool:
+def _looks_like_html(response: Reply, spool: IO[bytes] | None = None) -> bool:
     if "html" in response.headers.get("content-type", "").lower():
         return True
     return _start(response, spool)[:1] == b"<"
 
 
-def _start(response: Reply, spool: BinaryIO | None) -> bytes:
+def _start(response: Reply, spool: IO[bytes] | None) -> bytes:
     """The body's first bytes after any whitespace, whether held or spooled."""
     if spool is None:  # the head first: lstrip() of a whole detail copies it
         return response.content[:4096].lstrip()[:64] or response.content.lstrip()[:64]

@@ -43,7 +43,7 @@ def storable(batch: list[Customer]) -> bool:
 
 def clean_customer(customer: Customer, clean: rows.TextCleaner) -> None:
     for position in rows.DETAIL_TEXT_POSITIONS:
-        customer.row[position] = clean(customer.row[position])  # type: ignore[arg-type]
+        customer.row[position] = clean(customer.row[position])  # type: ignore[arg-type]  # untyped Row: see rows.Row
     if customer.services:
         customer.services = clean.rows(customer.services, rows.SERVICE_TEXT_POSITIONS)
     if customer.items:
@@ -89,14 +89,14 @@ class Batch:
         inventory = [c for c in batch if c.items is not None or c.listed]
         return cls(
             customers=[tuple(c.row) for c in batch],
-            detail_ids=[c.row[0] for c in detail],  # type: ignore[misc]
+            detail_ids=[c.row[0] for c in detail],  # type: ignore[misc]  # untyped Row: see rows.Row
             groups=[link for c in detail for link in c.groups or ()],
             services=[service for c in detail for service in c.services or ()],
-            inventory_ids=[c.row[0] for c in inventory],  # type: ignore[misc]
+            inventory_ids=[c.row[0] for c in inventory],  # type: ignore[misc]  # untyped Row: see rows.Row
             items=rows.last_by_key(item for c in inventory for item in c.items or ()),
             links=[(c.row[0], item[0]) for c in inventory for item in c.items or ()],
-            deleted_ids=[c.row[0] for c in batch if c.deleted],  # type: ignore[misc]
-            listed_ids=[c.row[0] for c in batch if c.listed],  # type: ignore[misc]
+            deleted_ids=[c.row[0] for c in batch if c.deleted],  # type: ignore[misc]  # untyped Row: see rows.Row
+            listed_ids=[c.row[0] for c in batch if c.listed],  # type: ignore[misc]  # untyped Row: see rows.Row
         )
 
     def copy(self, st: staging.Staging) -> None:
@@ -140,7 +140,7 @@ class Batch:
     def owners_of(self, item_ids: Iterable[object]) -> set[int]:
         """The customers in this batch whose inventory holds one of ``item_ids``."""
         wanted = set(item_ids)
-        return {link[0] for link in self.links if link[1] in wanted}  # type: ignore[misc]
+        return {link[0] for link in self.links if link[1] in wanted}  # type: ignore[misc]  # untyped Row: see rows.Row
 
 
 @once

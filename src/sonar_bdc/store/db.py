@@ -32,9 +32,14 @@ _AUTH_HINTS = ("password", "authentication", "role ")
 _DB_HINTS = ("database",)
 
 
-def connect(conninfo: Mapping[str, Any], application_name: str) -> psycopg.Connection:
+# What psycopg.connect() takes as keywords: host, port, dbname, user, password, ...
+ConnInfo = Mapping[str, str | int | None]
+
+
+def connect(conninfo: ConnInfo, application_name: str) -> psycopg.Connection:
     """Open a non-autocommit connection; StoreUnavailable names the setting to fix."""
-    params = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT, **conninfo}
+    # Any: mypy matches a ** dict against every typed keyword of connect(), not only these
+    params: dict[str, Any] = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT, **conninfo}
     params["options"] = " ".join(filter(None, [SESSION_OPTIONS, params.get("options")]))
     try:
         return psycopg.connect(**params, application_name=application_name, autocommit=False)
@@ -42,7 +47,7 @@ def connect(conninfo: Mapping[str, Any], application_name: str) -> psycopg.Conne
         raise StoreUnavailable(connect_message(exc, params)) from exc
 
 
-def connect_message(exc: Exception, params: Mapping[str, Any]) -> str:
+def connect_message(exc: Exception, params: ConnInfo) -> str:
     """One line saying what failed and which POSTGRES_* settings to check."""
     detail = one_line(str(exc), params.get("password"))
     where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
@@ -95,7 +100,7 @@ def describe(exc: psycopg.Error) -> str:
     return one_line(primary or str(exc) or type(exc).__name__)
 
 
-def savepoint(conn: psycopg.Connection) -> psycopg.Transaction:
+def savepoint(conn: psycopg.Connection) -> contextlib.AbstractContextManager[psycopg.Transaction]:
     """``conn.transaction()``, always a savepoint: on an idle connection it would be
     a transaction of its own, committed when its block ends."""
     if conn.info.transaction_status == pq.TransactionStatus.IDLE:

@@ -7,7 +7,6 @@ record without that mark, so a real import's tables are never written by the dem
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -16,7 +15,7 @@ from psycopg import sql
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.settings import DEMO_PREFIX
 from sonar_bdc.store import migrate, queries
-from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated
 from sonar_bdc.store.prefix import Prefix
 
 DEMO_MARK = "demo_dataset"
@@ -26,9 +25,7 @@ _IMPORT_KEYS = "%\\_imported\\_at"
 _ANY_ROW = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})")
 
 
-def claim_for_demo(
-    conninfo: Mapping[str, Any], prefix: Prefix, dataset: str, dry_run: bool = False
-) -> None:
+def claim_for_demo(conninfo: ConnInfo, prefix: Prefix, dataset: str, dry_run: bool = False) -> None:
     """Refuse ``prefix`` if it holds data the demo did not create; else mark it the demo's.
 
     ``dataset`` describes what the demo imports (accounts, seed); a dry run only checks.
@@ -69,7 +66,7 @@ def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
 
 
 def _scalar(
-    conn: psycopg.Connection, query: sql.Composable, params: list[Any] | None = None
+    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: list[Any] | None = None
 ) -> Any:
     row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
-from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated
 from sonar_bdc.store.migrate import ensure_postgis, schema_version
 from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
 
@@ -172,7 +172,7 @@ class FilingDb:
         self.prefix = prefix
 
     @classmethod
-    def connect(cls, conninfo: Mapping[str, Any], prefix: Prefix) -> FilingDb:
+    def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> FilingDb:
         conn = connect(conninfo, "sonar-bdc bdc")
         try:
             with translated("starting the session"):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 
 import psycopg
+from psycopg import sql
 
 from sonar_bdc.errors import PrefixTaken, RunLocked, StoreError, StoreUnavailable
 from sonar_bdc.store import ddl, queries
@@ -91,7 +93,7 @@ def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
     if value is None:
         return _unversioned(conn, prefix)
     try:
-        return int(value)
+        return int(str(value))  # text; str() also for another tool's table of that name
     except ValueError:
         raise PrefixTaken(
             _taken_message(prefix, [name], f"its schema_version {value!r} is not a number")
@@ -153,7 +155,9 @@ def migration_lock_key(prefix: Prefix) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _run_ddl(conn: psycopg.Connection, prefix: Prefix, statements: list) -> None:
+def _run_ddl(
+    conn: psycopg.Connection, prefix: Prefix, statements: Sequence[sql.SQL | sql.Composed]
+) -> None:
     for statement in statements:
         try:
             conn.execute(statement)

@@ -45,7 +45,8 @@ def inventory_likely_stale_sql(prefix: Prefix) -> sql.Composed:
 
 def inventory_likely_stale(session: Session, cutoff: datetime) -> bool:
     row = session.conn.execute(inventory_likely_stale_sql(session.prefix), {"cutoff": cutoff})
-    return bool(row.fetchone()[0])  # type: ignore[index]
+    found = row.fetchone()
+    return found is not None and bool(found[0])
 
 
 def known_mac_fields(session: Session, since: datetime) -> dict[int, frozenset[int]]:

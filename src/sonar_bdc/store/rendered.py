@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable
-from typing import ParamSpec
+from typing import ParamSpec, cast
 
 from psycopg import sql
 
@@ -23,8 +23,12 @@ def once(build: Callable[P, sql.Composable]) -> Callable[P, sql.SQL]:
     tables): their quoting does not depend on the connection.
     """
 
+    # The cache takes P's arguments as hashables and passes them on as they came: the
+    # casts say so, as a ParamSpec cannot be made Hashable.
+    render = cast("Callable[..., sql.Composable]", build)
+
     @functools.cache
     def cached(*args: Hashable) -> sql.SQL:
-        return sql.SQL(build(*args).as_string())  # type: ignore[arg-type]
+        return sql.SQL(render(*args).as_string())
 
-    return functools.wraps(build)(cached)  # type: ignore[return-value]
+    return cast("Callable[P, sql.SQL]", functools.wraps(build)(cached))

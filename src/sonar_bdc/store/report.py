@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from typing import TypeVar
 
 import psycopg
 
@@ -15,6 +16,8 @@ from sonar_bdc.records import Catalogs, ReportRow
 from sonar_bdc.store import ddl, queries, rows, staging, upserts
 from sonar_bdc.store.db import savepoint, translated
 from sonar_bdc.store.session import Session
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,7 +34,7 @@ class ReportWriteResult:
         return len(self.new_ids) + len(self.updated_ids) + self.unchanged
 
 
-def batched(items: Iterable[ReportRow], size: int) -> Iterator[list[ReportRow]]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -85,7 +88,7 @@ def _upsert_batches(
         # Read ahead only when no commit follows: a source failing then must not
         # cost the rows that commit would have kept.
         upcoming = _write_batch(session, staged, seen_at, result, None if commit_due else batches)
-        seen.update(row[0] for row in staged)  # type: ignore[misc]
+        seen.update(row[0] for row in staged)  # type: ignore[misc]  # untyped Row: see rows.Row
         if commit_due:
             _commit(session)
             pending = 0
@@ -105,7 +108,8 @@ def _defer_geom_index(session: Session) -> bool:
     if session.dry_run:
         return False
     with translated("checking the customers table"):
-        if not session.conn.execute(queries.is_empty_sql(prefix, "customers")).fetchone()[0]:
+        empty = session.conn.execute(queries.is_empty_sql(prefix, "customers")).fetchone()
+        if empty is None or not empty[0]:
             return False
         try:
             with savepoint(session.conn):  # a busy table is not an error
@@ -124,7 +128,8 @@ class _Source:
     reports a COPY's pending server error instead of the exception that ended it."""
 
     def __init__(self, batches: Iterator[list[rows.Row]]) -> None:
-        self._batches, self.error = batches, None
+        self._batches = batches
+        self.error: BaseException | None = None
 
     def __iter__(self) -> Iterator[list[rows.Row]]:
         return self
@@ -162,10 +167,10 @@ def _copy_first_load(
         room = min(COPY_ROWS, session.commit_interval - pending)
         more = _copy_some(session, source, seen_at, seen, held, repeats, room)
         if more is None:  # another session added one of these ids: upsert from here on
-            seen.difference_update(row[0] for row in held)  # type: ignore[misc]
+            seen.difference_update(row[0] for row in held)
             replay = batched(rows.last_by_key(held + repeats), session.batch_size)
             return itertools.chain(replay, source), pending
-        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]
+        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]  # untyped Row: see rows.Row
         for chunk in batched(rows.last_by_key(repeats), session.batch_size):
             _write_batch(session, chunk, seen_at, result, None)
         pending += len(held) + len(repeats)
@@ -202,7 +207,7 @@ def _copy_some(
                         if row[0] in seen:
                             repeats.append(row)
                             continue
-                        seen.add(row[0])  # type: ignore[arg-type]
+                        seen.add(row[0])  # type: ignore[arg-type]  # untyped Row: see rows.Row
                         held.append(row)
                         try:
                             copy.write_row(rows.new_customer_row(row, seen_at))

@@ -5,7 +5,7 @@ Pure functions; the tuple orders match the staging tables in ``staging.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import chain
 from operator import attrgetter, itemgetter
@@ -20,6 +20,9 @@ from sonar_bdc.records import (
     ReportRow,
 )
 
+# A staged row in its table's column order. Its positions are plain objects, so where
+# code reads one as an int or a str (the id at 0, the texts) a `type: ignore` marks it
+# until rows are named tuples (issue 16).
 Row = tuple[object, ...]
 
 
@@ -52,16 +55,16 @@ class TextCleaner:
             return row
         fields = list(row)
         for position in positions:
-            fields[position] = self(fields[position])  # type: ignore[arg-type]
+            fields[position] = self(fields[position])  # type: ignore[arg-type]  # untyped Row: see Row
         return tuple(fields)
 
 
-def texts(rows: list[Row], positions: tuple[int, ...]) -> str:
+def texts(rows: Sequence[Sequence[object]], positions: tuple[int, ...]) -> str:
     if len(positions) == 1:
         values: Iterable[object] = (row[positions[0]] for row in rows)
     else:
         values = chain.from_iterable(map(itemgetter(*positions), rows))
-    return "".join(filter(None, values))  # type: ignore[arg-type]
+    return "".join(filter(None, values))  # type: ignore[arg-type]  # untyped Row: see Row
 
 
 def storable(text: str) -> bool:
@@ -112,8 +115,8 @@ def new_customer_row(row: Row, seen_at: datetime) -> Row:
     """A staged report row as ``upserts.NEW_CUSTOMER_COLUMNS``: what the upsert would
     insert, with invalid coordinates made NULL and the point built here."""
     latitude, longitude = row[-2], row[-1]
-    if valid_point(latitude, longitude):  # type: ignore[arg-type]
-        return (*row, ewkb_point(latitude, longitude), seen_at)  # type: ignore[arg-type]
+    if valid_point(latitude, longitude):  # type: ignore[arg-type]  # untyped Row: see Row
+        return (*row, ewkb_point(latitude, longitude), seen_at)  # type: ignore[arg-type]  # untyped Row: see Row
     return (*row[:-2], None, None, None, seen_at)
 
 

@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from sonar_bdc.store import queries
-from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated
 from sonar_bdc.store.demo import DEMO_MARK
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
@@ -244,12 +244,14 @@ def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
     return bool(_scalar(conn, queries.TABLE_EXISTS, [prefix.schema_name, prefix.name(table)]))
 
 
-def _scalar(conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any] = ()) -> Any:
+def _scalar(
+    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: Sequence[Any] = ()
+) -> Any:
     row = conn.execute(query, params).fetchone()
     return None if row is None else row[0]
 
 
-def read_status(conninfo: Mapping[str, Any], prefix: Prefix, stale_cutoff: datetime) -> ImportState:
+def read_status(conninfo: ConnInfo, prefix: Prefix, stale_cutoff: datetime) -> ImportState:
     """``read_state`` on a connection of its own, read-only: nothing is created."""
     conn = connect(conninfo, "sonar-bdc status")
     try:

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, models, queries, runs
-from sonar_bdc.store.db import connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix, warn_if_lookalike
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
@@ -28,14 +28,14 @@ CANCEL_TIMEOUT = 5.0  # seconds to wait for the server to stop an interrupted co
 class Store:
     """One connection to PostGIS, the tables under one prefix, and the write path."""
 
-    def __init__(self, session: Session, conninfo: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, session: Session, conninfo: ConnInfo | None = None) -> None:
         self._session = session
         self._conninfo = conninfo  # for a connection aside, when the session's is stuck
 
     @classmethod
     def connect(
         cls,
-        conninfo: Mapping[str, Any],
+        conninfo: ConnInfo,
         prefix: Prefix | str,
         *,
         batch_size: int = 100,

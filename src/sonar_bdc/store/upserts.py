@@ -67,6 +67,7 @@ def _in_batch(alias: str, column: str, param: str) -> sql.Composed:
 def id_array(ids: Iterable[object]) -> str:
     """An int8[] parameter as its text literal: a third of the cost of psycopg's list
     adapter for the thousands of keys a batch sends. ``int()`` keeps it to numbers."""
+    # ids are ints or digits; int() raising on anything else is the point
     return "{" + ",".join(map(str, map(int, ids))) + "}"  # type: ignore[arg-type]
 
 
@@ -94,6 +95,7 @@ def upsert_sql(
     Parameter ``scope``: an array of every staged value of ``key[0]``.
     """
     columns = (*key, *values)
+    conflict: sql.Composable
     if values:
         conflict = sql.SQL("DO UPDATE SET {} WHERE {} IS DISTINCT FROM {}").format(
             _assign(values), _row(values, "t"), _row(values, "excluded")

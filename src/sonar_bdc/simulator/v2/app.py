@@ -19,7 +19,8 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeGuard
 
 from graphql import (
     DocumentNode,
@@ -160,12 +161,13 @@ class GraphQLApp:
             found = self._documents.get(query)
         if found is not None:
             return found
+        document: DocumentNode | list[GraphQLError]
         try:
-            document: DocumentNode | list[GraphQLError] = parse(query)
+            parsed = parse(query)
         except GraphQLError as exc:
             document = [exc]
         else:
-            document = validate(self.schema, document) or document
+            document = validate(self.schema, parsed) or parsed
         with self._lock:
             self._documents[query] = document
             while len(self._documents) > _DOCUMENTS:
@@ -185,7 +187,7 @@ class GraphQLApp:
         return json_response(404, {"error": "unknown simulator endpoint"})
 
 
-def _never_awaitable(_value: Any) -> bool:
+def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:
     return False
 
 

@@ -14,7 +14,7 @@ from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
 from sonar_bdc.simulator.v2.entities import Rows
 from sonar_bdc.simulator.v2.schema import RELATIONS
-from sonar_bdc.simulator.v2.select import Row, nested
+from sonar_bdc.simulator.v2.select import Context, Row, nested
 
 Children = Callable[[Rows, Row], list[Row]]
 
@@ -51,7 +51,7 @@ def attach(schema: GraphQLSchema) -> GraphQLSchema:
 
 
 def _resolver(type_name: str, children: Children) -> Callable[..., Row]:
-    def resolve(parent: Row, info: GraphQLResolveInfo, **args: Any) -> Row:
+    def resolve(parent: Row, info: GraphQLResolveInfo[Context], **args: Any) -> Row:
         context = info.context
         return nested(type_name, children(context.rows, parent), args, context.nested_limit)
 

@@ -11,7 +11,7 @@ import math
 from datetime import date, datetime, timezone
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema, build_schema
+from graphql import GraphQLError, GraphQLScalarType, GraphQLSchema, build_schema
 from graphql.language import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 
 from sonar_bdc.simulator.v2 import enums
@@ -177,12 +177,14 @@ def build(unknown_technology: bool = False) -> GraphQLSchema:
     schema = build_schema(sdl(unknown_technology))
     for name, (serialize, parse) in _SCALAR_CODECS.items():
         scalar = schema.type_map[name]
+        assert isinstance(scalar, GraphQLScalarType)  # _SCALAR_CODECS names only scalars
         # graphql-core 3.2 reads serialize/parse_*, 3.3 reads coerce_* (same functions)
         for attr in ("serialize", "coerce_output_value"):
             setattr(scalar, attr, serialize)
         for attr in ("parse_value", "coerce_input_value"):
             setattr(scalar, attr, parse)
-        scalar.parse_literal = _literal(parse)  # type: ignore[attr-defined]
+        # graphql-core calls the instance's parse_literal, which the stubs declare a method
+        scalar.parse_literal = _literal(parse)  # type: ignore[method-assign]
     return schema
 
 

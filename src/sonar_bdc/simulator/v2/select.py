@@ -175,6 +175,6 @@ def sort_rows(type_name: str, rows: list[Row], sorter: list[dict[str, str]] | No
             raise GraphQLError(f"Sorter direction must be 'ASC' or 'DESC', got {s['direction']!r}")
         present = [r for r in rows if r[name] is not None]
         missing = [r for r in rows if r[name] is None]
-        present.sort(key=lambda r, n=name: r[n], reverse=direction == "DESC")
+        present.sort(key=operator.itemgetter(name), reverse=direction == "DESC")
         rows = present + missing
     return rows

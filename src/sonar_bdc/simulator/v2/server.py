@@ -18,7 +18,7 @@ from sonar_bdc.simulator.v2.schema import build
 from sonar_bdc.simulator.v2.store import Store
 
 
-class GraphQLSimulator(BackgroundServer):
+class GraphQLSimulator(BackgroundServer[GraphQLApp]):
     """A Sonar v2 instance on loopback serving ``dataset``; a context manager.
 
     ``faults`` can be replaced while running; ``dataset`` is the live ground truth,
@@ -48,7 +48,7 @@ class GraphQLSimulator(BackgroundServer):
         self._store = Store(dataset, unknown_technology)
         schema = attach(build(unknown_technology))
         self._app = GraphQLApp(self._store, schema, token, self._injector, nested_limit)
-        super().__init__(self._app, host, port)  # type: ignore[arg-type]
+        super().__init__(self._app, host, port)
 
     @property
     def url(self) -> str:

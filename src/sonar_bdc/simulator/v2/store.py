@@ -22,7 +22,7 @@ from sonar_bdc.simulator.changes import change_accounts
 from sonar_bdc.simulator.model import Account, Dataset
 from sonar_bdc.simulator.v2.entities import Rows, Stamps, parent_id
 from sonar_bdc.simulator.v2.schema import ROOTS
-from sonar_bdc.simulator.v2.select import Row, filter_rows, is_filtered, page, page_args
+from sonar_bdc.simulator.v2.select import Context, Row, filter_rows, is_filtered, page, page_args
 
 _FILTER_CACHE = 32
 Index = dict[int, list[int]]
@@ -86,7 +86,7 @@ class Store:
             return changed
 
     def _resolver(self, type_name: str) -> Callable[..., Row]:
-        def resolve(info: GraphQLResolveInfo, **args: Any) -> Row:
+        def resolve(info: GraphQLResolveInfo[Context], **args: Any) -> Row:
             number, size = page_args(args.get("paginator"))
             result = page(self.select(type_name, args), number, size)
             if type_name == "Account":

@@ -64,7 +64,7 @@ class AccountPage:
         return [i for i in self.asked if i not in got and i not in self.failed]
 
 
-class GraphQLClient(ClientBase):
+class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
     def __init__(self, config: GraphQLConfig) -> None:
         self.config = config
         self.technology = TechnologyTable(config.technology_names)
