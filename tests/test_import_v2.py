@@ -30,6 +30,7 @@ import pytest
 from psycopg import sql
 
 import dbcompare
+import expected
 from sonar_bdc.bdc.run import SubscriptionOptions, subscription
 from sonar_bdc.errors import SonarAuthError, SonarBdcError
 from sonar_bdc.importer import run_import
@@ -103,12 +104,12 @@ def v2_truth(conn: psycopg.Connection, schema: str, ds: Dataset) -> list[str]:
         if i in snap["customers"] and not snap["customers"][i][deleted_at_set]
     ]
     problems += [f"{i}: missing" for i in ds.live_ids() if i not in snap["customers"]]
-    expected = comparable_v1_truth(ds)
+    truth = comparable_v1_truth(ds)
     got = comparable(snap, ds)
     for table in got:
-        if got[table] != expected[table]:
-            diff = {k for k in got[table].keys() | expected[table].keys()
-                    if got[table].get(k) != expected[table].get(k)}  # fmt: skip
+        if got[table] != truth[table]:
+            diff = {k for k in got[table].keys() | truth[table].keys()
+                    if got[table].get(k) != truth[table].get(k)}  # fmt: skip
             problems.append(f"{table} differ for {sorted(diff)[:5]}")
     return problems
 
@@ -144,7 +145,7 @@ def comparable_v1_truth(ds: Dataset) -> dict[str, dict]:
     """What a v1 import of ``ds`` stores, in ``comparable`` form (from dbcompare's rules)."""
     snap: dict[str, Any] = {"customers": {}, "groups": {}, "services": {}, "links": {}, "items": {}}
     for cid in ds.live_ids():
-        exp = ds.expected_customer(cid)
+        exp = expected.customer(ds, cid)
         r, d, inv = exp.report, exp.detail, exp.inventory
         assert d is not None and inv is not None
         geom = (r.longitude, r.latitude, 4326) if r.latitude is not None else (None, None, None)
