@@ -32,7 +32,7 @@ import dbcompare
 from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
 from sonar_bdc.simulator import Faults, Simulator, generate, views
-from test_import import env_for, settings_for
+from test_import import env_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -59,9 +59,9 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) 
 
 
 def test_api_faults_together_end_exact_and_the_summary_counts_every_retry(
-    pg_schema, pg_conn
+    pg_schema, pg_conn, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     faults = Faults(
         error_rate=0.05,
         drop_rate=0.02,
@@ -72,8 +72,8 @@ def test_api_faults_together_end_exact_and_the_summary_counts_every_retry(
     )
     with Simulator(generate(accounts=2000, seed=21), faults=faults) as sim:
         injected = dbcompare.count_faults(sim)
-        settings = settings_for(sim, db, schema, workers=16, initial_backoff=0.05)
-        summary = run_import(settings, show_progress=False)
+        config = settings(sim, schema, workers=16, initial_backoff=0.05)
+        summary = run_import(config, show_progress=False)
         assert summary.exit_code == 0, (summary.failed, dict(injected))
         assert_exact(pg_conn, schema, sim)
     for kind in ("rate_limited", "error", "drop", "truncate", "session_expired"):

@@ -36,9 +36,24 @@ LINK = re.compile(r'<a href="/accounts/(\d+)">(.*)</a>', re.S)
 # ---------------------------------------------------------------- helpers
 
 
+OPEN_CLIENTS: list[httpx.Client] = []  # closed after each test (warnings are errors)
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
+
+
+def opened(client: httpx.Client) -> httpx.Client:
+    OPEN_CLIENTS.append(client)
+    return client
+
+
 def login(sim: Simulator, password: str = "sonar") -> httpx.Client:
     """A web-session client logged in the way public clients do it."""
-    client = httpx.Client(base_url=sim.base_url, timeout=10)
+    client = opened(httpx.Client(base_url=sim.base_url, timeout=10))
     page = client.get("/")
     token = page.headers["X-Meta-CSRF-Token"]
     form = {"username": "admin", "password": password, "_token": token}
@@ -47,7 +62,7 @@ def login(sim: Simulator, password: str = "sonar") -> httpx.Client:
 
 
 def api(sim: Simulator) -> httpx.Client:
-    return httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=10)
+    return opened(httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=10))
 
 
 def _coordinate(value: Any, limit: float) -> float | None:
