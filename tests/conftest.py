@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
+
+from sonar_bdc.settings import Settings
+from sonar_bdc.simulator import Simulator
+from sonar_bdc.simulator.v2 import GraphQLSimulator
 
 ADMIN = {
     "host": os.environ.get("SONAR_BDC_TEST_PG_HOST", "127.0.0.1"),
@@ -79,3 +84,37 @@ def pg_conn(pg_database: dict) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the session database, for assertions."""
     with psycopg.connect(**pg_database, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def settings(pg_database: dict) -> Callable[..., Settings]:
+    """``settings(sim, schema, **overrides)``: Settings for an import from ``sim`` into
+    the session database, tables in ``schema`` (``prefix=`` overrides it).
+
+    A v1 ``Simulator`` gets its user and password, a ``GraphQLSimulator`` v2 with its
+    token and a rate limit it never refuses, ``None`` no Sonar at all (a filing). Quick
+    retries, four workers and no log file; the overrides win.
+    """
+
+    def make(sim: Simulator | GraphQLSimulator | None, schema: str | None = None,
+             **overrides: Any) -> Settings:  # fmt: skip
+        values: dict[str, Any] = {
+            "postgres_host": pg_database["host"],
+            "postgres_port": pg_database["port"],
+            "postgres_user": pg_database["user"],
+            "postgres_db": pg_database["dbname"],
+            "initial_backoff": 0.01,
+            "log_file": None,
+            "workers": 4,
+        }
+        if schema is not None:
+            values["prefix"] = f"{schema}."
+        if sim is not None:
+            values.update(sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"))
+        if isinstance(sim, GraphQLSimulator):
+            values.update(api="v2", sonar_token="sonar-token", rate_limit=1000.0)
+        elif sim is not None:
+            values.update(sonar_username="admin", sonar_password="sonar")
+        return Settings(**{**values, **overrides})
+
+    return make

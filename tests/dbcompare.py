@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+import expected
 from sonar_bdc.simulator import Dataset, Faults, Simulator
 from sonar_bdc.simulator.faults import FaultInjector
 
@@ -108,7 +109,7 @@ def mismatches(
 def _customer_mismatches(
     snap: dict, ds: Dataset, cid: int, layout: str, inventory: bool, detail: bool
 ) -> list[str]:
-    exp = ds.expected_customer(cid, layout)
+    exp = expected.customer(ds, cid, layout)
     row = snap["customers"].get(cid)
     if row is None:
         return [f"{cid}: missing"]

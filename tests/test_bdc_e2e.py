@@ -7,7 +7,7 @@ import argparse
 import csv
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -139,34 +139,24 @@ def tracts_geojson(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def imported(pg_database: dict) -> Iterator[tuple[Settings, dict]]:
+def imported(
+    pg_database: dict, settings: Callable[..., Settings]
+) -> Iterator[tuple[Settings, dict]]:
     """The known dataset imported twice; account 16 is gone from the second report."""
     prefix = f"e2e_{uuid.uuid4().hex[:8]}."
     with Simulator(known_dataset()) as sim:
-        settings = Settings(
-            prefix=prefix,
-            sonar_protocol="http",
-            sonar_host=sim.base_url.removeprefix("http://"),
-            sonar_username="admin",
-            sonar_password="sonar",
-            postgres_host=pg_database["host"],
-            postgres_port=pg_database["port"],
-            postgres_user=pg_database["user"],
-            postgres_db=pg_database["dbname"],
-            log_file=None,
-            workers=2,
-        )
-        assert run_import(settings, show_progress=False).exit_code == 0
+        config = settings(sim, prefix=prefix, workers=2)
+        assert run_import(config, show_progress=False).exit_code == 0
         del sim.dataset.accounts[16]
         sim.dataset.version += 1
-        assert run_import(settings, show_progress=False).exit_code == 0
+        assert run_import(config, show_progress=False).exit_code == 0
     env = {
         "POSTGRES_HOST": pg_database["host"],
         "POSTGRES_PORT": str(pg_database["port"]),
         "POSTGRES_USER": pg_database["user"],
         "POSTGRES_DB": pg_database["dbname"],
     }
-    yield settings, env
+    yield config, env
 
 
 def cli(argv: list[str]) -> int:

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import shapefile
 
+from shapefiles import write_polygons
 from sonar_bdc.bdc.run import SubscriptionOptions, load_tracts, subscription
 from sonar_bdc.errors import ConfigError, StoreUnavailable
 from sonar_bdc.records import (
@@ -271,12 +271,10 @@ def test_zipped_shapefile_with_a_hole_and_an_island(filled: Settings, tmp_path: 
     base = tmp_path / "tl_2020_01_tract"
     outer = [[-86.5, 32.4], [-86.5, 32.5], [-86.4, 32.5], [-86.4, 32.4], [-86.5, 32.4]]
     hole = [[-86.46, 32.44], [-86.44, 32.44], [-86.44, 32.46], [-86.46, 32.46], [-86.46, 32.44]]
-    with shapefile.Writer(str(base), shapeType=shapefile.POLYGON) as w:
-        w.field("GEOID", "C", size=11)
-        w.poly([outer, hole])  # 01001020100 with a hole around Ada's point ...
-        w.record("01001020100")
-        w.poly([list(reversed(hole))])  # ... where the island tract lies
-        w.record("01001020300")
+    write_polygons(base, [("GEOID", 11)], [
+        ([outer, hole], ["01001020100"]),  # with a hole around Ada's point ...
+        ([list(reversed(hole))], ["01001020300"]),  # ... where the island tract lies
+    ])  # fmt: skip
     archive = tmp_path / "tl_2020_01_tract.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for ext in (".shp", ".shx", ".dbf"):

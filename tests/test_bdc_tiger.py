@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import shapefile
 
+from shapefiles import write_polygons
 from sonar_bdc.bdc.tiger import read_tracts, tract_geoid
 from sonar_bdc.errors import ConfigError
 
@@ -24,16 +24,13 @@ def write_tract_shapefile(
     base: Path, tracts: dict[str, list], prj: str = NAD83, fields: tuple[str, ...] = ("GEOID",)
 ) -> Path:
     """A TIGER-like polygon shapefile: {geoid: [ring, ...]} -> base.shp/.shx/.dbf/.prj."""
-    with shapefile.Writer(str(base), shapeType=shapefile.POLYGON) as w:
-        for name in fields:
-            w.field(name, "C", size=20)
-        w.field("NAMELSAD", "C", size=40)
-        for geoid, rings in tracts.items():
-            w.poly(rings)
-            values = [geoid] if fields == ("GEOID",) else [geoid[:2], geoid[2:5], geoid[5:]]
-            w.record(*values, f"Census Tract {geoid[5:]}")
+    features = []
+    for geoid, rings in tracts.items():
+        values = [geoid] if fields == ("GEOID",) else [geoid[:2], geoid[2:5], geoid[5:]]
+        features.append((rings, [*values, f"Census Tract {geoid[5:]}"]))
+    shp = write_polygons(base, [*((name, 20) for name in fields), ("NAMELSAD", 40)], features)
     base.with_suffix(".prj").write_text(prj)
-    return base.with_suffix(".shp")
+    return shp
 
 
 def zip_shapefile(shp: Path, target: Path, folder: str = "") -> Path:

@@ -10,7 +10,7 @@ import csv
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -179,17 +179,13 @@ def test_a_prefix_without_its_dot(text: str, schema_exists: bool, warned: bool) 
 
 
 @pytest.fixture(scope="module")
-def imported(pg_database: dict) -> Iterator[str]:
+def imported(settings: Callable[..., Settings]) -> Iterator[str]:
     """A generated Sonar imported completely (v1): the filing's readiness is not at issue."""
     prefix = f"trust_{uuid.uuid4().hex[:8]}."
     with Simulator(generate(accounts=80, seed=5)) as sim:
-        settings = Settings(
-            prefix=prefix, sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
-            sonar_username="admin", sonar_password="sonar", postgres_host=pg_database["host"],
-            postgres_port=pg_database["port"], postgres_user=pg_database["user"],
-            postgres_db=pg_database["dbname"], log_file=None, workers=2,
-        )  # fmt: skip
-        assert run_import(settings, show_progress=False).exit_code == 0
+        assert (
+            run_import(settings(sim, prefix=prefix, workers=2), show_progress=False).exit_code == 0
+        )
     yield prefix
 
 
@@ -322,18 +318,15 @@ def test_a_prefix_without_its_dot_warns_where_the_store_opens(
 def test_an_unknown_v2_technology_name_is_mapped_by_the_filing_configuration(
     pg_schema: tuple[dict, str], env: Path, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    settings: Callable[..., Settings],
 ) -> None:  # fmt: skip
-    db, schema = pg_schema
+    _, schema = pg_schema
     monkeypatch.setattr(logging.getLogger("sonar_bdc"), "propagate", True)  # for caplog
-    with GraphQLSimulator(generate(accounts=120, seed=7), unknown_technology=True) as sim:
-        settings = Settings(
-            api="v2", sonar_token="sonar-token", rate_limit=1000.0, prefix=f"{schema}.",
-            sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
-            postgres_host=db["host"], postgres_port=db["port"], postgres_user=db["user"],
-            postgres_db=db["dbname"], log_file=None, workers=2,
-        )  # fmt: skip
-        with caplog.at_level(logging.WARNING):
-            assert run_import(settings, show_progress=False).exit_code == 0
+    with (
+        GraphQLSimulator(generate(accounts=120, seed=7), unknown_technology=True) as sim,
+        caplog.at_level(logging.WARNING),
+    ):
+        assert run_import(settings(sim, schema, workers=2), show_progress=False).exit_code == 0
     pointers = [r.getMessage() for r in caplog.records if UNKNOWN_TECHNOLOGY in r.getMessage()]
     assert len(set(pointers)) == 2  # the enum at the start, the services at the end
     assert all("[technology.names] NAME = <BDC code>" in p for p in pointers)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -56,16 +57,11 @@ def state(conn: psycopg.Connection, schema: str) -> tuple:
 
 def test_the_demo_refuses_a_prefix_holding_a_real_import(
     pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], settings: Callable[..., Settings],
 ) -> None:  # fmt: skip
-    db, schema = pg_schema
+    _, schema = pg_schema
     with Simulator(generate(accounts=60, seed=2)) as sim:
-        real = Settings(
-            prefix=f"{schema}.", sonar_protocol="http",
-            sonar_host=sim.base_url.removeprefix("http://"), sonar_username="admin",
-            sonar_password="sonar", postgres_host=db["host"], postgres_port=db["port"],
-            postgres_user=db["user"], postgres_db=db["dbname"], log_file=None, workers=2,
-        )  # fmt: skip
+        real = settings(sim, schema, workers=2)
         assert run_import(real, show_progress=False).exit_code == 0
     before = state(pg_conn, schema)
     capsys.readouterr()  # the import's own output
@@ -108,17 +104,13 @@ def test_the_demo_default_prefix_is_its_own() -> None:
 
 def test_a_real_import_refuses_the_demos_prefix(
     pg_schema: tuple[dict, str], pg_conn: psycopg.Connection, demo_env: list[str],
+    settings: Callable[..., Settings],
 ) -> None:  # fmt: skip
-    db, schema = pg_schema
+    _, schema = pg_schema
     assert cli.main(["demo", "-p", f"{schema}.", *demo_env]) == 0
     before = state(pg_conn, schema)
     with Simulator(generate(accounts=30, seed=5)) as sim:
-        real = Settings(
-            prefix=f"{schema}.", sonar_protocol="http",
-            sonar_host=sim.base_url.removeprefix("http://"), sonar_username="admin",
-            sonar_password="sonar", postgres_host=db["host"], postgres_port=db["port"],
-            postgres_user=db["user"], postgres_db=db["dbname"], log_file=None, workers=2,
-        )  # fmt: skip
+        real = settings(sim, schema, workers=2)
         with pytest.raises(ConfigError, match="simulated customers of sonar-bdc demo"):
             run_import(real, show_progress=False)
     assert state(pg_conn, schema) == before

@@ -17,10 +17,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,8 +31,8 @@ from psycopg import sql
 import dbcompare
 from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
-from sonar_bdc.simulator import Faults, Simulator, generate
-from test_import import env_for, settings_for
+from sonar_bdc.simulator import Faults, Simulator, generate, views
+from test_import import env_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -57,9 +59,9 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) 
 
 
 def test_api_faults_together_end_exact_and_the_summary_counts_every_retry(
-    pg_schema, pg_conn
+    pg_schema, pg_conn, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     faults = Faults(
         error_rate=0.05,
         drop_rate=0.02,
@@ -70,8 +72,8 @@ def test_api_faults_together_end_exact_and_the_summary_counts_every_retry(
     )
     with Simulator(generate(accounts=2000, seed=21), faults=faults) as sim:
         injected = dbcompare.count_faults(sim)
-        settings = settings_for(sim, db, schema, workers=16, initial_backoff=0.05)
-        summary = run_import(settings, show_progress=False)
+        config = settings(sim, schema, workers=16, initial_backoff=0.05)
+        summary = run_import(config, show_progress=False)
         assert summary.exit_code == 0, (summary.failed, dict(injected))
         assert_exact(pg_conn, schema, sim)
     for kind in ("rate_limited", "error", "drop", "truncate", "session_expired"):
@@ -171,20 +173,25 @@ def blocked_statement(conn: psycopg.Connection, db: dict) -> str | None:
 
 
 def kill_when_blocked(proc: subprocess.Popen, conn: psycopg.Connection, db: dict) -> str:
-    """SIGKILL the import once it waits for our lock; return the statement it was in."""
-    statement: list[str] = []
+    """SIGKILL the import once it waits for our lock; return the statement it waits in.
+
+    pg_stat_activity reads a backend's query text from a snapshot but its wait event
+    live, so the first sighting can pair the statement before (the staging COPY) with
+    the lock wait of the upsert after it. A backend waiting for our lock cannot move
+    on, so the statement read again, in a new snapshot, is the one that waits.
+    """
 
     def blocked() -> bool:
         assert proc.poll() is None, proc.communicate()[0]
-        found = blocked_statement(conn, db)
-        statement.extend([found] if found else [])
-        return bool(found)
+        return blocked_statement(conn, db) is not None
 
     wait_until(blocked, "the import to block on the locked row")
+    statement = blocked_statement(conn, db)  # autocommit: a new snapshot
     proc.kill()
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    return statement[0]
+    assert statement is not None
+    return statement
 
 
 def import_sessions(conn: psycopg.Connection, db: dict) -> int:
@@ -415,14 +422,63 @@ def waiting_imports(conn: psycopg.Connection, db: dict) -> int:
     return conn.execute(query, [db["dbname"]]).fetchone()[0]
 
 
-def assert_one_ran_or_both_finished(procs: list[subprocess.Popen]) -> None:
-    """Each import finished (0) or refused with one clear line; at least one finished."""
-    outcomes = [(proc.returncode, out) for proc, out in ((p, finish_any(p)) for p in procs)]
-    for code, out in outcomes:
-        if code != 0:
-            lines = error_lines(out)
-            assert len(lines) == 1 and "another sonar-bdc import is running" in lines[0], out
-    assert 0 in [code for code, _ in outcomes], outcomes
+class HeldReport:
+    """Report requests the simulator holds (``asked``) until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release, self._asked = threading.Event(), list[int]()
+
+    @property
+    def asked(self) -> int:
+        return len(self._asked)
+
+    def ask(self) -> None:
+        self._asked.append(1)  # list.append is atomic: server threads may race here
+
+
+@contextlib.contextmanager
+def report_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldReport]:
+    """The simulator answers no report request until ``release`` is set.
+
+    An import asks for the report only once it holds the run lock, so while the first
+    request waits here, that import certainly holds the lock: a second import started
+    now overlaps it, whatever the machine's speed.
+    """
+    held, answer = HeldReport(), views.report
+
+    def hold(state: Any, req: Any) -> Any:
+        held.ask()
+        held.release.wait(timeout=120)
+        return answer(state, req)
+
+    monkeypatch.setattr(views, "report", hold)
+    try:
+        yield held
+    finally:
+        held.release.set()
+
+
+def assert_the_second_refuses_while_the_first_runs(
+    procs: list[subprocess.Popen], held: HeldReport
+) -> None:
+    """One import holds the run lock (its report request is held): the other must
+    refuse at once with one clear line, and the first then finishes.
+
+    Without the lock the other import would ask for the report too: that is a failure,
+    seen at once rather than after a timeout."""
+    wait_until(
+        lambda: held.asked >= 2 or any(p.poll() is not None for p in procs),
+        "one import to refuse, or both to ask for the report",
+    )
+    assert held.asked <= 1, "both imports ran at once"
+    refused = next(p for p in procs if p.poll() is not None)
+    out = finish_any(refused)
+    assert refused.returncode == 75, out
+    lines = error_lines(out)
+    assert len(lines) == 1 and "another sonar-bdc import is running" in lines[0], out
+    held.release.set()
+    (running,) = [p for p in procs if p is not refused]
+    finish(running)
 
 
 def finish_any(proc: subprocess.Popen) -> str:
@@ -430,35 +486,33 @@ def finish_any(proc: subprocess.Popen) -> str:
     return out
 
 
-def test_two_imports_at_once_one_refuses_clearly_or_both_finish(
-    sim, pg_schema, pg_conn, tmp_path
+def test_two_imports_at_once_one_refuses_clearly_and_the_other_finishes(
+    sim, pg_schema, pg_conn, tmp_path, monkeypatch
 ) -> None:
     db, schema = pg_schema
     finish(spawn_import(sim, db, schema, tmp_path, "--customers-only"))
     sim.change_accounts(fraction=0.2, seed=3)
-    sim.faults = Faults(latency=0.003)
-    procs = [spawn_import(sim, db, schema, tmp_path, "-d", "0") for _ in range(2)]
-    assert_one_ran_or_both_finished(procs)
-    sim.faults = Faults()
+    with report_held(monkeypatch) as held:
+        procs = [spawn_import(sim, db, schema, tmp_path, "-d", "0") for _ in range(2)]
+        assert_the_second_refuses_while_the_first_runs(procs, held)
     finish(spawn_import(sim, db, schema, tmp_path, "-d", "0"))
     assert_exact(pg_conn, schema, sim)
 
 
-def test_two_first_imports_at_once_on_a_new_schema_one_refuses_clearly_or_both_finish(
-    sim, pg_schema, pg_conn, tmp_path
+def test_two_first_imports_at_once_on_a_new_schema_one_refuses_clearly_and_the_other_finishes(
+    sim, pg_schema, pg_conn, tmp_path, monkeypatch
 ) -> None:
     db, schema = pg_schema
     # Hold the schema's creation open, so both imports reach CREATE SCHEMA together.
     gate = psycopg.connect(**db)
-    try:
-        gate.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        sim.faults = Faults(latency=0.003)
-        procs = [spawn_import(sim, db, schema, tmp_path) for _ in range(2)]
-        wait_until(lambda: waiting_imports(pg_conn, db) == 2, "both imports to wait")
-    finally:
-        gate.rollback()
-        gate.close()
-    assert_one_ran_or_both_finished(procs)
-    sim.faults = Faults()
+    with report_held(monkeypatch) as held:
+        try:
+            gate.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            procs = [spawn_import(sim, db, schema, tmp_path) for _ in range(2)]
+            wait_until(lambda: waiting_imports(pg_conn, db) == 2, "both imports to wait")
+        finally:
+            gate.rollback()
+            gate.close()
+        assert_the_second_refuses_while_the_first_runs(procs, held)
     finish(spawn_import(sim, db, schema, tmp_path))
     assert_exact(pg_conn, schema, sim)

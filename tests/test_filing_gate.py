@@ -5,10 +5,10 @@ is too old; the run records behind it. Simulator over loopback, real PostGIS."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -48,23 +48,10 @@ def env(pg_database: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return tmp_path
 
 
-def settings_for(sim: Simulator, db: dict, schema: str, **kw: object) -> Settings:
-    base = Settings(
-        sonar_protocol="http",
-        sonar_host=sim.base_url.removeprefix("http://"),
-        sonar_username="admin",
-        sonar_password="sonar",
-        postgres_host=db["host"],
-        postgres_port=db["port"],
-        postgres_user=db["user"],
-        postgres_db=db["dbname"],
-        prefix=f"{schema}.",
-        initial_backoff=0.01,
-        max_retries=0,
-        log_file=None,
-        workers=2,
-    )
-    return dataclasses.replace(base, **kw)
+@pytest.fixture
+def settings(settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The shared factory with no retries (a fault ends the run) and two workers."""
+    return functools.partial(settings, max_retries=0, workers=2)
 
 
 class _StopAfter(threading.Event):
@@ -115,11 +102,11 @@ def csv_files(where: Path) -> list[Path]:
 
 
 def test_interrupted_first_import_is_refused_unless_overridden(
-    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     ctrl_c_after(monkeypatch, 10)
-    summary = run_import(settings_for(sim, db, schema), show_progress=False)
+    summary = run_import(settings(sim, schema), show_progress=False)
     assert summary.interrupted
     assert runs(pg_conn, schema)[0][:2] == ("interrupted", True)
     capsys.readouterr()
@@ -142,22 +129,22 @@ def test_interrupted_first_import_is_refused_unless_overridden(
     assert "WARNING" in err
 
     monkeypatch.setattr(fetching, "stop_signals_as_flag", REAL_CTRL_C)  # a plain import finishes
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     assert [r[0] for r in runs(pg_conn, schema)] == ["interrupted", "complete"]
     assert subscription(schema, "-o", "again.csv") == 0
     assert "oldest account detail" in capsys.readouterr().err
 
 
 def test_ctrl_c_before_any_detail_is_refused(
-    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
 
     def interrupted(self: Store, catalogs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Store, "write_catalogs", interrupted)
-    assert run_import(settings_for(sim, db, schema), show_progress=False).interrupted
+    assert run_import(settings(sim, schema), show_progress=False).interrupted
     assert runs(pg_conn, schema)[0][0] == "interrupted"
     capsys.readouterr()
     assert subscription(schema) == 1
@@ -168,16 +155,16 @@ def test_ctrl_c_before_any_detail_is_refused(
 
 
 def test_a_failed_import_is_refused_and_names_its_error(
-    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
 
     def broken(self: Store, catalogs: object) -> None:
         raise StoreError("saving the catalogs failed: disk full")
 
     monkeypatch.setattr(Store, "write_catalogs", broken)
     with pytest.raises(StoreError):
-        run_import(settings_for(sim, db, schema), show_progress=False)
+        run_import(settings(sim, schema), show_progress=False)
     outcome, finished, _, _, message, _ = runs(pg_conn, schema)[0]
     assert (outcome, finished, message) == ("error", True, "saving the catalogs failed: disk full")
     capsys.readouterr()
@@ -187,9 +174,9 @@ def test_a_failed_import_is_refused_and_names_its_error(
 
 
 def test_an_error_mid_batch_is_recorded_without_committing_the_batch(
-    sim, pg_schema, pg_conn, monkeypatch
+    sim, pg_schema, pg_conn, monkeypatch, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     real_fetch, calls = fetching.Fetcher.__call__, []
 
     def fetch(self: fetching.Fetcher, job: fetching.Job) -> object:
@@ -200,7 +187,7 @@ def test_an_error_mid_batch_is_recorded_without_committing_the_batch(
 
     monkeypatch.setattr(fetching.Fetcher, "__call__", fetch)
     with pytest.raises(SonarAuthError):
-        run_import(settings_for(sim, db, schema, commit_interval=1000), show_progress=False)
+        run_import(settings(sim, schema, commit_interval=1000), show_progress=False)
     outcome, finished, _, _, message, _ = runs(pg_conn, schema)[0]
     assert (outcome, finished) == ("error", True)
     assert message == "Sonar refused the login (check SONAR_USERNAME)"
@@ -212,9 +199,9 @@ def test_an_error_mid_batch_is_recorded_without_committing_the_batch(
     assert detailed == 0  # the open batch was rolled back, not committed with the record
 
 
-def test_a_killed_import_is_refused(sim, pg_schema, pg_conn, env) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+def test_a_killed_import_is_refused(sim, pg_schema, pg_conn, env, settings) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     assert subscription(schema, "-o", "before.csv") == 0
     # What a killed import leaves: its row 'running', and nobody holding the run lock.
     execute(
@@ -229,12 +216,12 @@ def test_a_killed_import_is_refused(sim, pg_schema, pg_conn, env) -> None:
 
 
 def test_failed_customers_are_recorded_and_never_detailed_ones_refused(
-    sim, pg_schema, pg_conn, env, capsys
+    sim, pg_schema, pg_conn, env, capsys, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     victim = sorted(sim.dataset.accounts)[3]
     sim.faults = Faults(fail_accounts={victim})
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 1
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 1
     outcome, _, failed, failed_ids, _, _ = runs(pg_conn, schema)[0]
     assert (outcome, failed, failed_ids) == ("failed_customers", 1, [victim])
     capsys.readouterr()
@@ -249,9 +236,11 @@ def test_failed_customers_are_recorded_and_never_detailed_ones_refused(
 # ------------------------------------------------------------------ never-detailed, old detail
 
 
-def test_customers_never_detailed_are_refused(sim, pg_schema, pg_conn, env, capsys) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+def test_customers_never_detailed_are_refused(
+    sim, pg_schema, pg_conn, env, capsys, settings
+) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     pg_conn.execute(
         sql.SQL("UPDATE {t} SET updated_at = NULL WHERE id = (SELECT min(id) FROM {t})").format(
             t=sql.Identifier(schema, "customers")
@@ -263,9 +252,11 @@ def test_customers_never_detailed_are_refused(sim, pg_schema, pg_conn, env, caps
     assert csv_files(env) == []
 
 
-def test_old_detail_is_refused_past_max_detail_age(sim, pg_schema, pg_conn, env, capsys) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+def test_old_detail_is_refused_past_max_detail_age(
+    sim, pg_schema, pg_conn, env, capsys, settings
+) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     pg_conn.execute(
         sql.SQL(
             "UPDATE {t} SET updated_at = updated_at - interval '20 days'"
@@ -288,11 +279,11 @@ def test_old_detail_is_refused_past_max_detail_age(sim, pg_schema, pg_conn, env,
 
 
 def test_an_import_months_before_the_as_of_date_is_refused(
-    sim, pg_schema, pg_conn, env, capsys
+    sim, pg_schema, pg_conn, env, capsys, settings
 ) -> None:
     """Consistent in itself (detail as recent as its report), but 200 days old."""
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     pg_conn.execute(
         sql.SQL(
             "UPDATE {} SET last_seen_at = last_seen_at - interval '200 days',"
@@ -323,10 +314,10 @@ def last_filing_date(today: date) -> str:
 
 
 def test_a_held_run_lock_refuses_even_with_the_override(
-    sim, pg_schema, pg_database, env, capsys
+    sim, pg_schema, pg_database, env, capsys, settings
 ) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     key = parse_prefix(f"{schema}.").lock_key()
     with psycopg.connect(**pg_database, autocommit=True) as other:
         assert other.execute(queries.TRY_LOCK, [key]).fetchone()[0]
@@ -358,9 +349,11 @@ def test_status_of_an_empty_prefix_says_import_and_creates_nothing(
     assert not exists  # read-only: no schema, no table
 
 
-def test_status_after_a_complete_import_and_a_filing(sim, pg_schema, pg_conn, env, capsys) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+def test_status_after_a_complete_import_and_a_filing(
+    sim, pg_schema, pg_conn, env, capsys, settings
+) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     assert status(schema) == 0
     text = capsys.readouterr().out
     assert "ready to file: yes" in text
@@ -382,23 +375,24 @@ def test_status_after_a_complete_import_and_a_filing(sim, pg_schema, pg_conn, en
     filing = report["last_filing"]
     assert filing["as_of"] == AS_OF
     assert filing["file"] == str((env / f"bdc_subscription_{AS_OF}.csv").resolve())
-    excluded = sum(1 for _ in (env / f"bdc_subscription_{AS_OF}.exceptions.csv").open()) - 1
+    exceptions = env / f"bdc_subscription_{AS_OF}.exceptions.csv"
+    excluded = len(exceptions.read_text().splitlines()) - 1
     assert sum(filing["excluded"].values()) == excluded
     assert report["tracts_loaded"] == 0
 
 
-def test_a_dry_run_records_nothing(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
-    dry = run_import(settings_for(sim, db, schema, dry_run=True, force=True), show_progress=False)
+def test_a_dry_run_records_nothing(sim, pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
+    dry = run_import(settings(sim, schema, dry_run=True, force=True), show_progress=False)
     assert dry.exit_code == 0
     assert [r[0] for r in runs(pg_conn, schema)] == ["complete"]
 
 
-def test_an_inventory_only_run_records_its_parts(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    settings = settings_for(sim, db, schema, inventory_only=True)
-    assert run_import(settings, show_progress=False).exit_code == 0
+def test_an_inventory_only_run_records_its_parts(sim, pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
+    config = settings(sim, schema, inventory_only=True)
+    assert run_import(config, show_progress=False).exit_code == 0
     assert runs(pg_conn, schema)[0][5] == ["report", "catalogs", "inventory"]
 
 
@@ -432,33 +426,33 @@ def test_a_v2_database_reads_as_unrecorded_then_upgrades_to_v3(
 
 
 def test_a_run_that_limit_cut_short_does_not_stand_for_a_complete_import(
-    sim, pg_schema, pg_conn, env, monkeypatch, capsys
+    sim, pg_schema, pg_conn, env, monkeypatch, capsys, settings
 ) -> None:
     """`-f -l 0` after an interrupted -f left every customer unrefreshed: still not ready."""
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     ctrl_c_after(monkeypatch, 10)
-    assert run_import(settings_for(sim, db, schema, force=True), show_progress=False).interrupted
+    assert run_import(settings(sim, schema, force=True), show_progress=False).interrupted
     monkeypatch.setattr(fetching, "stop_signals_as_flag", REAL_CTRL_C)
-    limited = run_import(settings_for(sim, db, schema, force=True, limit=0), show_progress=False)
+    limited = run_import(settings(sim, schema, force=True, limit=0), show_progress=False)
     assert limited.exit_code == 0 and limited.left_for_later > 0
     assert runs(pg_conn, schema)[-1][5] == ["report", "catalogs"]  # not detail or inventory
     capsys.readouterr()
     assert status(schema) == 1
     assert "was interrupted before it finished" in capsys.readouterr().out
     # A plain run that finds nothing stale completes the import as of its --days.
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     assert status(schema) == 0
 
 
 def test_the_run_record_counts_only_accounts_newly_marked_deleted(
-    sim, pg_schema, pg_conn, env, capsys
+    sim, pg_schema, pg_conn, env, capsys, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     gone = sum(1 for a in sim.dataset.accounts.values() if a.deleted)
     assert gone > 0
-    first = run_import(settings_for(sim, db, schema), show_progress=False)
-    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    first = run_import(settings(sim, schema), show_progress=False)
+    again = run_import(settings(sim, schema, force=True), show_progress=False)
     assert len(first.newly_deleted) == gone and again.newly_deleted == []
     recorded = pg_conn.execute(
         sql.SQL("SELECT deleted FROM {} ORDER BY id").format(sql.Identifier(schema, "import_runs"))

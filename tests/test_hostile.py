@@ -28,7 +28,7 @@ from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
 from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.simulator.nasty import BAD_COORDINATES
-from test_import import env_for, settings_for
+from test_import import env_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -192,12 +192,12 @@ def coordinate_kind(raw: tuple[object, object], kind: tuple[float, object, objec
 
 
 @pytest.fixture(scope="module")
-def nasty_import(pg_database: dict) -> Iterator[tuple[Simulator, str, object]]:
+def nasty_import(pg_database: dict, settings) -> Iterator[tuple[Simulator, str, object]]:
     """A 1,200-account nasty dataset imported once: (simulator, schema, summary)."""
     schema = "t_nasty"
     with Simulator(generate(accounts=1200, seed=5)) as nasty_sim:
-        settings = settings_for(nasty_sim, pg_database, schema, workers=8)
-        summary = run_import(settings, show_progress=False)
+        config = settings(nasty_sim, schema, workers=8)
+        summary = run_import(config, show_progress=False)
         yield nasty_sim, schema, summary
     with psycopg.connect(**pg_database, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -313,10 +313,10 @@ def test_items_of_an_unknown_model_are_kept_without_a_model(nasty_import, pg_con
     assert stored == {iid: (model, None, None, None) for iid, model in orphans.items()}
 
 
-def test_a_live_account_deleted_in_sonar_loses_its_children(pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
+def test_a_live_account_deleted_in_sonar_loses_its_children(pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
     with Simulator(generate(accounts=200, seed=8)) as own:
-        assert run_import(settings_for(own, db, schema), show_progress=False).exit_code == 0
+        assert run_import(settings(own, schema), show_progress=False).exit_code == 0
         ds = own.dataset
         live = [ds.accounts[i] for i in ds.live_ids()]
         rich = [a for a in live if a.services and a.group_ids and a.item_ids][:3]
@@ -327,7 +327,7 @@ def test_a_live_account_deleted_in_sonar_loses_its_children(pg_schema, pg_conn) 
                 item.assignee_type, item.assignee_id = "inventory_locations", 1
             account.item_ids, account.deleted = [], True
         ds.version += 1
-        summary = run_import(settings_for(own, db, schema, days=0), show_progress=False)
+        summary = run_import(settings(own, schema, days=0), show_progress=False)
     assert summary.exit_code == 0
     assert {a.id for a in rich} <= set(summary.deleted)
     assert dbcompare.mismatches(pg_conn, schema, ds) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -17,7 +16,6 @@ import dbcompare
 from sonar_bdc import importer, stopping
 from sonar_bdc.cli import main
 from sonar_bdc.importer import run_import
-from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Faults, Simulator, generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,24 +30,6 @@ def dataset_seed() -> int:
 def sim():
     with Simulator(generate(accounts=250, seed=7), layout="A") as simulator:
         yield simulator
-
-
-def settings_for(sim: Simulator, db: dict, schema: str, **kw) -> Settings:
-    base = Settings(
-        sonar_protocol="http",
-        sonar_host=sim.base_url.removeprefix("http://"),
-        sonar_username="admin",
-        sonar_password="sonar",
-        postgres_host=db["host"],
-        postgres_port=db["port"],
-        postgres_user=db["user"],
-        postgres_db=db["dbname"],
-        prefix=f"{schema}.",
-        initial_backoff=0.01,
-        log_file=None,
-        workers=4,
-    )
-    return dataclasses.replace(base, **kw)
 
 
 def env_for(sim: Simulator, db: dict) -> dict[str, str]:
@@ -79,10 +59,10 @@ def count(pg_conn, schema: str, table: str, where: str = "true") -> int:
 
 
 def test_full_import_is_exact_and_a_second_run_fetches_only_report_and_catalogs(
-    sim, pg_schema, pg_conn
+    sim, pg_schema, pg_conn, settings
 ) -> None:
-    db, schema = pg_schema
-    summary = run_import(settings_for(sim, db, schema), show_progress=False)
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema), show_progress=False)
     assert summary.exit_code == 0
     assert summary.listed == len(sim.dataset.accounts) == summary.new
     assert len(summary.deleted) == len(sim.dataset.deleted_ids()) > 0
@@ -90,7 +70,7 @@ def test_full_import_is_exact_and_a_second_run_fetches_only_report_and_catalogs(
     check_exact(pg_conn, schema, sim)
 
     before = dict(sim.requests_by_kind)
-    again = run_import(settings_for(sim, db, schema), show_progress=False)
+    again = run_import(settings(sim, schema), show_progress=False)
     after = sim.requests_by_kind
     assert after.get("detail", 0) == before.get("detail", 0)
     assert after.get("inventory", 0) == before.get("inventory", 0)
@@ -106,73 +86,79 @@ def test_full_import_is_exact_and_a_second_run_fetches_only_report_and_catalogs(
         assert meta.get(key)
 
 
-def test_layout_b_is_detected_and_imported_exactly(pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
+def test_layout_b_is_detected_and_imported_exactly(pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
     with Simulator(generate(accounts=120, seed=3), layout="B") as sim_b:
-        summary = run_import(settings_for(sim_b, db, schema), show_progress=False)
+        summary = run_import(settings(sim_b, schema), show_progress=False)
         assert summary.layout == "B"
         check_exact(pg_conn, schema, sim_b, layout="B")
 
 
-def test_changed_accounts_are_made_equal_again_with_force(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+def test_changed_accounts_are_made_equal_again_with_force(
+    sim, pg_schema, pg_conn, settings
+) -> None:
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     changed = sim.change_accounts(fraction=0.1, seed=11)
     assert changed
     assert dbcompare.mismatches(pg_conn, schema, sim.dataset) != []  # the change is visible
-    summary = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    summary = run_import(settings(sim, schema, force=True), show_progress=False)
     assert summary.exit_code == 0
     assert summary.updated >= len(changed) // 2
     check_exact(pg_conn, schema, sim)
 
 
-def test_days_zero_refreshes_everything(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+def test_days_zero_refreshes_everything(sim, pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     sim.change_accounts(fraction=0.2, seed=5)
-    summary = run_import(settings_for(sim, db, schema, days=0), show_progress=False)
+    summary = run_import(settings(sim, schema, days=0), show_progress=False)
     assert summary.skipped_fresh == 0
     check_exact(pg_conn, schema, sim)
 
 
-def test_limit_fetches_at_most_that_many_and_the_rest_stays_stale(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    summary = run_import(settings_for(sim, db, schema, limit=40), show_progress=False)
+def test_limit_fetches_at_most_that_many_and_the_rest_stays_stale(
+    sim, pg_schema, pg_conn, settings
+) -> None:
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema, limit=40), show_progress=False)
     assert summary.fetched + len(summary.deleted) == 40
     # Nothing was fresh: the rest is stale, left for a later run, not "skipped as fresh".
     assert summary.skipped_fresh == 0
     assert summary.left_for_later == len(sim.dataset.accounts) - 40
     assert count(pg_conn, schema, "customers") == len(sim.dataset.accounts)
     assert count(pg_conn, schema, "customers", "updated_at IS NOT NULL") == 40
-    rest = run_import(settings_for(sim, db, schema), show_progress=False)
+    rest = run_import(settings(sim, schema), show_progress=False)
     assert rest.fetched + len(rest.deleted) == len(sim.dataset.accounts) - 40
     check_exact(pg_conn, schema, sim)
 
 
-def test_customers_only_and_inventory_only_keep_separate_freshness(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema, customers_only=True), show_progress=False)
+def test_customers_only_and_inventory_only_keep_separate_freshness(
+    sim, pg_schema, pg_conn, settings
+) -> None:
+    _, schema = pg_schema
+    run_import(settings(sim, schema, customers_only=True), show_progress=False)
     assert sim.requests_by_kind.get("inventory", 0) == 0
     assert count(pg_conn, schema, "customer_inventory") == 0
     check_exact(pg_conn, schema, sim, inventory=False)
 
     details_before = sim.requests_by_kind["detail"]
-    run_import(settings_for(sim, db, schema, inventory_only=True), show_progress=False)
+    run_import(settings(sim, schema, inventory_only=True), show_progress=False)
     assert sim.requests_by_kind["detail"] == details_before
     check_exact(pg_conn, schema, sim)
 
     # Each part is now fresh: neither run refetches the other's data.
     before = dict(sim.requests_by_kind)
     for only in ("customers_only", "inventory_only"):
-        summary = run_import(settings_for(sim, db, schema, **{only: True}), show_progress=False)
+        summary = run_import(settings(sim, schema, **{only: True}), show_progress=False)
         assert summary.fetched == 0 and summary.skipped_fresh == summary.listed
     assert sim.requests_by_kind["detail"] == before["detail"]
     assert sim.requests_by_kind.get("inventory", 0) == before.get("inventory", 0)
 
 
-def test_dry_run_fetches_everything_and_writes_nothing(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    summary = run_import(settings_for(sim, db, schema, dry_run=True), show_progress=False)
+def test_dry_run_fetches_everything_and_writes_nothing(sim, pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema, dry_run=True), show_progress=False)
     assert summary.dry_run and summary.fetched == len(sim.dataset.live_ids())
     exists = pg_conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,)
@@ -338,14 +324,14 @@ def test_sigkill_mid_run_then_rerun_makes_the_database_exact(
 
 
 def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_the_run(
-    sim, pg_schema, pg_conn, monkeypatch
+    sim, pg_schema, pg_conn, monkeypatch, settings
 ) -> None:
     """SIGTERM lands while the report streams into the database (here mid-batch, while
     the next rows are read inside a pipelined upsert): the rows read are committed,
     the run stops there, recorded interrupted, and the next run finishes the work."""
-    db, schema = pg_schema
-    settings = settings_for(sim, db, schema, batch_size=10, commit_interval=1000)
-    assert run_import(settings, show_progress=False).exit_code == 0
+    _, schema = pg_schema
+    config = settings(sim, schema, batch_size=10, commit_interval=1000)
+    assert run_import(config, show_progress=False).exit_code == 0
     customers, metadata = sql.Identifier(schema, "customers"), sql.Identifier(schema, "metadata")
     report_done = sql.SQL("SELECT value FROM {} WHERE key = 'report_imported_at'").format(metadata)
     (first_seen,) = pg_conn.execute(
@@ -362,7 +348,7 @@ def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_
 
     monkeypatch.setattr(importer, "counted", signalled)
     with stopping.stop_signals_as_interrupts():
-        summary = run_import(settings, show_progress=False)
+        summary = run_import(config, show_progress=False)
         assert stopping.terminated()
     assert summary.interrupted
     assert run_outcomes(pg_conn, schema) == [("complete", True), ("interrupted", True)]
@@ -372,7 +358,7 @@ def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_
     assert 80 < refreshed <= 96  # the rows read before the stop, committed
     assert pg_conn.execute(report_done).fetchone() == (first_report,)  # the report is not whole
     monkeypatch.undo()
-    assert run_import(settings, show_progress=False).exit_code == 0
+    assert run_import(config, show_progress=False).exit_code == 0
     check_exact(pg_conn, schema, sim)
 
 
@@ -384,18 +370,18 @@ def run_outcomes(pg_conn, schema: str) -> list[tuple[str, bool]]:
 
 
 def test_listing_all_items_and_asking_per_customer_store_identical_rows(
-    sim, pg_schema, pg_conn, monkeypatch
+    sim, pg_schema, pg_conn, monkeypatch, settings
 ) -> None:
     from sonar_bdc import fetching
 
-    db, schema = pg_schema
-    listed = run_import(settings_for(sim, db, schema), show_progress=False)
+    _, schema = pg_schema
+    listed = run_import(settings(sim, schema), show_progress=False)
     pages = sim.requests_by_kind["api_list"]
     assert sim.requests_by_kind.get("inventory", 0) == 0  # 250 accounts: the listing is cheaper
     monkeypatch.setattr(fetching, "list_inventory", lambda *args: None)
     other = f"{schema}_per_customer"
     try:
-        asked = run_import(settings_for(sim, db, other), show_progress=False)
+        asked = run_import(settings(sim, other), show_progress=False)
         assert sim.requests_by_kind["inventory"] == asked.fetched  # gone accounts stop at 404
         assert sim.requests_by_kind["api_list"] - pages < pages  # only the catalogs again
         assert listed.exit_code == asked.exit_code == 0
@@ -415,15 +401,17 @@ def _unassign_first_items(sim: Simulator, count: int) -> None:
         item.assignee_type, item.assignee_id = "network_sites", 1
 
 
-def test_items_changing_while_listed_are_listed_again(sim, pg_schema, pg_conn, caplog) -> None:
-    db, schema = pg_schema
+def test_items_changing_while_listed_are_listed_again(
+    sim, pg_schema, pg_conn, caplog, settings
+) -> None:
+    _, schema = pg_schema
     _unassign_first_items(sim, 1)
     border = list(sim.dataset.items.values())[100]  # page 2 would start with it
     assert border.assignee_type == "accounts"
     # A first import: no stored inventory to fall back on if ``border`` were skipped.
     sim.faults = Faults(vanish_during_listing=1)
     with caplog.at_level("INFO", logger="sonar_bdc.importer"):
-        result = run_import(settings_for(sim, db, schema), show_progress=False)
+        result = run_import(settings(sim, schema), show_progress=False)
     assert result.exit_code == 0
     assert len(sim.dataset.items) == 304  # one deleted after page 1 of the first listing
     assert "while its pages were read (page 2); listing all items once more" in caplog.text
@@ -432,13 +420,13 @@ def test_items_changing_while_listed_are_listed_again(sim, pg_schema, pg_conn, c
 
 
 def test_items_changing_through_two_listings_are_asked_per_customer(
-    sim, pg_schema, pg_conn, caplog
+    sim, pg_schema, pg_conn, caplog, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     _unassign_first_items(sim, 2)
     sim.faults = Faults(vanish_during_listing=2)
     with caplog.at_level("INFO", logger="sonar_bdc.importer"):
-        result = run_import(settings_for(sim, db, schema), show_progress=False)
+        result = run_import(settings(sim, schema), show_progress=False)
     assert result.exit_code == 0 and len(sim.dataset.items) == 303
     assert "in the second listing too" in caplog.text
     assert "asking per customer instead" in caplog.text
@@ -446,14 +434,16 @@ def test_items_changing_through_two_listings_are_asked_per_customer(
     check_exact(pg_conn, schema, sim)
 
 
-def test_a_real_removal_is_confirmed_one_by_one_and_applied(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+def test_a_real_removal_is_confirmed_one_by_one_and_applied(
+    sim, pg_schema, pg_conn, settings
+) -> None:
+    _, schema = pg_schema
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     owner = next(a for a in sim.dataset.accounts.values() if not a.deleted and a.item_ids)
     removed = owner.item_ids.pop()
     del sim.dataset.items[removed]
     asked_before = sim.requests_by_kind.get("inventory", 0)
-    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    again = run_import(settings(sim, schema, force=True), show_progress=False)
     assert again.exit_code == 0 and sim.requests_by_kind["inventory"] - asked_before == 1
     links = count(pg_conn, schema, "customer_inventory", f"inventory_item_id = {removed}")
     assert links == 0

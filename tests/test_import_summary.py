@@ -12,7 +12,6 @@ import pytest
 
 from sonar_bdc import progress
 from sonar_bdc.importer import run_import
-from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Simulator, generate
 from sonar_bdc.summary import Summary, plural
 
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.timeout(120)
 def sim() -> Iterator[Simulator]:
     with Simulator(generate(accounts=250, seed=7), layout="A") as simulator:
         yield simulator
-
-
-def settings_for(sim: Simulator, db: dict, schema: str, **kw) -> Settings:
-    base = Settings(
-        sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
-        sonar_username="admin", sonar_password="sonar", postgres_host=db["host"],
-        postgres_port=db["port"], postgres_user=db["user"], postgres_db=db["dbname"],
-        prefix=f"{schema}.", initial_backoff=0.01, log_file=None, workers=4,
-    )  # fmt: skip
-    return dataclasses.replace(base, **kw)
 
 
 def row(summary: Summary, label: str) -> str:
@@ -50,12 +39,12 @@ def test_plural() -> None:
     assert plural(3, "customer has", "customers have") == "3 customers have"
 
 
-def test_inventory_only_counts_inventories_not_details(sim, pg_schema) -> None:
-    db, schema = pg_schema
-    first = run_import(settings_for(sim, db, schema), show_progress=False)
+def test_inventory_only_counts_inventories_not_details(sim, pg_schema, settings) -> None:
+    _, schema = pg_schema
+    first = run_import(settings(sim, schema), show_progress=False)
     live = len(sim.dataset.live_ids())
     assert (first.details, first.inventories) == (live, live)
-    again = run_import(settings_for(sim, db, schema, inventory_only=True, force=True),
+    again = run_import(settings(sim, schema, inventory_only=True, force=True),
                        show_progress=False)  # fmt: skip
     # The listing of all items answers for every listed customer (no per-customer 404).
     assert (again.details, again.inventories, again.fetched) == (0, again.listed, again.listed)
@@ -64,14 +53,14 @@ def test_inventory_only_counts_inventories_not_details(sim, pg_schema) -> None:
     assert row(again, "customers refreshed") == str(again.listed)
 
 
-def test_a_forced_run_counts_only_the_newly_deleted(sim, pg_schema, caplog) -> None:
-    db, schema = pg_schema
+def test_a_forced_run_counts_only_the_newly_deleted(sim, pg_schema, caplog, settings) -> None:
+    _, schema = pg_schema
     gone = len(sim.dataset.deleted_ids())
-    first = run_import(settings_for(sim, db, schema), show_progress=False)
+    first = run_import(settings(sim, schema), show_progress=False)
     assert len(first.newly_deleted) == gone > 0 and first.already_deleted == []
     caplog.clear()
     caplog.set_level(logging.INFO, logger="sonar_bdc")
-    again = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    again = run_import(settings(sim, schema, force=True), show_progress=False)
     assert len(again.deleted) == gone  # Sonar still answers 404 for them
     assert again.newly_deleted == [] and len(again.already_deleted) == gone
     assert row(again, "newly deleted in Sonar") == "0"
@@ -82,21 +71,21 @@ def test_a_forced_run_counts_only_the_newly_deleted(sim, pg_schema, caplog) -> N
                for m in messages)  # fmt: skip
 
 
-def test_the_wait_line_names_back_off_and_rate_limiting(sim, pg_schema) -> None:
-    db, schema = pg_schema
-    summary = run_import(settings_for(sim, db, schema, limit=5), show_progress=False)
+def test_the_wait_line_names_back_off_and_rate_limiting(sim, pg_schema, settings) -> None:
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema, limit=5), show_progress=False)
     assert re.fullmatch(
         r"\d+\.\d s \(all workers\)", row(summary, "time in back-off and rate limit")
     )
     assert not any("time waiting" in line for line in summary.lines())
 
 
-def test_force_with_limit_does_not_promise_a_later_run(sim, pg_schema, caplog) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+def test_force_with_limit_does_not_promise_a_later_run(sim, pg_schema, caplog, settings) -> None:
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     caplog.clear()
     caplog.set_level(logging.INFO, logger="sonar_bdc")
-    forced = run_import(settings_for(sim, db, schema, force=True, limit=10), show_progress=False)
+    forced = run_import(settings(sim, schema, force=True, limit=10), show_progress=False)
     left = forced.listed - 10
     assert forced.left_for_later == left and row(forced, "left out by --limit") == str(left)
     messages = " ".join(r.getMessage() for r in caplog.records)
@@ -105,12 +94,12 @@ def test_force_with_limit_does_not_promise_a_later_run(sim, pg_schema, caplog) -
             "them only once older than --days") in messages  # fmt: skip
 
 
-def test_one_account_is_not_one_accounts(pg_schema, caplog) -> None:
-    db, schema = pg_schema
+def test_one_account_is_not_one_accounts(pg_schema, caplog, settings) -> None:
+    _, schema = pg_schema
     caplog.set_level(logging.INFO, logger="sonar_bdc")
     dataset = generate(accounts=1, seed=1)
     with Simulator(dataset, layout="A") as one:
-        run_import(settings_for(one, db, schema), show_progress=False)
+        run_import(settings(one, schema), show_progress=False)
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("report: 1 account in 1 row (layout A)") for m in messages)
     assert any(m.startswith("1 customer to refresh") for m in messages)
@@ -118,12 +107,12 @@ def test_one_account_is_not_one_accounts(pg_schema, caplog) -> None:
 
 
 def test_without_a_terminal_the_report_and_the_inventory_listing_show_progress(
-    sim, pg_schema, caplog, monkeypatch
+    sim, pg_schema, caplog, monkeypatch, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     monkeypatch.setattr(progress, "INTERVAL", 3600.0)  # only each phase's closing line
     caplog.set_level(logging.INFO, logger="sonar_bdc.progress")
-    summary = run_import(settings_for(sim, db, schema), show_progress=True)
+    summary = run_import(settings(sim, schema), show_progress=True)
     lines = "\n".join(r.getMessage() for r in caplog.records)
     assert re.search(r"^report download: \d+(\.\d)? kB after \d+ s", lines, re.M)
     assert re.search(rf"^report accounts: {summary.listed} after", lines, re.M)
@@ -132,12 +121,12 @@ def test_without_a_terminal_the_report_and_the_inventory_listing_show_progress(
                      re.M)  # fmt: skip
 
 
-def test_v2_counts_what_limit_leaves_out_in_both_passes(pg_schema, caplog) -> None:
+def test_v2_counts_what_limit_leaves_out_in_both_passes(pg_schema, caplog, settings) -> None:
     from sonar_bdc.simulator.v2 import GraphQLSimulator
 
-    db, schema = pg_schema
+    _, schema = pg_schema
     with GraphQLSimulator(generate(accounts=150, seed=3)) as v2:
-        base = settings_for(v2, db, schema, api="v2", sonar_token="sonar-token", rate_limit=None)
+        base = settings(v2, schema, rate_limit=None)
         first = run_import(base, show_progress=False)
         assert (first.left_for_later, first.skipped_fresh) == (0, 0)
         forced = run_import(dataclasses.replace(base, force=True, limit=10), show_progress=False)

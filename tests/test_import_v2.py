@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import pytest
 from psycopg import sql
 
 import dbcompare
+import expected
 from sonar_bdc.bdc.run import SubscriptionOptions, subscription
 from sonar_bdc.errors import SonarAuthError, SonarBdcError
 from sonar_bdc.importer import run_import
@@ -49,36 +50,14 @@ pytestmark = pytest.mark.timeout(120)
 SOURCE = dbcompare.REPORT_COLUMNS.index("source")
 
 
-def db_settings(db: dict, schema: str, **kw: Any) -> Settings:
-    base = Settings(
-        postgres_host=db["host"],
-        postgres_port=db["port"],
-        postgres_user=db["user"],
-        postgres_db=db["dbname"],
-        prefix=f"{schema}.",
-        initial_backoff=0.01,
-        log_file=None,
-        workers=4,
-    )
-    return dataclasses.replace(base, **kw)
+@pytest.fixture
+def run_v2(settings: Callable[..., Settings]) -> Callable[..., Summary]:
+    """``run_v2(sim, schema, **overrides)``: a v2 import with the shared settings."""
 
+    def run(sim: GraphQLSimulator, schema: str, **kw: Any) -> Summary:
+        return run_import_v2(settings(sim, schema, **kw), show_progress=False)
 
-def v2_settings(sim: GraphQLSimulator, db: dict, schema: str, **kw: Any) -> Settings:
-    host = sim.base_url.removeprefix("http://")
-    v2 = {"api": "v2", "sonar_token": "sonar-token", "rate_limit": 1000.0}
-    return db_settings(db, schema, sonar_protocol="http", sonar_host=host, **{**v2, **kw})
-
-
-def v1_settings(sim: Simulator, db: dict, schema: str) -> Settings:
-    host = sim.base_url.removeprefix("http://")
-    return db_settings(
-        db, schema, sonar_protocol="http", sonar_host=host, sonar_username="admin",
-        sonar_password="sonar",
-    )  # fmt: skip
-
-
-def run_v2(sim: GraphQLSimulator, db: dict, schema: str, **kw: Any) -> Summary:
-    return run_import_v2(v2_settings(sim, db, schema, **kw), show_progress=False)
+    return run
 
 
 def count(conn: psycopg.Connection, schema: str, table: str, where: str = "true") -> int:
@@ -103,12 +82,12 @@ def v2_truth(conn: psycopg.Connection, schema: str, ds: Dataset) -> list[str]:
         if i in snap["customers"] and not snap["customers"][i][deleted_at_set]
     ]
     problems += [f"{i}: missing" for i in ds.live_ids() if i not in snap["customers"]]
-    expected = comparable_v1_truth(ds)
+    truth = comparable_v1_truth(ds)
     got = comparable(snap, ds)
     for table in got:
-        if got[table] != expected[table]:
-            diff = {k for k in got[table].keys() | expected[table].keys()
-                    if got[table].get(k) != expected[table].get(k)}  # fmt: skip
+        if got[table] != truth[table]:
+            diff = {k for k in got[table].keys() | truth[table].keys()
+                    if got[table].get(k) != truth[table].get(k)}  # fmt: skip
             problems.append(f"{table} differ for {sorted(diff)[:5]}")
     return problems
 
@@ -144,7 +123,7 @@ def comparable_v1_truth(ds: Dataset) -> dict[str, dict]:
     """What a v1 import of ``ds`` stores, in ``comparable`` form (from dbcompare's rules)."""
     snap: dict[str, Any] = {"customers": {}, "groups": {}, "services": {}, "links": {}, "items": {}}
     for cid in ds.live_ids():
-        exp = ds.expected_customer(cid)
+        exp = expected.customer(ds, cid)
         r, d, inv = exp.report, exp.detail, exp.inventory
         assert d is not None and inv is not None
         geom = (r.longitude, r.latitude, 4326) if r.latitude is not None else (None, None, None)
@@ -203,15 +182,15 @@ def test_v1_and_v2_imports_of_one_dataset_store_the_same_rows(
     two_schemas: tuple[str, str],
     tmp_path: Path,
     nested_limit: int | None,
+    settings,
+    run_v2,
 ) -> None:
     ds = generate(accounts=250, seed=7)
     schema_v1, schema_v2 = two_schemas
     with Simulator(ds, layout="A") as v1:
-        assert (
-            run_import(v1_settings(v1, pg_database, schema_v1), show_progress=False).exit_code == 0
-        )
+        assert run_import(settings(v1, schema_v1), show_progress=False).exit_code == 0
     with GraphQLSimulator(ds, nested_limit=nested_limit) as v2:
-        summary = run_v2(v2, pg_database, schema_v2)
+        summary = run_v2(v2, schema_v2)
     assert summary.exit_code == 0 and summary.listed == summary.new == len(ds.live_ids())
 
     snap_v1 = comparable(dbcompare.snapshot(pg_conn, schema_v1), ds, v1=True)
@@ -226,19 +205,20 @@ def test_v1_and_v2_imports_of_one_dataset_store_the_same_rows(
     assert v2_truth(pg_conn, schema_v2, ds) == []
 
     if nested_limit is None:  # the BDC outputs read both databases the same way
-        files = [_filing(pg_database, schema, tmp_path / schema) for schema in two_schemas]
+        files = [_filing(settings(None, s), tmp_path / s) for s in two_schemas]
         assert files[0] == files[1]
 
 
-def _filing(db: dict, schema: str, out: Path) -> tuple[list, list]:
+def _filing(settings: Settings, out: Path) -> tuple[list, list]:
     out.mkdir()
     options = SubscriptionOptions(as_of=date(2025, 6, 30), output=out / "subscription.csv")
-    summary = subscription(db_settings(db, schema), options)
-    rows = list(csv.reader(summary.csv_path.open(encoding="utf-8")))
+    summary = subscription(settings, options)
+    with summary.csv_path.open(encoding="utf-8") as file:
+        rows = list(csv.reader(file))
     exceptions = []
     if summary.exceptions_path is not None and summary.exceptions_path.exists():
-        exceptions = [r for r in csv.reader(summary.exceptions_path.open(encoding="utf-8"))
-                      if "deleted" not in " ".join(r).lower()]  # fmt: skip
+        with summary.exceptions_path.open(encoding="utf-8") as file:
+            exceptions = [r for r in csv.reader(file) if "deleted" not in " ".join(r).lower()]
     return rows, exceptions
 
 
@@ -246,14 +226,14 @@ def _filing(db: dict, schema: str, out: Path) -> tuple[list, list]:
 
 
 def test_a_full_import_costs_at_most_002_requests_per_customer_with_the_limiter_on(
-    pg_schema: tuple[dict, str], pg_conn
+    pg_schema: tuple[dict, str], pg_conn, run_v2
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     ds = generate(accounts=1000, seed=11)
     with GraphQLSimulator(ds) as big:
-        summary = run_v2(big, db, schema, rate_limit=None)  # v2's default: 400/min
+        summary = run_v2(big, schema, rate_limit=None)  # v2's default: 400/min
         assert summary.requests == big.request_count
-        again = run_v2(big, db, schema)
+        again = run_v2(big, schema)
     customers = len(ds.live_ids())
     assert summary.requests / customers <= 0.02, summary.requests
     assert summary.wait_seconds > 0  # the shared limiter is on by default for v2
@@ -265,37 +245,39 @@ def test_a_full_import_costs_at_most_002_requests_per_customer_with_the_limiter_
 
 
 @pytest.mark.parametrize("accounts", [0, 1, 101])
-def test_paging_edges_import_exactly(pg_schema: tuple[dict, str], pg_conn, accounts: int) -> None:
-    db, schema = pg_schema
+def test_paging_edges_import_exactly(
+    pg_schema: tuple[dict, str], pg_conn, accounts: int, run_v2
+) -> None:
+    _, schema = pg_schema
     ds = generate(accounts=accounts, seed=2)
     with GraphQLSimulator(ds) as edge:
-        summary = run_v2(edge, db, schema)
+        summary = run_v2(edge, schema)
     assert summary.exit_code == 0 and summary.listed == len(ds.live_ids())
     assert v2_truth(pg_conn, schema, ds) == []
 
 
 def test_changes_and_deletions_follow_days_force_and_limit(
-    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn
+    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn, run_v2
 ) -> None:
-    db, schema = pg_schema
-    first = run_v2(sim, db, schema, limit=40)  # 40 of 244: a light listing, then 40 by id
+    _, schema = pg_schema
+    first = run_v2(sim, schema, limit=40)  # 40 of 244: a light listing, then 40 by id
     assert first.fetched == 40 and first.listed == len(sim.dataset.live_ids())
     assert count(pg_conn, schema, "customers", "updated_at IS NOT NULL") == 40
-    rest = run_v2(sim, db, schema)
+    rest = run_v2(sim, schema)
     assert rest.fetched == first.listed - 40 and v2_truth(pg_conn, schema, sim.dataset) == []
 
     changed = sim.change_accounts(fraction=0.1, seed=11)
     assert v2_truth(pg_conn, schema, sim.dataset) != []
-    fresh = run_v2(sim, db, schema)  # within --days: report fields only
+    fresh = run_v2(sim, schema)  # within --days: report fields only
     assert fresh.fetched == 0 and fresh.updated > 0
-    forced = run_v2(sim, db, schema, force=True)
+    forced = run_v2(sim, schema, force=True)
     assert forced.fetched == forced.listed and forced.updated >= len(changed) // 2
     assert v2_truth(pg_conn, schema, sim.dataset) == []
 
     gone = sim.dataset.live_ids()[5]
     sim.dataset.accounts[gone].deleted = True
     sim.dataset.version += 1
-    after = run_v2(sim, db, schema, days=0)
+    after = run_v2(sim, schema, days=0)
     assert after.deleted == [gone] and after.fetched == after.listed
     assert count(pg_conn, schema, "customers", f"id = {gone} AND deleted_at IS NOT NULL") == 1
     assert count(pg_conn, schema, "services", f"customer_id = {gone}") == 0
@@ -303,22 +285,24 @@ def test_changes_and_deletions_follow_days_force_and_limit(
 
 
 def test_customers_only_and_inventory_only_keep_separate_freshness(
-    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn
+    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn, run_v2
 ) -> None:
-    db, schema = pg_schema
-    run_v2(sim, db, schema, customers_only=True)
+    _, schema = pg_schema
+    run_v2(sim, schema, customers_only=True)
     assert count(pg_conn, schema, "customer_inventory") == 0
     assert count(pg_conn, schema, "customers", "inventory_updated_at IS NOT NULL") == 0
-    inventory = run_v2(sim, db, schema, inventory_only=True)
+    inventory = run_v2(sim, schema, inventory_only=True)
     assert inventory.fetched == inventory.listed
     assert v2_truth(pg_conn, schema, sim.dataset) == []
-    assert run_v2(sim, db, schema, customers_only=True).fetched == 0
-    assert run_v2(sim, db, schema, inventory_only=True).fetched == 0
+    assert run_v2(sim, schema, customers_only=True).fetched == 0
+    assert run_v2(sim, schema, inventory_only=True).fetched == 0
 
 
-def test_dry_run_fetches_and_writes_nothing(sim: GraphQLSimulator, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    summary = run_v2(sim, db, schema, dry_run=True)
+def test_dry_run_fetches_and_writes_nothing(
+    sim: GraphQLSimulator, pg_schema, pg_conn, run_v2
+) -> None:
+    _, schema = pg_schema
+    summary = run_v2(sim, schema, dry_run=True)
     assert summary.dry_run and summary.fetched == len(sim.dataset.live_ids())
     assert not schema_exists(pg_conn, schema)
 
@@ -327,11 +311,11 @@ def test_dry_run_fetches_and_writes_nothing(sim: GraphQLSimulator, pg_schema, pg
 
 
 def test_a_refused_token_exits_2_naming_sonar_token_and_creates_nothing(
-    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn
+    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn, run_v2
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     with pytest.raises(SonarAuthError) as caught:
-        run_v2(sim, db, schema, sonar_token="not-the-token")
+        run_v2(sim, schema, sonar_token="not-the-token")
     message = str(caught.value)
     assert caught.value.exit_code == 2 and "SONAR_TOKEN" in message and "\n" not in message
     assert "not-the-token" not in message
@@ -357,39 +341,39 @@ def test_the_cli_reports_a_refused_token_in_one_line(
 
 
 def test_a_graphql_error_stops_the_run_before_that_page_is_written(
-    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn
+    sim: GraphQLSimulator, pg_schema: tuple[dict, str], pg_conn, run_v2
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     live = sim.dataset.live_ids()
     sim.faults = Faults(fail_accounts=frozenset({live[150]}))  # on page 2 of 3
     with pytest.raises(GraphQLErrors) as caught:
-        run_v2(sim, db, schema)
+        run_v2(sim, schema)
     assert "accounts page 2" in str(caught.value) and "Internal server error" in str(caught.value)
     assert isinstance(caught.value, SonarBdcError) and caught.value.exit_code == 1
     ids = {row[0] for row in pg_conn.execute(
         sql.SQL("SELECT id FROM {}.customers").format(sql.Identifier(schema)))}  # fmt: skip
     assert ids == set(live[:100])  # page 1 only: nothing of page 2 (or 3)
     sim.faults = Faults()
-    assert run_v2(sim, db, schema).exit_code == 0
+    assert run_v2(sim, schema).exit_code == 0
     assert v2_truth(pg_conn, schema, sim.dataset) == []
 
 
-def test_a_429_rate_limit_reply_is_waited_out(pg_schema: tuple[dict, str], pg_conn) -> None:
-    db, schema = pg_schema
+def test_a_429_rate_limit_reply_is_waited_out(pg_schema: tuple[dict, str], pg_conn, run_v2) -> None:
+    _, schema = pg_schema
     ds = generate(accounts=400, seed=4)
     with GraphQLSimulator(ds, faults=Faults(rate_limit=2.0, retry_after="0.3")) as limited:
-        summary = run_v2(limited, db, schema, max_retries=8)
+        summary = run_v2(limited, schema, max_retries=8)
     assert summary.exit_code == 0 and summary.retries > 0 and summary.wait_seconds >= 0.3
     assert v2_truth(pg_conn, schema, ds) == []
 
 
 def test_an_unknown_technology_name_is_reported_and_stored_without_a_code(
-    pg_schema: tuple[dict, str], pg_conn, caplog: pytest.LogCaptureFixture
+    pg_schema: tuple[dict, str], pg_conn, caplog: pytest.LogCaptureFixture, run_v2
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     ds = generate(accounts=250, seed=7)
     with GraphQLSimulator(ds, unknown_technology=True) as odd, caplog.at_level(logging.WARNING):
-        summary = run_v2(odd, db, schema)
+        summary = run_v2(odd, schema)
     assert summary.exit_code == 0
     (service_id,) = UNKNOWN_TECHNOLOGY_SERVICE_IDS
     rows = pg_conn.execute(
@@ -408,18 +392,18 @@ def test_an_unknown_technology_name_is_reported_and_stored_without_a_code(
 
 
 def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting(
-    pg_schema: tuple[dict, str], caplog: pytest.LogCaptureFixture, monkeypatch
+    pg_schema: tuple[dict, str], caplog: pytest.LogCaptureFixture, monkeypatch, settings
 ) -> None:
     """stderr is not a terminal here: progress lines come from a timer, so a phase that
     waits on the rate limiter still says where it stands (the README's "a line every
     10 s"; a small interval stands in for 10 s)."""
     from sonar_bdc import progress
 
-    db, schema = pg_schema
+    _, schema = pg_schema
     monkeypatch.setattr(progress, "INTERVAL", 0.05)
     caplog.set_level(logging.INFO, logger="sonar_bdc.progress")
     with GraphQLSimulator(generate(accounts=150, seed=3)) as slow:
-        full = v2_settings(slow, db, schema, rate_limit=8.0)  # 1/8 s before each request
+        full = settings(slow, schema, rate_limit=8.0)  # 1/8 s before each request
         run_import_v2(full, show_progress=True)
         light = dataclasses.replace(full, days=0, limit=10)  # a light listing, 10 by id
         run_import_v2(light, show_progress=True)

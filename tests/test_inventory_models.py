@@ -17,7 +17,7 @@ from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.simulator.data import add_item
 from sonar_bdc.simulator.model import Dataset, FieldDef, ModelDef
 from sonar_bdc.sonar.model_fields import ModelFields
-from test_import import check_exact, settings_for
+from test_import import check_exact
 
 MODELS = 300
 
@@ -72,18 +72,18 @@ def busiest_mac_model(ds: Dataset) -> int:
 
 
 def test_only_used_models_are_asked_once_and_a_rerun_with_nothing_stale_asks_no_catalog(
-    sim, pg_schema, pg_conn
+    sim, pg_schema, pg_conn, settings
 ) -> None:
-    db, schema = pg_schema
+    _, schema = pg_schema
     used = used_models(sim.dataset)
     assert 100 < len(used) < MODELS  # spread over many models, not all of them
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     check_exact(pg_conn, schema, sim)
     assert sim.requests_by_kind["model_fields"] == len(used)  # each used model once
     assert stored_models(pg_conn, schema) == {m: mac_ids(sim.dataset, m) for m in used}
 
     before = dict(sim.requests_by_kind)
-    again = run_import(settings_for(sim, db, schema), show_progress=False)
+    again = run_import(settings(sim, schema), show_progress=False)
     asked = delta(sim, before)
     assert again.exit_code == 0 and again.fetched == 0
     assert "inventory_catalog" not in asked and "model_fields" not in asked, asked
@@ -92,7 +92,7 @@ def test_only_used_models_are_asked_once_and_a_rerun_with_nothing_stale_asks_no_
 
 
 def test_the_catalog_is_sent_for_with_the_report_only_when_inventory_is_likely_stale(
-    sim, pg_schema, pg_conn
+    sim, pg_schema, pg_conn, settings
 ) -> None:
     from datetime import datetime, timedelta, timezone
 
@@ -103,7 +103,7 @@ def test_the_catalog_is_sent_for_with_the_report_only_when_inventory_is_likely_s
     with Store.connect(db, f"{schema}.") as store:
         store.ensure_schema()
         assert store.inventory_likely_stale(cutoff)  # a first import
-        run_import(settings_for(sim, db, schema), show_progress=False)
+        run_import(settings(sim, schema), show_progress=False)
         assert not store.inventory_likely_stale(cutoff)
         owner = next(a.id for a in sim.dataset.accounts.values() if not a.deleted)
         execute(pg_conn, schema, "UPDATE {s}.customers SET inventory_updated_at = NULL"
@@ -113,10 +113,10 @@ def test_the_catalog_is_sent_for_with_the_report_only_when_inventory_is_likely_s
 
 @pytest.mark.parametrize("option", [{"customers_only": True}, {"limit": 0}])
 def test_runs_refreshing_no_inventory_ask_no_inventory_catalog(
-    sim, pg_schema, pg_conn, option
+    sim, pg_schema, pg_conn, option, settings
 ) -> None:
-    db, schema = pg_schema
-    summary = run_import(settings_for(sim, db, schema, **option), show_progress=False)
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema, **option), show_progress=False)
     assert summary.exit_code == 0
     kinds = sim.requests_by_kind
     assert kinds.get("inventory_catalog", 0) == kinds.get("model_fields", 0) == 0, kinds
@@ -124,10 +124,10 @@ def test_runs_refreshing_no_inventory_ask_no_inventory_catalog(
 
 @pytest.mark.parametrize("stale", [1, 40], ids=["per customer", "listing"])
 def test_stale_customers_ask_only_for_their_models_stored_past_days(
-    sim, pg_schema, pg_conn, stale, caplog
+    sim, pg_schema, pg_conn, stale, caplog, settings
 ) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     owners = [a.id for a in sim.dataset.accounts.values() if not a.deleted and a.item_ids]
     owners = owners[:stale]
     execute(pg_conn, schema, "UPDATE {s}.inventory_models SET"
@@ -138,18 +138,20 @@ def test_stale_customers_ask_only_for_their_models_stored_past_days(
     before = dict(sim.requests_by_kind)
     caplog.clear()  # the first run's lines too, when an earlier test left INFO on
     with caplog.at_level(logging.INFO, logger="sonar_bdc.importer"):
-        summary = run_import(settings_for(sim, db, schema, days=7), show_progress=False)
+        summary = run_import(settings(sim, schema, days=7), show_progress=False)
     assert summary.exit_code == 0 and summary.fetched == stale
     assert ("listing all items" in caplog.text) == (stale > 1)
     assert delta(sim, before)["model_fields"] == len(used_models(sim.dataset, owners))
     check_exact(pg_conn, schema, sim)
 
 
-def test_a_model_added_between_runs_is_the_only_one_asked(sim, pg_schema, pg_conn) -> None:
+def test_a_model_added_between_runs_is_the_only_one_asked(
+    sim, pg_schema, pg_conn, settings
+) -> None:
     import random
 
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     ds = sim.dataset
     new = max(ds.models) + 1
     ds.models[new] = ModelDef(new, "New Radio", 1, 1)
@@ -160,15 +162,15 @@ def test_a_model_added_between_runs_is_the_only_one_asked(sim, pg_schema, pg_con
     ds.version += 1
     execute(pg_conn, schema, "UPDATE {s}.customers SET inventory_updated_at = NULL RETURNING id")
     before = dict(sim.requests_by_kind)
-    assert run_import(settings_for(sim, db, schema), show_progress=False).exit_code == 0
+    assert run_import(settings(sim, schema), show_progress=False).exit_code == 0
     assert delta(sim, before)["model_fields"] == 1  # every other model is remembered
     assert stored_models(pg_conn, schema)[new] == {90002}
     check_exact(pg_conn, schema, sim)
 
 
-def test_a_changed_mac_field_is_taken_with_force(sim, pg_schema, pg_conn) -> None:
-    db, schema = pg_schema
-    run_import(settings_for(sim, db, schema), show_progress=False)
+def test_a_changed_mac_field_is_taken_with_force(sim, pg_schema, pg_conn, settings) -> None:
+    _, schema = pg_schema
+    run_import(settings(sim, schema), show_progress=False)
     ds = sim.dataset
     # The model's MAC is now its serial number field (that data, on its items).
     model = busiest_mac_model(ds)
@@ -179,7 +181,7 @@ def test_a_changed_mac_field_is_taken_with_force(sim, pg_schema, pg_conn) -> Non
         for f in ds.model_fields[model]
     ]
     assert dbcompare.mismatches(pg_conn, schema, ds) != []
-    summary = run_import(settings_for(sim, db, schema, force=True), show_progress=False)
+    summary = run_import(settings(sim, schema, force=True), show_progress=False)
     assert summary.exit_code == 0
     assert stored_models(pg_conn, schema)[model] == {serial.id}
     check_exact(pg_conn, schema, sim)
@@ -187,20 +189,20 @@ def test_a_changed_mac_field_is_taken_with_force(sim, pg_schema, pg_conn) -> Non
 
 @pytest.mark.parametrize("listing", [True, False], ids=["listing", "per customer"])
 def test_a_model_whose_fields_fail_leaves_mac_empty_and_is_asked_next_run(
-    sim, pg_schema, pg_conn, caplog, monkeypatch, listing
+    sim, pg_schema, pg_conn, caplog, monkeypatch, listing, settings
 ) -> None:
     from sonar_bdc import fetching
 
     if not listing:
         monkeypatch.setattr(fetching, "list_inventory", lambda *args: None)
-    db, schema = pg_schema
+    _, schema = pg_schema
     ds = sim.dataset
     failing = busiest_mac_model(ds)
     owners = {i.assignee_id for i in ds.items.values()
               if i.model_id == failing and i.assignee_type == "accounts"}  # fmt: skip
     sim.faults = Faults(fail_models={failing})
     with caplog.at_level(logging.WARNING, logger="sonar_bdc.importer"):
-        first = run_import(settings_for(sim, db, schema, max_retries=1), show_progress=False)
+        first = run_import(settings(sim, schema, max_retries=1), show_progress=False)
     assert first.exit_code == 0 and not first.failed
     named = [r for r in caplog.records if f"inventory model {failing}:" in r.getMessage()]
     assert len(named) == 1, caplog.text
@@ -215,7 +217,7 @@ def test_a_model_whose_fields_fail_leaves_mac_empty_and_is_asked_next_run(
 
     sim.faults = Faults()
     before = dict(sim.requests_by_kind)
-    again = run_import(settings_for(sim, db, schema), show_progress=False)
+    again = run_import(settings(sim, schema), show_progress=False)
     assert again.exit_code == 0
     assert delta(sim, before)["model_fields"] == 1
     check_exact(pg_conn, schema, sim)

@@ -1,8 +1,8 @@
 """The bundled simulator, over real loopback HTTP (httpx, no mocks).
 
 The small reference parsers below apply the cleaning rules of
-``sonar_bdc.simulator.expected`` to what the wire carries; the tests check that
-the wire and the ``expected_*`` truth agree, for both report layouts.
+``expected`` (tests/expected.py) to what the wire carries; the tests check that
+the wire and that truth agree, for both report layouts.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+import expected
+from expected import text
 from sonar_bdc.records import CustomerDetail, Group, ReportRow, Service
 from sonar_bdc.simulator import Dataset, Faults, Simulator, generate
-from sonar_bdc.simulator.expected import text
 from sonar_bdc.simulator.nasty import ADDRESS_KINDS, BAD_COORDINATES, NAME_KINDS
 
 REPORT = "/reports/accounts/contact_information/json"
@@ -35,9 +36,24 @@ LINK = re.compile(r'<a href="/accounts/(\d+)">(.*)</a>', re.S)
 # ---------------------------------------------------------------- helpers
 
 
+OPEN_CLIENTS: list[httpx.Client] = []  # closed after each test (warnings are errors)
+
+
+@pytest.fixture(autouse=True)
+def close_clients() -> Iterator[None]:
+    yield
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
+
+
+def opened(client: httpx.Client) -> httpx.Client:
+    OPEN_CLIENTS.append(client)
+    return client
+
+
 def login(sim: Simulator, password: str = "sonar") -> httpx.Client:
     """A web-session client logged in the way public clients do it."""
-    client = httpx.Client(base_url=sim.base_url, timeout=10)
+    client = opened(httpx.Client(base_url=sim.base_url, timeout=10))
     page = client.get("/")
     token = page.headers["X-Meta-CSRF-Token"]
     form = {"username": "admin", "password": password, "_token": token}
@@ -46,7 +62,7 @@ def login(sim: Simulator, password: str = "sonar") -> httpx.Client:
 
 
 def api(sim: Simulator) -> httpx.Client:
-    return httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=10)
+    return opened(httpx.Client(base_url=sim.base_url, auth=AUTH, timeout=10))
 
 
 def _coordinate(value: Any, limit: float) -> float | None:
@@ -196,7 +212,7 @@ def test_dataset_holds_every_nasty_kind(big: Dataset) -> None:
     assert any(i.model_id not in big.models for i in items)
     assert any(i.model_id_as_text for i in items)
     assert {i.assignee_type for i in items} >= {"accounts", "network_sites", "inventory_locations"}
-    macs = [big.expected_inventory(a.id) for a in accounts if not a.deleted]
+    macs = [expected.inventory(big, a.id) for a in accounts if not a.deleted]
     flat = [item.mac_address for inv in macs if inv for item in inv.items]
     assert None in flat and any(flat)
 
@@ -221,7 +237,7 @@ def test_truth_is_consistent(big: Dataset) -> None:
             assert len(addr.fips) == 15 and addr.fips.isdigit()
             assert addr.fips.startswith(state_code)
         if account.deleted:
-            assert not account.item_ids and big.expected_detail(account.id) is None
+            assert not account.item_ids and expected.detail(big, account.id) is None
         for item_id in account.item_ids:
             item = big.items[item_id]
             assert (item.assignee_type, item.assignee_id) == ("accounts", account.id)
@@ -288,13 +304,13 @@ def test_account_inventory_matches_truth(big: Dataset) -> None:
     with Simulator(big) as sim, api(sim) as client:
         for account_id in list(big.accounts)[:150]:
             response = client.get(f"/api/v1/accounts/{account_id}/inventory_items")
-            expected = big.expected_inventory(account_id)
-            if expected is None:
+            truth = expected.inventory(big, account_id)
+            if truth is None:
                 assert response.status_code == 404
                 assert response.json()["error"]["status_code"] == 404
                 continue
             got = [(i["id"], int(i["inventory_model_id"])) for i in response.json()["data"]]
-            want = [(i.id, i.inventory_model_id) for i in expected.items]
+            want = [(i.id, i.inventory_model_id) for i in truth.items]
             assert got == want
         assert client.get("/api/v1/accounts/1/inventory_items").status_code == 404
 
@@ -348,7 +364,7 @@ def test_report_layouts_render_the_truth(layout_sim: Simulator) -> None:
     firsts = first_rows(rows)
     assert list(firsts) == list(ds.accounts)
     for account_id, row in firsts.items():
-        assert parse_row(row, layout) == ds.expected_report_row(account_id, layout)
+        assert parse_row(row, layout) == expected.report_row(ds, account_id, layout)
         account = ds.accounts[account_id]
         groups = ", ".join(ds.groups[g].name for g in account.group_ids)
         assert row[9] == groups
@@ -382,7 +398,7 @@ def test_details_render_the_truth_and_unicode_survives(big: Dataset) -> None:
                 continue
             body = response.json()
             assert body["account"]["name"] == account.name  # NUL, emoji, quotes intact
-            assert parse_detail(body) == big.expected_detail(account_id)
+            assert parse_detail(body) == expected.detail(big, account_id)
         assert client.get("/accounts/999999/json").status_code == 404
 
 
@@ -471,10 +487,8 @@ def test_change_accounts_changes_what_endpoints_return() -> None:
         ds = sim.dataset
         for account_id in ds.live_ids()[:40]:
             inventory = api(sim).get(f"/api/v1/accounts/{account_id}/inventory_items").json()
-            expected = ds.expected_inventory(account_id)
-            assert expected and [i["id"] for i in inventory["data"]] == [
-                i.id for i in expected.items
-            ]
+            truth = expected.inventory(ds, account_id)
+            assert truth and [i["id"] for i in inventory["data"]] == [i.id for i in truth.items]
     assert changed == sorted(changed) and len(changed) >= 12
     differing = sorted(i for i in before if before[i] != after[i])
     assert differing == changed
@@ -502,7 +516,7 @@ def test_32_concurrent_clients(big: Dataset) -> None:
             results = []
             for account_id in chunk:
                 detail = web.get(f"/accounts/{account_id}/json")
-                assert parse_detail(detail.json()) == big.expected_detail(account_id)
+                assert parse_detail(detail.json()) == expected.detail(big, account_id)
                 inventory = rest.get(f"/api/v1/accounts/{account_id}/inventory_items")
                 results.append((detail.status_code, inventory.status_code))
             return results

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+import expected
+from expected import text
 from sonar_bdc.records import CustomerDetail, CustomerInventory, Group, InventoryItem, Service
 from sonar_bdc.simulator import Dataset, Faults, generate
-from sonar_bdc.simulator.expected import text
 from sonar_bdc.simulator.v2 import (
     TECHNOLOGY_CODES,
     TECHNOLOGY_NAMES,
@@ -162,7 +163,7 @@ def to_detail(account: dict[str, Any]) -> CustomerDetail:
 
 def v2_truth(ds: Dataset, account_id: int) -> CustomerDetail:
     """v1's expected detail; v2 has no speeds or technology for non-data services."""
-    detail = ds.expected_detail(account_id)
+    detail = expected.detail(ds, account_id)
     assert detail is not None
     blank = {"download_kbps": None, "upload_kbps": None}
     services = tuple(
@@ -357,7 +358,7 @@ def test_sorter(sim: GraphQLSimulator, ds: Dataset) -> None:
 def test_integer_search_operators(sim: GraphQLSimulator, ds: Dataset) -> None:
     live = ds.live_ids()
     pivot = live[len(live) // 2]
-    expected = {
+    wanted = {
         "EQ": [i for i in live if i == pivot],
         "NEQ": [i for i in live if i != pivot],
         "GT": [i for i in live if i > pivot],
@@ -365,7 +366,7 @@ def test_integer_search_operators(sim: GraphQLSimulator, ds: Dataset) -> None:
         "LT": [i for i in live if i < pivot],
         "LTE": [i for i in live if i <= pivot],
     }
-    for op, want in expected.items():
+    for op, want in wanted.items():
         search = [{"integer_fields": [{"attribute": "id", "operator": op, "search_value": pivot}]}]
         assert ids(sim, q=search) == want, op
 
@@ -410,7 +411,7 @@ def test_changes_show_in_the_next_query(fresh: GraphQLSimulator) -> None:
     for account_id in changed:
         account = gql(fresh, query, id=account_id)["accounts"]["entities"][0]
         assert to_detail(account) == v2_truth(fresh.dataset, account_id)
-        assert to_inventory(account) == fresh.dataset.expected_inventory(account_id)
+        assert to_inventory(account) == expected.inventory(fresh.dataset, account_id)
 
 
 # ---------------------------------------------------------------- data and nesting
@@ -422,7 +423,7 @@ def test_accounts_equal_the_v1_truth(sim: GraphQLSimulator, ds: Dataset) -> None
     for account in page:
         aid = account["id"]
         assert to_detail(account) == v2_truth(ds, aid), aid
-        assert to_inventory(account) == ds.expected_inventory(aid), aid
+        assert to_inventory(account) == expected.inventory(ds, aid), aid
         status, kind = ds.statuses[ds.accounts[aid].status_id], ds.types[ds.accounts[aid].type_id]
         assert account["account_status"]["activates_account"] == status.active
         assert account["account_type"]["type"] == kind.type.upper()
@@ -431,7 +432,7 @@ def test_accounts_equal_the_v1_truth(sim: GraphQLSimulator, ds: Dataset) -> None
 def test_addresses_equal_the_v1_truth(sim: GraphQLSimulator, ds: Dataset) -> None:
     page = gql(sim, ACCOUNTS, p=paged(1, 1000))["accounts"]["entities"]
     for account in page:
-        truth, address = ds.expected_report_row(account["id"]), serviceable(account)
+        truth, address = expected.report_row(ds, account["id"]), serviceable(account)
         zip_code, _, plus4 = address["zip"].partition("-")
         assert address["type"] == "PHYSICAL" and address["addressable_id"] == account["id"]
         assert address["subdivision"] == f"US_{truth.state}" and address["country"] == "US"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -154,20 +154,33 @@ def test_limiter_holds_rate_across_20_threads() -> None:
     assert sorted(delays) == pytest.approx([i / rate for i in range(1, 100)])
 
 
-def test_limiter_spaces_real_requests_at_least_the_interval_apart() -> None:
-    rate = 50.0
-    limiter = RateLimiter(rate)
-    threads = [
-        threading.Thread(target=lambda: [limiter.acquire() for _ in range(5)]) for _ in range(20)
-    ]
-    start = time.monotonic()
+def test_limiter_spaces_requests_from_20_threads_at_least_the_interval_apart() -> None:
+    # A clock that moves on at every reading, unlike the frozen one above: each thread
+    # sends at the time it read plus the wait it was given; sends are 1/rate apart.
+    rate, ticks, lock, local = 50.0, itertools.count(), threading.Lock(), threading.local()
+    sends: list[float] = []
+
+    def clock() -> float:
+        local.now = next(ticks) * 0.003  # a reading every 3 ms: slower than the rate
+        return local.now
+
+    limiter = RateLimiter(rate, clock=clock, sleep=lambda _: None)
+
+    def worker() -> None:
+        for _ in range(5):
+            waited = limiter.acquire()
+            with lock:
+                sends.append(local.now + waited)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - start
-    # Sleeping can only make it slower: 100 requests take at least 99 intervals.
-    assert elapsed >= 99 / rate * 0.95
+    sends.sort()
+    # 100 requests take at least 99 intervals, and no two are closer than one.
+    assert len(sends) == 100 and sends[-1] - sends[0] >= 99 / rate - 1e-9
+    assert min(b - a for a, b in itertools.pairwise(sends)) >= 1 / rate - 1e-9
 
 
 # --- retries on the console: one line every interval, each retry in the log file --------

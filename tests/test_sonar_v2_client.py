@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+import expected
+from expected import text
 from sonar_bdc.errors import SonarAuthError
 from sonar_bdc.records import Service
 from sonar_bdc.simulator import Dataset, Faults, generate
-from sonar_bdc.simulator.expected import text
 from sonar_bdc.simulator.v2 import (
     TECHNOLOGY_NAMES,
     UNKNOWN_TECHNOLOGY,
@@ -70,15 +71,15 @@ def stored(record: Any) -> Any:
 def mismatches(ds: Dataset, accounts: list[V2Account]) -> list[str]:
     problems = []
     for account in accounts:
-        want = ds.expected_customer(account.report.id)
+        want = expected.customer(ds, account.report.id)
         assert want.detail is not None and want.inventory is not None
         detail = dataclasses.replace(
             want.detail, services=tuple(map(v2_service, want.detail.services))
         )
         got = stored((account.report, account.detail, account.inventory))
-        expected = (want.report._replace(source=None), detail, want.inventory)
-        if got != expected:
-            problems.append(f"{account.report.id}: {got} != {expected}")
+        truth = (want.report._replace(source=None), detail, want.inventory)
+        if got != truth:
+            problems.append(f"{account.report.id}: {got} != {truth}")
     return problems
 
 
@@ -219,4 +220,4 @@ def test_catalogs_come_in_one_request_as_v1_stores_them(sim: GraphQLSimulator) -
         before = sim.request_count
         catalogs = client.catalogs()
         assert sim.request_count == before + 1
-    assert catalogs == sim.dataset.expected_catalogs()
+    assert catalogs == expected.catalogs(sim.dataset)

@@ -5,13 +5,12 @@
 ...     sim.base_url  # http://127.0.0.1:<port>, user "admin", password "sonar"
 
 Modules: ``model`` (dataset types), ``catalogs`` and ``nasty`` (value pools),
-``data`` (``generate``), ``changes`` (``change_accounts``), ``expected`` (what an
-importer should store), ``render`` (JSON shapes), ``faults``, ``sessions``,
-``api`` and ``views`` (the two HTTP surfaces), ``app`` (dispatch), ``server``.
+``data`` (``generate``), ``changes`` (``change_accounts``), ``render`` (JSON shapes),
+``faults``, ``sessions``, ``api`` and ``views`` (the two HTTP surfaces), ``app``
+(dispatch), ``server``. What an importer should store is computed in ``tests/expected.py``.
 """
 
 from sonar_bdc.simulator.data import generate
-from sonar_bdc.simulator.expected import Expected
 from sonar_bdc.simulator.faults import Faults
 from sonar_bdc.simulator.model import Account, Address, Dataset, Item
 from sonar_bdc.simulator.server import Simulator, serve
@@ -20,7 +19,6 @@ __all__ = [
     "Account",
     "Address",
     "Dataset",
-    "Expected",
     "Faults",
     "Item",
     "Simulator",

@@ -5,16 +5,12 @@ all). Coordinates are kept twice: ``lat_raw``/``lon_raw`` are what the JSON carr
 (strings, numbers, ``""``, ``None``, garbage), ``lat``/``lon`` are the clean truth
 (both floats, or both ``None`` when either rendered value is unusable).
 
-What an importer should *store* is computed by the ``expected_*`` methods of
-:class:`Dataset` (see :mod:`sonar_bdc.simulator.expected` for the cleaning rules).
+What an importer should *store* is the tests' business (``tests/expected.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from sonar_bdc.records import Catalogs, CustomerDetail, CustomerInventory, ReportRow
-from sonar_bdc.simulator import expected
 
 Raw = str | int | float | None  # a value as rendered in JSON
 
@@ -184,23 +180,3 @@ class Dataset:
     def report_row_count(self) -> int:
         """Rows in the contact-information report (duplicates included)."""
         return sum(a.contacts for a in self.accounts.values())
-
-    def expected_report_row(self, account_id: int, layout: str = "A") -> ReportRow:
-        """What the importer should make of this account's first report row."""
-        return expected.report_row(self, self.accounts[account_id], layout)
-
-    def expected_detail(self, account_id: int) -> CustomerDetail | None:
-        """The clean account detail, or None for a deleted account (404)."""
-        return expected.detail(self, self.accounts[account_id])
-
-    def expected_inventory(self, account_id: int) -> CustomerInventory | None:
-        """The account's clean inventory, or None for a deleted account (404)."""
-        return expected.inventory(self, self.accounts[account_id])
-
-    def expected_customer(self, account_id: int, layout: str = "A") -> expected.Expected:
-        """Report row, detail and inventory the importer should store for one account."""
-        return expected.customer(self, self.accounts[account_id], layout)
-
-    def expected_catalogs(self) -> Catalogs:
-        """Groups, statuses and types as the importer should store them."""
-        return expected.catalogs(self)

@@ -1,5 +1,7 @@
 """The clean values an importer should store, computed from the simulator's truth.
 
+The tests' oracle: it lives with the tests, not in the package it judges.
+
 Cleaning rules (the contract every importer test can rely on):
 
 * text: NUL characters are removed (PostgreSQL text cannot hold them); an empty
@@ -17,7 +19,6 @@ Cleaning rules (the contract every importer test can rely on):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sonar_bdc.records import (
     AccountStatus,
@@ -30,9 +31,7 @@ from sonar_bdc.records import (
     ReportRow,
     Service,
 )
-
-if TYPE_CHECKING:
-    from sonar_bdc.simulator.model import Account, Dataset, Item
+from sonar_bdc.simulator.model import Account, Dataset, Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ def text(value: object) -> str | None:
     return cleaned or None
 
 
-def report_row(ds: Dataset, account: Account, layout: str) -> ReportRow:
+def _report_row(ds: Dataset, account: Account, layout: str) -> ReportRow:
     addr = account.address
     in_a = layout == "A"
     return ReportRow(
@@ -73,7 +72,7 @@ def report_row(ds: Dataset, account: Account, layout: str) -> ReportRow:
     )
 
 
-def detail(ds: Dataset, account: Account) -> CustomerDetail | None:
+def _detail(ds: Dataset, account: Account) -> CustomerDetail | None:
     if account.deleted:
         return None
     return CustomerDetail(
@@ -102,7 +101,7 @@ def _service(ds: Dataset, service_id: int, quantity: int) -> Service:
     )
 
 
-def inventory(ds: Dataset, account: Account) -> CustomerInventory | None:
+def _inventory(ds: Dataset, account: Account) -> CustomerInventory | None:
     if account.deleted:
         return None
     items = tuple(inventory_item(ds, item) for item in ds.items_of(account.id))
@@ -135,16 +134,34 @@ def mac_address(ds: Dataset, item: Item) -> str | None:
     return None
 
 
-def customer(ds: Dataset, account: Account, layout: str) -> Expected:
+def report_row(ds: Dataset, account_id: int, layout: str = "A") -> ReportRow:
+    """What the importer should make of this account's first report row."""
+    return _report_row(ds, ds.accounts[account_id], layout)
+
+
+def detail(ds: Dataset, account_id: int) -> CustomerDetail | None:
+    """The clean account detail, or None for a deleted account (404)."""
+    return _detail(ds, ds.accounts[account_id])
+
+
+def inventory(ds: Dataset, account_id: int) -> CustomerInventory | None:
+    """The account's clean inventory, or None for a deleted account (404)."""
+    return _inventory(ds, ds.accounts[account_id])
+
+
+def customer(ds: Dataset, account_id: int, layout: str = "A") -> Expected:
+    """Report row, detail and inventory the importer should store for one account."""
+    account = ds.accounts[account_id]
     return Expected(
-        report=report_row(ds, account, layout),
-        detail=detail(ds, account),
-        inventory=inventory(ds, account),
+        report=_report_row(ds, account, layout),
+        detail=_detail(ds, account),
+        inventory=_inventory(ds, account),
         deleted=account.deleted,
     )
 
 
 def catalogs(ds: Dataset) -> Catalogs:
+    """Groups, statuses and types as the importer should store them."""
     return Catalogs(
         groups=tuple(Group(g.id, text(g.name)) for g in ds.groups.values()),
         statuses=tuple(AccountStatus(s.id, s.name, s.active) for s in ds.statuses.values()),
