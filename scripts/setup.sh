@@ -23,7 +23,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if ! .venv/bin/python -c 'import sonar_bdc, pytest, ruff, mypy' >/dev/null 2>&1 \
-   || [ pyproject.toml -nt .venv/.installed ]; then
+   || [ pyproject.toml -nt .venv/.installed ] || [ src/sonar_bdc/__init__.py -nt .venv/.installed ]; then
   say "installing sonar-bdc and its dependencies into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[dev]'

@@ -1,3 +1,4 @@
 """sonar-bdc: import Sonar billing data into PostGIS and build FCC BDC filings."""
 
-__version__ = "0.1.0"
+# The one version number; its minor is the database schema version (see CHANGELOG.md).
+__version__ = "0.4.0"
