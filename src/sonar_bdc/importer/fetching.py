@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import overload
 
+from ..errors import SonarAuthError, SonarBdcError, SonarNotFound
+from ..records import CustomerDetail, CustomerInventory
+from ..sonar import InventoryCatalog, SonarClient
+from ..stopping import stop_signals_as_flag
+from ..store import Store, Writer
 from .bulk_inventory import Listing, list_inventory
-from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .idset import IdSet
 from .progress import make_progress
-from .records import CustomerDetail, CustomerInventory
-from .sonar import InventoryCatalog, SonarClient
-from .stopping import stop_signals_as_flag
-from .store import Store, Writer
 from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")

@@ -27,13 +27,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import SonarDataError, SonarError
+from ..errors import SonarDataError, SonarError
+from ..records import InventoryItem
+from ..sonar import InventoryCatalog, SonarClient
+from ..sonar.client import ItemsPage
+from ..sonar.pagination import split_page
+from ..store import Store
 from .progress import counted, make_progress
-from .records import InventoryItem
-from .sonar import InventoryCatalog, SonarClient
-from .sonar.client import ItemsPage
-from .sonar.pagination import split_page
-from .store import Store
 from .summary import plural
 
 log = logging.getLogger("sonar_bdc.importer")
