@@ -519,7 +519,7 @@ def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:
 def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from sonar_bdc.importer.bulk_inventory import in_order
+    from sonar_bdc.concurrency import in_order
 
     called: list[int] = []
     with ThreadPoolExecutor(4) as pool:
