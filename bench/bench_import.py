@@ -173,7 +173,7 @@ def cpu_seconds(pid: int) -> float:
 
 def child_main(prefix: str, workers: int, rate_limit: float | None) -> None:
     from sonar_bdc.importer import run_import
-    from sonar_bdc.malloc import limit_arenas
+    from sonar_bdc.importer.malloc import limit_arenas
     from sonar_bdc.settings import load_settings
 
     settings = load_settings(

@@ -16,10 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sonar_bdc import fetching
 from sonar_bdc.cli import main
 from sonar_bdc.errors import SonarAuthError, StoreError
-from sonar_bdc.importer import run_import
+from sonar_bdc.importer import fetching, run_import
 from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.store import Store, ddl, migrate, parse_prefix, queries

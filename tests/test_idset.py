@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from sonar_bdc.idset import IdSet
+from sonar_bdc.importer.idset import IdSet
 
 
 def test_behaves_like_a_set_of_ints() -> None:

@@ -13,9 +13,9 @@ import pytest
 from psycopg import sql
 
 import dbcompare
-from sonar_bdc import importer, stopping
+from sonar_bdc import stopping
 from sonar_bdc.cli import main
-from sonar_bdc.importer import run_import
+from sonar_bdc.importer import run_import, v1
 from sonar_bdc.simulator import Faults, Simulator, generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -338,7 +338,7 @@ def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_
         sql.SQL("SELECT max(last_seen_at) FROM {}").format(customers)
     ).fetchone()
     (first_report,) = pg_conn.execute(report_done).fetchone()
-    real = importer.counted
+    real = v1.counted
 
     def signalled(rows, bar):
         for n, row in enumerate(real(rows, bar)):
@@ -346,7 +346,7 @@ def test_a_signal_while_the_report_is_written_commits_the_rows_read_and_records_
                 signal.raise_signal(signal.SIGTERM)
             yield row
 
-    monkeypatch.setattr(importer, "counted", signalled)
+    monkeypatch.setattr(v1, "counted", signalled)
     with stopping.stop_signals_as_interrupts():
         summary = run_import(config, show_progress=False)
         assert stopping.terminated()
@@ -372,7 +372,7 @@ def run_outcomes(pg_conn, schema: str) -> list[tuple[str, bool]]:
 def test_listing_all_items_and_asking_per_customer_store_identical_rows(
     sim, pg_schema, pg_conn, monkeypatch, settings
 ) -> None:
-    from sonar_bdc import fetching
+    from sonar_bdc.importer import fetching
 
     _, schema = pg_schema
     listed = run_import(settings(sim, schema), show_progress=False)
@@ -475,8 +475,8 @@ def test_first_ctrl_c_sets_a_flag_and_a_second_one_interrupts() -> None:
 
 
 def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items() -> None:
-    from sonar_bdc.bulk_inventory import checked
     from sonar_bdc.errors import SonarDataError
+    from sonar_bdc.importer.bulk_inventory import checked
     from sonar_bdc.sonar.client import ItemsPage
 
     stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
@@ -487,7 +487,7 @@ def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items
 
 
 def test_bulk_listing_notices_the_item_count_moving() -> None:
-    from sonar_bdc.bulk_inventory import ListingChanged, checked
+    from sonar_bdc.importer.bulk_inventory import ListingChanged, checked
     from sonar_bdc.sonar.client import ItemsPage
 
     def page(count: int | None, *ids: int) -> ItemsPage:
@@ -503,8 +503,8 @@ def test_bulk_listing_notices_the_item_count_moving() -> None:
 
 
 def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:
-    from sonar_bdc.bulk_inventory import checked
     from sonar_bdc.errors import SonarDataError
+    from sonar_bdc.importer.bulk_inventory import checked
     from sonar_bdc.sonar.client import ItemsPage
 
     def page(*ids: int) -> ItemsPage:
@@ -519,7 +519,7 @@ def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:
 def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from sonar_bdc.bulk_inventory import in_order
+    from sonar_bdc.concurrency import in_order
 
     called: list[int] = []
     with ThreadPoolExecutor(4) as pool:
@@ -531,8 +531,8 @@ def test_listing_pages_come_in_order_with_few_fetched_ahead() -> None:
 
 
 def test_plan_keeps_order_parts_and_slices() -> None:
-    from sonar_bdc.fetching import Job
-    from sonar_bdc.importer import _plan
+    from sonar_bdc.importer.fetching import Job
+    from sonar_bdc.importer.v1 import _plan
 
     plan = _plan([5, 3, 9], [3, 7], None)
     assert list(plan) == [Job(5, True, False), Job(3, True, True), Job(9, True, False),

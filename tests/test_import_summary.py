@@ -10,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from sonar_bdc import progress
-from sonar_bdc.importer import run_import
+from sonar_bdc.importer import progress, run_import
+from sonar_bdc.importer.summary import Summary, plural
 from sonar_bdc.simulator import Simulator, generate
-from sonar_bdc.summary import Summary, plural
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -34,7 +34,8 @@ import expected
 from sonar_bdc.bdc.run import SubscriptionOptions, subscription
 from sonar_bdc.errors import SonarAuthError, SonarBdcError
 from sonar_bdc.importer import run_import
-from sonar_bdc.importer_v2 import run_import_v2
+from sonar_bdc.importer import v2 as importer_v2
+from sonar_bdc.importer.summary import Summary
 from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Dataset, Faults, Simulator, generate
 from sonar_bdc.simulator.v2 import (
@@ -44,10 +45,14 @@ from sonar_bdc.simulator.v2 import (
     GraphQLSimulator,
 )
 from sonar_bdc.sonar.v2 import GraphQLErrors
-from sonar_bdc.summary import Summary
 
 pytestmark = pytest.mark.timeout(120)
 SOURCE = dbcompare.REPORT_COLUMNS.index("source")
+
+
+def run_import_v2(settings: Settings, *, show_progress: bool = True) -> Summary:
+    """``run_import`` with ``--api v2``: a refused token leaves the database untouched."""
+    return run_import(dataclasses.replace(settings, api="v2"), show_progress=show_progress)
 
 
 @pytest.fixture
@@ -397,7 +402,7 @@ def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting
     """stderr is not a terminal here: progress lines come from a timer, so a phase that
     waits on the rate limiter still says where it stands (the README's "a line every
     10 s"; a small interval stands in for 10 s)."""
-    from sonar_bdc import progress
+    from sonar_bdc.importer import progress
 
     _, schema = pg_schema
     monkeypatch.setattr(progress, "INTERVAL", 0.05)
@@ -415,7 +420,6 @@ def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting
 
 
 def test_sonar_technology_names_warns_once_that_it_is_deprecated(caplog) -> None:
-    from sonar_bdc import importer_v2
 
     importer_v2.warn_technology_names_deprecated.cache_clear()
     base = Settings(sonar_host="sonar.example.com", sonar_token="t", api="v2")

@@ -191,7 +191,7 @@ def test_a_changed_mac_field_is_taken_with_force(sim, pg_schema, pg_conn, settin
 def test_a_model_whose_fields_fail_leaves_mac_empty_and_is_asked_next_run(
     sim, pg_schema, pg_conn, caplog, monkeypatch, listing, settings
 ) -> None:
-    from sonar_bdc import fetching
+    from sonar_bdc.importer import fetching
 
     if not listing:
         monkeypatch.setattr(fetching, "list_inventory", lambda *args: None)

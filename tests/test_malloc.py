@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from sonar_bdc.malloc import limit_arenas
+from sonar_bdc.importer.malloc import limit_arenas
 
 
 def test_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:

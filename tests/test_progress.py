@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from sonar_bdc import progress
-from sonar_bdc.progress import make_progress
+from sonar_bdc.importer import progress
+from sonar_bdc.importer.progress import make_progress
 
 
 def progress_lines(caplog: pytest.LogCaptureFixture, desc: str) -> list[str]:

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from . import stopping
 from .importer import run_import
+from .importer.malloc import limit_arenas
+from .importer.summary import Summary
 from .logsetup import setup_logging
-from .malloc import limit_arenas
 from .settings import Settings
-from .summary import Summary
 
 log = logging.getLogger("sonar_bdc")
 

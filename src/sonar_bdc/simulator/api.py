@@ -16,8 +16,8 @@ from sonar_bdc.simulator.render import Json
 from sonar_bdc.simulator.responses import Request, Response, api_error, json_response
 
 if TYPE_CHECKING:
-    from sonar_bdc.simulator.app import State
     from sonar_bdc.simulator.model import Dataset
+    from sonar_bdc.simulator.state import State
 
 PREFIX = "/api/v1/"
 MAX_LIMIT = 100

@@ -12,13 +12,10 @@ import logging
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator import api, views
 from sonar_bdc.simulator.changes import change_accounts
-from sonar_bdc.simulator.faults import FaultInjector
-from sonar_bdc.simulator.model import Dataset
 from sonar_bdc.simulator.responses import (
     Request,
     Response,
@@ -27,7 +24,7 @@ from sonar_bdc.simulator.responses import (
     html_response,
     json_response,
 )
-from sonar_bdc.simulator.sessions import SessionStore
+from sonar_bdc.simulator.state import State
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +32,6 @@ API_KINDS = frozenset({"inventory", "inventory_catalog", "model_fields", "api_li
 DATA_KINDS = frozenset({"report", "detail", *API_KINDS})
 _DETAIL_PATH = re.compile(r"/accounts/(\d+)/json")
 _TOO_MANY = {"error": "Request limit of 400/min reached."}
-
-
-@dataclass
-class State:
-    """Everything the routes share. ``lock`` guards ``dataset`` and ``report_cache``."""
-
-    dataset: Dataset
-    layout: str
-    username: str
-    password: str
-    injector: FaultInjector
-    sessions: SessionStore = field(default_factory=SessionStore)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    report_cache: tuple[int, bytes] | None = None
 
 
 def classify(path: str) -> str:

@@ -14,10 +14,11 @@ from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.simulator.app import App, State
+from sonar_bdc.simulator.app import App
 from sonar_bdc.simulator.faults import FaultInjector, Faults
 from sonar_bdc.simulator.model import Dataset
 from sonar_bdc.simulator.responses import Request, Response
+from sonar_bdc.simulator.state import State
 
 log = logging.getLogger(__name__)
 LAYOUTS = ("A", "B")

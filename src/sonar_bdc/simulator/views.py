@@ -21,7 +21,7 @@ from sonar_bdc.simulator.responses import (
 from sonar_bdc.simulator.sessions import HOME_PAGE, login_page, session_id, set_cookie
 
 if TYPE_CHECKING:
-    from sonar_bdc.simulator.app import State
+    from sonar_bdc.simulator.state import State
 
 REPORT_PATH = "/reports/accounts/contact_information/json"
 BAD_LOGIN = "These credentials do not match our records."

@@ -35,7 +35,7 @@ from graphql import (
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator.faults import FaultInjector
 from sonar_bdc.simulator.responses import Request, Response, error_page, json_response
-from sonar_bdc.simulator.v2.select import Context
+from sonar_bdc.simulator.v2.entities import Context
 from sonar_bdc.simulator.v2.store import Store
 
 log = logging.getLogger(__name__)

@@ -283,6 +283,15 @@ class Rows:
         }
 
 
+@dataclass(frozen=True)
+class Context:
+    """Per-request state the resolvers read (``info.context``): the rows and the knobs."""
+
+    rows: Rows  # of the current dataset version
+    nested_limit: int | None = None
+    fail_accounts: frozenset[int] = frozenset()
+
+
 def _keep(cache: dict[int, Any], key: int, value: Any, limit: int) -> None:
     if len(cache) >= limit:
         cache.clear()

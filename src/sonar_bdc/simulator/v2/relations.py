@@ -12,9 +12,9 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from sonar_bdc.simulator.v2.entities import Rows
+from sonar_bdc.simulator.v2.entities import Context, Rows
 from sonar_bdc.simulator.v2.schema import RELATIONS
-from sonar_bdc.simulator.v2.select import Context, Row, nested
+from sonar_bdc.simulator.v2.select import Row, nested
 
 Children = Callable[[Rows, Row], list[Row]]
 

@@ -16,15 +16,11 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graphql import GraphQLError
 
 from sonar_bdc.simulator.v2.schema import CONTROL_ARGS, attributes
-
-if TYPE_CHECKING:
-    from sonar_bdc.simulator.v2.entities import Rows
 
 Row = dict[str, Any]
 Test = Callable[[Row], bool]
@@ -40,15 +36,6 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "LTE": operator.le,
 }
 _COMPARED = ("integer_fields", "float_fields", "date_fields", "datetime_fields")
-
-
-@dataclass(frozen=True)
-class Context:
-    """Per-request state the resolvers read (``info.context``): the rows and the knobs."""
-
-    rows: Rows  # of the current dataset version
-    nested_limit: int | None = None
-    fail_accounts: frozenset[int] = frozenset()
 
 
 def nested(type_name: str, rows: list[Row], args: dict[str, Any], limit: int | None) -> Row:

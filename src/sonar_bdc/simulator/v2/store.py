@@ -20,9 +20,9 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from sonar_bdc.simulator.changes import change_accounts
 from sonar_bdc.simulator.model import Account, Dataset
-from sonar_bdc.simulator.v2.entities import Rows, Stamps, parent_id
+from sonar_bdc.simulator.v2.entities import Context, Rows, Stamps, parent_id
 from sonar_bdc.simulator.v2.schema import ROOTS
-from sonar_bdc.simulator.v2.select import Context, Row, filter_rows, is_filtered, page, page_args
+from sonar_bdc.simulator.v2.select import Row, filter_rows, is_filtered, page, page_args
 
 _FILTER_CACHE = 32
 Index = dict[int, list[int]]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ...concurrency import in_order
 from ...errors import SonarDataError
 from ...records import Catalogs
 from ..base import ClientBase
@@ -228,17 +228,7 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
         """``fn`` over ``jobs`` on ``workers`` threads, results in job order."""
         workers = self.config.workers
         with ThreadPoolExecutor(workers, thread_name_prefix="sonar-v2") as pool:
-            pending: deque[Future[R]] = deque()
-            try:
-                for job in jobs:
-                    pending.append(pool.submit(fn, job))
-                    if len(pending) >= workers * 2:
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
-            finally:
-                for future in pending:
-                    future.cancel()
+            yield from in_order(pool, fn, jobs, workers * 2)
 
     def _retry(self, attempt: Callable[[], T], what: str) -> T:
         return self._retrier.call(attempt, what)

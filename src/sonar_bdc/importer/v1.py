@@ -1,4 +1,4 @@
-"""The import run: report -> catalogs -> stale customers' detail and inventory -> store.
+"""The v1 import: report -> catalogs -> stale customers' detail and inventory -> store.
 
 Worker threads only fetch from Sonar; the main thread is the only one that writes,
 so the store needs one connection and commits in a well-defined order. Work is
@@ -8,31 +8,37 @@ submitted through a bounded window, so memory does not grow with the account cou
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
-from typing import Protocol, TypeVar
 
-from . import stopping
-from .errors import ConfigError, SonarBdcError, StoreError
+from .. import stopping
+from ..settings import Settings
+from ..sonar import InventoryCatalog, SonarClient, SonarConfig
+from ..sonar.model_fields import ModelFields
+from ..store import ReportWriteResult, Store
 from .fetching import Fetcher, Plan, fetch_and_write
 from .progress import counted, make_progress
-from .settings import Settings
-from .sonar import InventoryCatalog, SonarClient, SonarConfig
-from .sonar.model_fields import ModelFields
-from .sonar.stats import RequestStats
-from .store import ReportWriteResult, Store, parse_prefix
-from .store.demo import DEMO_MARK
+from .run import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
-META_REPORT = "report_imported_at"
-META_CATALOGS = "catalogs_imported_at"
-META_DETAIL = "customers_imported_at"
-META_INVENTORY = "inventory_imported_at"
+
+@dataclass(frozen=True)
+class V1Source:
+    """Sonar's v1 REST API and its contact-information report, as a ``run.Source``."""
+
+    settings: Settings
+    client: SonarClient
+    layout: str | None = None  # the report says which
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> V1Source:
+        return cls(settings, SonarClient(sonar_config(settings)))
+
+    def run(self, store: Store, summary: Summary, show: bool) -> None:
+        _run(self.settings, store, self.client, summary, show)
 
 
 def sonar_config(settings: Settings, pool_size: int | None = None) -> SonarConfig:
@@ -49,160 +55,6 @@ def sonar_config(settings: Settings, pool_size: int | None = None) -> SonarConfi
         pool_size=pool_size or settings.workers + 1,
         report_layout=settings.report_layout,
     )
-
-
-def open_store(settings: Settings) -> Store:
-    prefix = parse_prefix(settings.prefix)  # refuses a bad prefix before any SQL
-    return Store.connect(
-        settings.postgres_conninfo(),
-        prefix,
-        batch_size=settings.batch_size,
-        commit_interval=settings.commit_interval,
-        dry_run=settings.dry_run,
-    )
-
-
-def run_import(settings: Settings, *, show_progress: bool = True, demo: bool = False) -> Summary:
-    """Run one import as ``settings`` says and return its summary.
-
-    Configuration and environment problems raise ConfigError/StoreUnavailable/
-    SonarAuthError before anything is written. Ctrl-C commits what is complete and
-    returns a summary marked interrupted. Only the demo (``demo=True``) may write to a
-    prefix that holds the demo's simulated customers.
-    """
-    settings.require_sonar_credentials()
-    if settings.api == "v2":
-        from .importer_v2 import run_v2, v2_config
-        from .sonar.v2 import GraphQLClient
-
-        v2_client = GraphQLClient(v2_config(settings))
-        summary = Summary(dry_run=settings.dry_run, layout="v2")
-        return _session(settings, v2_client, run_v2, summary, show_progress, demo)
-    client = SonarClient(sonar_config(settings))
-    return _session(settings, client, _run, Summary(dry_run=settings.dry_run), show_progress, demo)
-
-
-class _Client(Protocol):
-    """What the run skeleton needs of a Sonar client, v1's or v2's."""
-
-    @property
-    def stats(self) -> RequestStats: ...
-    def login(self) -> None: ...
-    def __enter__(self) -> object: ...
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-
-C = TypeVar("C", bound=_Client)
-
-
-def _session(
-    settings: Settings,
-    client: C,
-    run: Callable[[Settings, Store, C, Summary, bool], None],
-    summary: Summary,
-    show: bool,
-    demo: bool = False,
-) -> Summary:
-    """Log in, then schema, run lock and ``run``; the same for every Sonar API."""
-    started = time.monotonic()
-    with open_store(settings) as store, client:
-        client.login()  # before any DDL: a refused login must leave the database untouched
-        store.ensure_schema()
-        if not demo:
-            _refuse_demo_tables(store)
-        with store.run_lock():
-            parts = run_parts(settings)
-            run_id = store.start_run(settings.api, parts, run_options(settings))
-            error: BaseException | None = None
-            try:
-                run(settings, store, client, summary, show)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                log.warning("interrupted: completed work was committed; run again to finish")
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                stats = client.stats
-                summary.requests, summary.retries = stats.requests, stats.retries
-                summary.wait_seconds = stats.wait_seconds
-                _record_end(store, run_id, parts, summary, error)
-    summary.wall_seconds = time.monotonic() - started
-    return summary
-
-
-def _refuse_demo_tables(store: Store) -> None:
-    """A real import never mixes its customers into the demo's simulated ones."""
-    if store.get_meta(DEMO_MARK) is not None:
-        raise ConfigError(
-            f"prefix {store.prefix} holds the simulated customers of sonar-bdc demo; a real "
-            "import never writes there: choose another -p (the default is sonar.)"
-        )
-
-
-def run_parts(settings: Settings) -> list[str]:
-    """What a run sets out to refresh: the report and catalogs always, then its parts."""
-    parts = ["report", "catalogs"]
-    if not settings.inventory_only:
-        parts.append("detail")
-    if not settings.customers_only:
-        parts.append("inventory")
-    return parts
-
-
-def completed_parts(parts: list[str], summary: Summary) -> list[str]:
-    """The parts a run covered for every customer: one that --limit left customers of
-    did not (a run with ``-l 0`` must not stand for a complete import of the detail)."""
-    if summary.left_for_later:
-        return [part for part in parts if part not in ("detail", "inventory")]
-    return parts
-
-
-def run_options(settings: Settings) -> dict[str, bool | float | None]:
-    return {"force": bool(settings.force), "days": settings.days, "limit": settings.limit}
-
-
-def run_outcome(summary: Summary, error: BaseException | None) -> str:
-    if error is not None:
-        return "error"
-    if summary.interrupted:
-        return "interrupted"
-    return "failed_customers" if summary.failed else "complete"
-
-
-def _record_end(
-    store: Store,
-    run_id: int | None,
-    parts: list[str],
-    summary: Summary,
-    error: BaseException | None,
-) -> None:
-    """Finish the run record; a failure to record is logged, never hides the run's end."""
-    counts = {
-        "parts": completed_parts(parts, summary),
-        "listed": summary.listed,
-        "new": summary.new,
-        "updated": summary.updated,
-        "failed": len(summary.failed),
-        "deleted": len(summary.newly_deleted),
-        "failed_ids": list(summary.failed),
-        "message": _message(error),
-    }
-    try:
-        store.finish_run(run_id, run_outcome(summary, error), counts)
-    except StoreError as exc:
-        log.warning("could not record the end of this import (%s): it will show as killed", exc)
-
-
-def _message(error: BaseException | None) -> str | None:
-    """The user-facing line of our errors; only the type of anything else (no secrets)."""
-    if error is None:
-        return None
-    if isinstance(error, SonarBdcError):
-        return str(error)
-    return f"unexpected {type(error).__name__} (see the log file)"
 
 
 def _run(
@@ -365,17 +217,6 @@ def _plan_refresh(
     log.info("%s to refresh, %d fresh%s", plural(len(plan), "customer"), summary.skipped_fresh,
              left_by_limit(summary.left_for_later, settings.force))  # fmt: skip
     return plan
-
-
-def left_by_limit(left: int, force: bool) -> str:
-    """What becomes of the customers --limit leaves out: with --force they may be fresh,
-    and a plain run refreshes only those older than --days."""
-    if not left:
-        return ""
-    if force:
-        return (f", {left} not refreshed by this run (--limit); a run without --force "
-                "refreshes them only once older than --days")  # fmt: skip
-    return f", {left} stale ones left for a later run by --limit"
 
 
 def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> Plan:

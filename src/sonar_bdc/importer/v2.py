@@ -20,16 +20,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .errors import ConfigError
-from .fetching import already_deleted, id_list
-from .idset import IdSet
-from .importer import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
-from .progress import Progress, make_progress
-from .settings import Settings
-from .sonar.v2 import (
+from ..errors import ConfigError
+from ..settings import Settings
+from ..sonar.v2 import (
     TOKEN_SETTING,
     AccountPage,
     GraphQLClient,
@@ -38,7 +34,11 @@ from .sonar.v2 import (
     V2Account,
     parse_name_table,
 )
-from .store import Store
+from ..store import Store
+from .fetching import already_deleted, id_list
+from .idset import IdSet
+from .progress import Progress, make_progress
+from .run import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
@@ -77,22 +77,21 @@ def warn_technology_names_deprecated() -> None:
                 MAP_NAMES)  # fmt: skip
 
 
-def run_import_v2(settings: Settings, *, show_progress: bool = True) -> Summary:
-    """``run_import`` for ``--api v2``: a refused token leaves the database untouched."""
-    from .importer import run_import
+@dataclass(frozen=True)
+class V2Source:
+    """Sonar's v2 GraphQL API, as a ``run.Source``."""
 
-    return run_import(replace(settings, api="v2"), show_progress=show_progress)
+    settings: Settings
+    client: GraphQLClient
+    layout: str | None = "v2"
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> V2Source:
+        return cls(settings, GraphQLClient(v2_config(settings)))
 
-def run_v2(
-    settings: Settings,
-    store: Store,
-    client: GraphQLClient,
-    summary: Summary,
-    show_progress: bool = False,
-) -> None:
-    """One v2 import into ``store`` (schema ensured, run lock held), filling ``summary``."""
-    _Run(settings, store, client, summary, show_progress).run()
+    def run(self, store: Store, summary: Summary, show: bool) -> None:
+        """One v2 import into ``store`` (schema ensured, run lock held), filling ``summary``."""
+        _Run(self.settings, store, self.client, summary, show).run()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 
 class Clock:

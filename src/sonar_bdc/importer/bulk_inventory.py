@@ -21,24 +21,22 @@ one per customer. The first page's ``total_pages`` decides which path is cheaper
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
-from .errors import SonarDataError, SonarError
+from ..concurrency import in_order
+from ..errors import SonarDataError, SonarError
+from ..records import InventoryItem
+from ..sonar import InventoryCatalog, SonarClient
+from ..sonar.client import ItemsPage
+from ..sonar.pagination import split_page
+from ..store import Store
 from .progress import counted, make_progress
-from .records import InventoryItem
-from .sonar import InventoryCatalog, SonarClient
-from .sonar.client import ItemsPage
-from .sonar.pagination import split_page
-from .store import Store
 from .summary import plural
 
 log = logging.getLogger("sonar_bdc.importer")
 
-T = TypeVar("T")
 LISTINGS = 2  # listings tried before asking per customer when Sonar's items keep changing
 
 
@@ -140,23 +138,6 @@ def _noting(
     for page in pages:
         incomplete.update(a for a, item in page.assigned if catalog.lacks_fields((item,)))
         yield page
-
-
-def in_order(
-    pool: ThreadPoolExecutor, fn: Callable[[int], T], args: Iterable[int], window: int
-) -> Generator[T, None, None]:
-    """``pool.map`` with at most ``window`` calls submitted ahead of the one yielded."""
-    pending: deque[Future[T]] = deque()
-    try:
-        for arg in args:
-            pending.append(pool.submit(fn, arg))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
 
 
 def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryItem]]]:

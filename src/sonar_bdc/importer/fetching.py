@@ -8,22 +8,22 @@ bounded window, so memory does not grow with the number of customers.
 from __future__ import annotations
 
 import logging
-import queue
 from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import overload
 
+from ..concurrency import bounded_map
+from ..errors import SonarAuthError, SonarBdcError, SonarNotFound
+from ..records import CustomerDetail, CustomerInventory
+from ..sonar import InventoryCatalog, SonarClient
+from ..stopping import stop_signals_as_flag
+from ..store import Store, Writer
 from .bulk_inventory import Listing, list_inventory
-from .errors import SonarAuthError, SonarBdcError, SonarNotFound
 from .idset import IdSet
 from .progress import make_progress
-from .records import CustomerDetail, CustomerInventory
-from .sonar import InventoryCatalog, SonarClient
-from .stopping import stop_signals_as_flag
-from .store import Store, Writer
 from .summary import Summary, plural
 
 log = logging.getLogger("sonar_bdc.importer")
@@ -148,32 +148,6 @@ def fetch_and_write(
     finally:
         bar.close()
         _report_outcomes(summary)
-
-
-def bounded_map(
-    pool: ThreadPoolExecutor, fn: Callable[[Job], Fetched], jobs: Iterable[Job], window: int
-) -> Iterator[tuple[Job, Future[Fetched]]]:
-    """Yield (job, finished future) in completion order, at most ``window`` in flight.
-
-    Finished futures arrive through a queue (O(1) each); ``concurrent.futures.wait``
-    would re-register a waiter on every pending future for every completion.
-    """
-    finished: queue.SimpleQueue[Future[Fetched]] = queue.SimpleQueue()
-    pending: dict[Future[Fetched], Job] = {}
-    it = iter(jobs)
-    try:
-        while True:
-            while len(pending) < window and (job := next(it, None)) is not None:
-                future = pool.submit(fn, job)
-                pending[future] = job
-                future.add_done_callback(finished.put)
-            if not pending:
-                return
-            future = finished.get()
-            yield pending.pop(future), future
-    finally:
-        for future in pending:
-            future.cancel()
 
 
 def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summary: Summary) -> None:
