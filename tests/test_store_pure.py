@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -9,7 +10,14 @@ import pytest
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.records import ReportRow
+from sonar_bdc.records import (
+    CustomerDetail,
+    CustomerInventory,
+    Group,
+    InventoryItem,
+    ReportRow,
+    Service,
+)
 from sonar_bdc.store import Prefix, ddl, parse_prefix, rows, staging, upserts
 from sonar_bdc.store.batch import Batch, Customer
 from sonar_bdc.store.db import connect_message, one_line
@@ -146,6 +154,18 @@ def test_each_staged_row_names_its_stage_columns_in_order(
     row_type: type[NamedTuple], stage: staging.Stage
 ) -> None:
     assert row_type._fields == stage.column_names
+
+
+def test_child_rows_are_built_by_name_from_the_records() -> None:
+    service = Service(9, name="fiber", download_kbps=100, technology_code=50, quantity=2)
+    detail = CustomerDetail(4, groups=(Group(7), Group(8), Group(7)), services=(service,))
+    assert rows.group_links(detail) == [rows.GroupLink(4, 7), rows.GroupLink(4, 8)]
+    [staged] = rows.service_rows(detail)
+    assert type(staged) is rows.ServiceRow
+    assert staged._asdict() == {"customer_id": 4, **asdict(service)}
+    item = InventoryItem(30, model_name="m", mac_address="aa")
+    [staged_item] = rows.item_rows(CustomerInventory(4, (item,)))
+    assert type(staged_item) is rows.ItemRow and staged_item._asdict() == asdict(item)
 
 
 def test_a_cleaned_row_keeps_its_type_and_only_its_text_changes() -> None:

@@ -41,10 +41,10 @@ class Customer:
     cleaned: bool = False  # text checked since the last change
 
     def staged(self) -> CustomerRow:
-        return CustomerRow(
+        return rows.new_customer((
             self.id, self.name, self.account_status_id, self.account_type_id, self.fips,
             self.updated_at, self.inventory_updated_at, self.deleted_at,
-        )  # fmt: skip
+        ))  # fmt: skip
 
 
 _detail_texts = attrgetter("name", "fips")
@@ -110,7 +110,9 @@ class Batch:
             services=[service for c in detail for service in c.services or ()],
             inventory_ids=[c.id for c in inventory],
             items=rows.last_by_key(item for c in inventory for item in c.items or ()),
-            links=[ItemLink(c.id, item.id) for c in inventory for item in c.items or ()],
+            links=[
+                rows.new_item_link((c.id, item.id)) for c in inventory for item in c.items or ()
+            ],
             deleted_ids=[c.id for c in batch if c.deleted],
             listed_ids=[c.id for c in batch if c.listed],
         )
