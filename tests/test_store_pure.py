@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pytest
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.records import ReportRow
-from sonar_bdc.store import Prefix, ddl, parse_prefix, staging, upserts
-from sonar_bdc.store.batch import Batch, Customer, blank
+from sonar_bdc.records import (
+    CustomerDetail,
+    CustomerInventory,
+    Group,
+    InventoryItem,
+    ReportRow,
+    Service,
+)
+from sonar_bdc.store import Prefix, ddl, parse_prefix, rows, staging, upserts
+from sonar_bdc.store.batch import Batch, Customer
 from sonar_bdc.store.db import connect_message, one_line
 from sonar_bdc.store.prefix import MAX_IDENTIFIER, MAX_TABLE_PREFIX
 from sonar_bdc.store.rows import TextCleaner, report_rows, storable
@@ -127,6 +136,50 @@ def test_a_report_row_is_the_staged_row_in_column_order() -> None:
     assert report_rows([row], TextCleaner()) == [row]
 
 
+@pytest.mark.parametrize(
+    ("row_type", "stage"),
+    [
+        (rows.CustomerRow, staging.CUSTOMERS),
+        (rows.GroupLink, staging.GROUP_LINKS),
+        (rows.ServiceRow, staging.SERVICES),
+        (rows.ItemRow, staging.ITEMS),
+        (rows.ItemLink, staging.ITEM_LINKS),
+        (rows.ListedItem, staging.LISTING),
+        (rows.GroupRow, staging.GROUPS),
+        (rows.StatusRow, staging.STATUSES),
+        (rows.TypeRow, staging.TYPES),
+    ],
+)
+def test_each_staged_row_names_its_stage_columns_in_order(
+    row_type: type[NamedTuple], stage: staging.Stage
+) -> None:
+    assert row_type._fields == stage.column_names
+
+
+def test_child_rows_are_built_by_name_from_the_records() -> None:
+    service = Service(9, name="fiber", download_kbps=100, technology_code=50, quantity=2)
+    detail = CustomerDetail(4, groups=(Group(7), Group(8), Group(7)), services=(service,))
+    assert rows.group_links(detail) == [rows.GroupLink(4, 7), rows.GroupLink(4, 8)]
+    [staged] = rows.service_rows(detail)
+    assert type(staged) is rows.ServiceRow
+    assert staged._asdict() == {"customer_id": 4, **asdict(service)}
+    item = InventoryItem(30, model_name="m", mac_address="aa")
+    [staged_item] = rows.item_rows(CustomerInventory(4, (item,)))
+    assert type(staged_item) is rows.ItemRow and staged_item._asdict() == asdict(item)
+
+
+def test_a_cleaned_row_keeps_its_type_and_only_its_text_changes() -> None:
+    clean = TextCleaner()
+    dirty = rows.ServiceRow(1, 2, "n\x00", True, 10, 2, 70, "fi\x00ber", 1)
+    fine = rows.ServiceRow(1, 3, "ok", None, None, None, None, None, None)
+    cleaned = clean.rows([dirty, fine], rows.SERVICE_TEXTS)
+    assert cleaned == [rows.ServiceRow(1, 2, "n", True, 10, 2, 70, "fiber", 1), fine]
+    assert type(cleaned[0]) is rows.ServiceRow and cleaned[1] is fine
+    assert clean.cleaned == 2
+    listed = rows.ListedItem(5, 9, None, "m\x00", None, "acme", "ok", "aa:bb")
+    assert clean.rows([listed], rows.LISTING_TEXTS) == [listed._replace(model_name="m")]
+
+
 def test_storable() -> None:
     assert storable("plain ascii")
     assert storable("ünïcödé ✓ 🚀")
@@ -149,10 +202,10 @@ def test_connect_messages_name_the_setting_and_hide_the_password() -> None:
 
 def test_batch_plan_runs_in_foreign_key_order_with_key_arrays() -> None:
     at = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    detail = Customer(blank(1), groups=[(1, 7)], services=[])
-    detail.row[5] = at
-    inventory = Customer(blank(2), items=[(30, None, "m", None, None, None, None)])
-    gone = Customer(blank(3), deleted=True)
+    detail = Customer(1, updated_at=at, groups=[rows.GroupLink(1, 7)], services=[])
+    item = rows.ItemRow(30, None, "m", None, None, None, None)
+    inventory = Customer(2, items=[item])
+    gone = Customer(3, deleted=True)
     batch = Batch.of([detail, inventory, gone])
     kinds = [(kind, params["ids"]) for _, params, kind in batch.plan(parse_prefix("s."))]
     assert kinds == [

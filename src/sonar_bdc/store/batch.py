@@ -8,50 +8,66 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import chain
+from operator import attrgetter
 
 from psycopg import sql
 
 from sonar_bdc.store import listing, rows, staging, upserts
 from sonar_bdc.store.prefix import Prefix
 from sonar_bdc.store.rendered import once
-from sonar_bdc.store.rows import Row
+from sonar_bdc.store.rows import CustomerRow, GroupLink, ItemLink, ItemRow, ServiceRow
 
 
 @dataclass(slots=True)
 class Customer:
-    """One buffered customer: its staged customer row and, per part refreshed, child rows."""
+    """One buffered customer: its staged columns (``rows.CustomerRow``) and, per part
+    refreshed, its child rows."""
 
-    row: list[object]  # staging.CUSTOMERS column order
-    groups: list[Row] | None = None  # None: detail not refreshed in this batch
-    services: list[Row] | None = None
-    items: list[Row] | None = None  # None: inventory not refreshed in this batch
+    id: int
+    name: str | None = None
+    account_status_id: int | None = None
+    account_type_id: int | None = None
+    fips: str | None = None
+    updated_at: datetime | None = None  # set: the detail was refreshed
+    inventory_updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    groups: list[GroupLink] | None = None  # None: detail not refreshed in this batch
+    services: list[ServiceRow] | None = None
+    items: list[ItemRow] | None = None  # None: inventory not refreshed in this batch
     listed: bool = False  # inventory refreshed from the bulk listing (listing.py)
     deleted: bool = False
     cleaned: bool = False  # text checked since the last change
+
+    def staged(self) -> CustomerRow:
+        return rows.new_customer((
+            self.id, self.name, self.account_status_id, self.account_type_id, self.fips,
+            self.updated_at, self.inventory_updated_at, self.deleted_at,
+        ))  # fmt: skip
+
+
+_detail_texts = attrgetter("name", "fips")
 
 
 def storable(batch: list[Customer]) -> bool:
     """One scan over every text field of ``batch``."""
     services = [row for c in batch for row in c.services or ()]
     items = [row for c in batch for row in c.items or ()]
+    details: Iterable[str | None] = chain.from_iterable(map(_detail_texts, batch))
     return (
-        rows.storable(rows.texts([c.row for c in batch], rows.DETAIL_TEXT_POSITIONS))
-        and rows.storable(rows.texts(services, rows.SERVICE_TEXT_POSITIONS))
-        and rows.storable(rows.texts(items, rows.ITEM_TEXT_POSITIONS))
+        rows.storable("".join(filter(None, details)))
+        and rows.storable(rows.SERVICE_TEXTS.text(services))
+        and rows.storable(rows.ITEM_TEXTS.text(items))
     )
 
 
 def clean_customer(customer: Customer, clean: rows.TextCleaner) -> None:
-    for position in rows.DETAIL_TEXT_POSITIONS:
-        customer.row[position] = clean(customer.row[position])  # type: ignore[arg-type]  # untyped Row: see rows.Row
+    customer.name, customer.fips = clean(customer.name), clean(customer.fips)
     if customer.services:
-        customer.services = clean.rows(customer.services, rows.SERVICE_TEXT_POSITIONS)
+        customer.services = clean.rows(customer.services, rows.SERVICE_TEXTS)
     if customer.items:
-        customer.items = clean.rows(customer.items, rows.ITEM_TEXT_POSITIONS)
-
-
-def blank(customer_id: int) -> list[object]:
-    return [customer_id] + [None] * (len(staging.CUSTOMERS.columns) - 1)
+        customer.items = clean.rows(customer.items, rows.ITEM_TEXTS)
 
 
 WRITER_STAGES = (
@@ -64,7 +80,7 @@ WRITER_STAGES = (
 Plan = list[tuple[sql.SQL, dict[str, str], str]]
 
 
-def _ids(ids: Iterable[object]) -> dict[str, str]:
+def _ids(ids: Iterable[int]) -> dict[str, str]:
     return {"ids": upserts.id_array(ids)}
 
 
@@ -72,13 +88,13 @@ def _ids(ids: Iterable[object]) -> dict[str, str]:
 class Batch:
     """One batch as staging rows, with the ids each statement is bounded by."""
 
-    customers: list[Row]
+    customers: list[CustomerRow]
     detail_ids: list[int]
-    groups: list[Row]
-    services: list[Row]
+    groups: list[GroupLink]
+    services: list[ServiceRow]
     inventory_ids: list[int]
-    items: list[Row]
-    links: list[Row]
+    items: list[ItemRow]
+    links: list[ItemLink]
     deleted_ids: list[int]
     listed_ids: list[int]  # customers whose items come from the listing table
     listed_items: list[int] = field(default_factory=list)  # their item ids, once staged
@@ -88,15 +104,17 @@ class Batch:
         detail = [c for c in batch if c.groups is not None]
         inventory = [c for c in batch if c.items is not None or c.listed]
         return cls(
-            customers=[tuple(c.row) for c in batch],
-            detail_ids=[c.row[0] for c in detail],  # type: ignore[misc]  # untyped Row: see rows.Row
+            customers=[c.staged() for c in batch],
+            detail_ids=[c.id for c in detail],
             groups=[link for c in detail for link in c.groups or ()],
             services=[service for c in detail for service in c.services or ()],
-            inventory_ids=[c.row[0] for c in inventory],  # type: ignore[misc]  # untyped Row: see rows.Row
+            inventory_ids=[c.id for c in inventory],
             items=rows.last_by_key(item for c in inventory for item in c.items or ()),
-            links=[(c.row[0], item[0]) for c in inventory for item in c.items or ()],
-            deleted_ids=[c.row[0] for c in batch if c.deleted],  # type: ignore[misc]  # untyped Row: see rows.Row
-            listed_ids=[c.row[0] for c in batch if c.listed],  # type: ignore[misc]  # untyped Row: see rows.Row
+            links=[
+                rows.new_item_link((c.id, item.id)) for c in inventory for item in c.items or ()
+            ],
+            deleted_ids=[c.id for c in batch if c.deleted],
+            listed_ids=[c.id for c in batch if c.listed],
         )
 
     def copy(self, st: staging.Staging) -> None:
@@ -111,11 +129,11 @@ class Batch:
             cur = st.conn.execute(listing.take_items_sql(), scope)
             self.listed_items = [row[0] for row in cur.fetchall()]
             cur = st.conn.execute(listing.take_links_sql(), scope)
-            self.links += cur.fetchall()
+            self.links += [ItemLink(*link) for link in cur.fetchall()]
 
     def plan(self, prefix: Prefix) -> Plan:
         """The statements for this batch, in foreign-key order, tagged by what they return."""
-        ids = [row[0] for row in self.customers]
+        ids = [row.id for row in self.customers]
         plan: Plan = [(upserts.customers_sql(prefix), _ids(ids), "customers")]
         if self.detail_ids:
             scope = _ids(self.detail_ids)
@@ -124,7 +142,7 @@ class Batch:
                 (_replace(prefix, "services", staging.SERVICES), scope, "customers"),
             ]
         if self.inventory_ids:
-            item_ids = _ids([*(item[0] for item in self.items), *self.listed_items])
+            item_ids = _ids([*(item.id for item in self.items), *self.listed_items])
             plan += [
                 (_upsert_items(prefix), item_ids, "items"),
                 (
@@ -137,10 +155,10 @@ class Batch:
             plan.append((upserts.delete_children_sql(prefix), _ids(self.deleted_ids), "customers"))
         return plan
 
-    def owners_of(self, item_ids: Iterable[object]) -> set[int]:
+    def owners_of(self, item_ids: Iterable[int]) -> set[int]:
         """The customers in this batch whose inventory holds one of ``item_ids``."""
         wanted = set(item_ids)
-        return {link[0] for link in self.links if link[1] in wanted}  # type: ignore[misc]  # untyped Row: see rows.Row
+        return {link.customer_id for link in self.links if link.inventory_item_id in wanted}
 
 
 @once

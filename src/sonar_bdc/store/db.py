@@ -7,13 +7,15 @@ StoreUnavailable here, with the cause kept and no password in any message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import pq, sql
 
 from sonar_bdc.errors import StoreError, StoreUnavailable
+from sonar_bdc.store import queries
+from sonar_bdc.store.prefix import Prefix
 
 DEFAULT_CONNECT_TIMEOUT = 10
 # Every lookup the store makes is a batch of keys probed through a primary key on
@@ -98,6 +100,19 @@ def describe(exc: psycopg.Error) -> str:
     diag = getattr(exc, "diag", None)
     primary = diag.message_primary if diag is not None else None
     return one_line(primary or str(exc) or type(exc).__name__)
+
+
+def scalar(
+    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: Sequence[Any] | None = None
+) -> Any:
+    """The first column of the query's first row; None when it returns no row."""
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def table_exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
+    """The table ``table`` exists at ``prefix``."""
+    return bool(scalar(conn, queries.TABLE_EXISTS, [prefix.schema_name, prefix.name(table)]))
 
 
 def savepoint(conn: psycopg.Connection) -> contextlib.AbstractContextManager[psycopg.Transaction]:

@@ -7,15 +7,13 @@ record without that mark, so a real import's tables are never written by the dem
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.settings import DEMO_PREFIX
 from sonar_bdc.store import migrate, queries
-from sonar_bdc.store.db import ConnInfo, connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
 from sonar_bdc.store.prefix import Prefix
 
 DEMO_MARK = "demo_dataset"
@@ -49,24 +47,13 @@ def claim_for_demo(conninfo: ConnInfo, prefix: Prefix, dataset: str, dry_run: bo
 
 def foreign_data(conn: psycopg.Connection, prefix: Prefix) -> str | None:
     """What at ``prefix`` is not the demo's ("customers", "an import record"), or None."""
-    if _exists(conn, prefix, "metadata"):
-        if _scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK]) is not None:
+    if table_exists(conn, prefix, "metadata"):
+        if scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK]) is not None:
             return None
-        if _scalar(conn, _IMPORT_RECORD.format(prefix.table("metadata")), [_IMPORT_KEYS]):
+        if scalar(conn, _IMPORT_RECORD.format(prefix.table("metadata")), [_IMPORT_KEYS]):
             return "an import record"
-    if _exists(conn, prefix, "customers") and _scalar(
+    if table_exists(conn, prefix, "customers") and scalar(
         conn, _ANY_ROW.format(prefix.table("customers"))
     ):
         return "customers"
     return None
-
-
-def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
-    return bool(_scalar(conn, queries.TABLE_EXISTS, [prefix.schema_name, prefix.name(table)]))
-
-
-def _scalar(
-    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: list[Any] | None = None
-) -> Any:
-    row = conn.execute(query, params).fetchone()
-    return None if row is None else row[0]

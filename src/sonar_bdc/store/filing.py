@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
-from sonar_bdc.store.db import ConnInfo, connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
 from sonar_bdc.store.migrate import ensure_postgis, schema_version
 from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
 
@@ -80,18 +80,10 @@ def upsert_tracts_sql(prefix: Prefix) -> sql.Composed:
     ).format(tracts=prefix.table(TRACTS), stage=STAGE)
 
 
-def count_sql(prefix: Prefix, table: str) -> sql.Composed:
-    return sql.SQL("SELECT count(*) FROM {}").format(prefix.table(table))
-
-
 def statuses_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL("SELECT id, name, active FROM {} ORDER BY id").format(
         prefix.table("account_statuses")
     )
-
-
-def latest_report_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL("SELECT max(last_seen_at) FROM {}").format(prefix.table("customers"))
 
 
 _SERVICE_JSON = sql.SQL(
@@ -160,8 +152,11 @@ class FilingData:
     statuses: list[dict[str, Any]]  # id, name, active
     customers: list[dict[str, Any]]  # see customers_sql
     tracts_loaded: int
-    latest_report: datetime | None
     state: runs.ImportState  # the import's runs and freshness, read in the same snapshot
+
+    @property
+    def latest_report(self) -> datetime | None:
+        return self.state.latest_report
 
 
 class FilingDb:
@@ -197,7 +192,7 @@ class FilingDb:
                     self.conn.execute(delete_tracts_sql(self.prefix))
                 staged = self._stage(rows)
                 upserted = self.conn.execute(upsert_tracts_sql(self.prefix)).rowcount
-                total = self._scalar(count_sql(self.prefix, TRACTS))
+                total = scalar(self.conn, queries.count_sql(self.prefix, TRACTS))
                 self.conn.commit()
         except BaseException:
             self.conn.rollback()
@@ -233,15 +228,14 @@ class FilingDb:
         return data
 
     def _read(self) -> FilingData:
-        with_tracts = self._exists(TRACTS)
-        tracts = self._scalar(count_sql(self.prefix, TRACTS)) if with_tracts else 0
+        with_tracts = table_exists(self.conn, self.prefix, TRACTS)
+        tracts = scalar(self.conn, queries.count_sql(self.prefix, TRACTS)) if with_tracts else 0
         with self.conn.cursor(row_factory=dict_row) as cur:
             statuses = cur.execute(statuses_sql(self.prefix)).fetchall()
             customers = cur.execute(customers_sql(self.prefix, with_tracts)).fetchall()
-        latest = self._scalar(latest_report_sql(self.prefix))
         stale = datetime.now(timezone.utc) - timedelta(days=7)  # unused by the filing's checks
         state = runs.read_state(self.conn, self.prefix, stale)
-        return FilingData(statuses, customers, int(tracts or 0), latest, state)
+        return FilingData(statuses, customers, int(tracts or 0), state)
 
     def record_filing(
         self, as_of: date, csv_path: str, rows: int, connections: int, excluded: Mapping[str, int]
@@ -261,22 +255,13 @@ class FilingDb:
 
     def _require_import(self) -> None:
         schema_version(self.conn, self.prefix)  # another application's tables: PrefixTaken
-        missing = [t for t in IMPORTED_TABLES if not self._exists(t)]
+        missing = [t for t in IMPORTED_TABLES if not table_exists(self.conn, self.prefix, t)]
         if missing:
             raise StoreUnavailable(
                 f"no imported data at {self.prefix} (missing: "
                 f"{', '.join(self.prefix.name(t) for t in missing)}): run sonar-bdc import "
                 "first, or pass the -p/--prefix you imported with"
             )
-
-    def _exists(self, table: str) -> bool:
-        return bool(
-            self._scalar(queries.TABLE_EXISTS, [self.prefix.schema_name, self.prefix.name(table)])
-        )
-
-    def _scalar(self, query: sql.SQL | sql.Composed, params: list[Any] | None = None) -> Any:
-        row = self.conn.execute(query, params).fetchone()
-        return None if row is None else row[0]
 
     def close(self) -> None:
         self.conn.close()

@@ -19,8 +19,6 @@ from sonar_bdc.store.prefix import Prefix
 from sonar_bdc.store.rendered import once
 from sonar_bdc.store.session import Session
 
-LISTING_TEXT_POSITIONS = tuple(p + 1 for p in rows.ITEM_TEXT_POSITIONS)
-
 
 def stage_listing(
     session: Session, pages: Iterable[Sequence[tuple[int, InventoryItem]]]
@@ -32,11 +30,13 @@ def stage_listing(
     """
     clean, staged = rows.TextCleaner(), 0
 
-    def listed() -> Iterator[rows.Row]:
+    def listed() -> Iterator[rows.ListedItem]:
         nonlocal staged
         for page in pages:
-            page_rows = [(account_id, *rows.item_fields(item)) for account_id, item in page]
-            yield from clean.rows(page_rows, LISTING_TEXT_POSITIONS)
+            page_rows = [
+                rows.ListedItem(account_id, *rows.item_fields(item)) for account_id, item in page
+            ]
+            yield from clean.rows(page_rows, rows.LISTING_TEXTS)
             staged += len(page_rows)
 
     try:

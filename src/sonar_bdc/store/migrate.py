@@ -11,7 +11,7 @@ from psycopg import sql
 
 from sonar_bdc.errors import PrefixTaken, RunLocked, StoreError, StoreUnavailable
 from sonar_bdc.store import ddl, queries
-from sonar_bdc.store.db import describe
+from sonar_bdc.store.db import describe, scalar
 from sonar_bdc.store.prefix import Prefix
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def ensure_schema(conn: psycopg.Connection, prefix: Prefix) -> int:
     conn.execute(queries.XACT_LOCK, [migration_lock_key(prefix)])
     # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
     # exists, so only a missing schema is created.
-    if not _scalar(conn.execute(queries.SCHEMA_EXISTS, [prefix.schema_name])):
+    if not scalar(conn, queries.SCHEMA_EXISTS, [prefix.schema_name]):
         _run_ddl(conn, prefix, [queries.create_schema_sql(prefix)])
     current = schema_version(conn, prefix)
     if current > ddl.LATEST_VERSION:
@@ -57,7 +57,7 @@ def restore_geom_index(conn: psycopg.Connection, prefix: Prefix) -> None:
     still running holds the table: it builds the index itself, so do not wait for it.
     """
     name = ddl.geom_index_name(prefix)
-    if _scalar(conn.execute(queries.INDEX_EXISTS, [prefix.schema_name, name])):
+    if scalar(conn, queries.INDEX_EXISTS, [prefix.schema_name, name]):
         return
     try:
         with conn.transaction():  # a savepoint
@@ -88,8 +88,7 @@ def schema_version(conn: psycopg.Connection, prefix: Prefix) -> int:
         return _unversioned(conn, prefix)
     if not META_COLUMNS.issubset(columns):
         raise PrefixTaken(_taken_message(prefix, [name], "its columns are not sonar-bdc's"))
-    cur = conn.execute(queries.get_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY])
-    value = _scalar(cur)
+    value = scalar(conn, queries.get_meta_sql(prefix), [ddl.SCHEMA_VERSION_KEY])
     if value is None:
         return _unversioned(conn, prefix)
     try:
@@ -122,9 +121,9 @@ def _taken_message(prefix: Prefix, tables: list[str], why: str) -> str:
 
 def ensure_postgis(conn: psycopg.Connection) -> None:
     """Create the extension unless it is there; explain how to get it when we cannot."""
-    if _scalar(conn.execute(queries.POSTGIS_INSTALLED)):
+    if scalar(conn, queries.POSTGIS_INSTALLED):
         return
-    if not _scalar(conn.execute(queries.POSTGIS_AVAILABLE)):
+    if not scalar(conn, queries.POSTGIS_AVAILABLE):
         raise StoreUnavailable(postgis_missing_message(conn.info.server_version))
     try:
         conn.execute(queries.CREATE_POSTGIS)
@@ -167,8 +166,3 @@ def _run_ddl(
                 f"user needs CREATE on the database (for a new schema) or on schema "
                 f"{prefix.schema_name}; or choose another -p/--prefix"
             ) from exc
-
-
-def _scalar(cur: psycopg.Cursor) -> object:
-    row = cur.fetchone()
-    return None if row is None else row[0]

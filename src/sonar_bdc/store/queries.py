@@ -73,6 +73,10 @@ def stale_ids_sql(prefix: Prefix, part: str) -> sql.Composed:
     ).format(table=prefix.table("customers"), column=column)
 
 
+def count_sql(prefix: Prefix, table: str) -> sql.Composed:
+    return sql.SQL("SELECT count(*) FROM {}").format(prefix.table(table))
+
+
 def is_empty_sql(prefix: Prefix, table: str) -> sql.Composed:
     return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(prefix.table(table))
 

@@ -50,7 +50,7 @@ def write_report(
     """
     rows.require_aware(seen_at, "seen_at")
     result, seen, clean = ReportWriteResult(), set[int](), rows.TextCleaner()
-    batches: Iterator[list[rows.Row]] = (
+    batches: Iterator[list[ReportRow]] = (
         rows.report_rows(batch, clean) for batch in batched(report, session.batch_size)
     )
     try:
@@ -73,7 +73,7 @@ def write_report(
 
 def _upsert_batches(
     session: Session,
-    batches: Iterator[list[rows.Row]],
+    batches: Iterator[list[ReportRow]],
     seen_at: datetime,
     result: ReportWriteResult,
     seen: set[int],
@@ -88,7 +88,7 @@ def _upsert_batches(
         # Read ahead only when no commit follows: a source failing then must not
         # cost the rows that commit would have kept.
         upcoming = _write_batch(session, staged, seen_at, result, None if commit_due else batches)
-        seen.update(row[0] for row in staged)  # type: ignore[misc]  # untyped Row: see rows.Row
+        seen.update(row.id for row in staged)
         if commit_due:
             _commit(session)
             pending = 0
@@ -127,14 +127,14 @@ class _Source:
     """The report's batches, keeping an exception they raise: psycopg before 3.3.9
     reports a COPY's pending server error instead of the exception that ended it."""
 
-    def __init__(self, batches: Iterator[list[rows.Row]]) -> None:
+    def __init__(self, batches: Iterator[list[ReportRow]]) -> None:
         self._batches = batches
         self.error: BaseException | None = None
 
-    def __iter__(self) -> Iterator[list[rows.Row]]:
+    def __iter__(self) -> Iterator[list[ReportRow]]:
         return self
 
-    def __next__(self) -> list[rows.Row]:
+    def __next__(self) -> list[ReportRow]:
         try:
             return next(self._batches)
         except StopIteration:
@@ -146,11 +146,11 @@ class _Source:
 
 def _copy_first_load(
     session: Session,
-    batches: Iterator[list[rows.Row]],
+    batches: Iterator[list[ReportRow]],
     seen_at: datetime,
     result: ReportWriteResult,
     seen: set[int],
-) -> tuple[Iterator[list[rows.Row]], int]:
+) -> tuple[Iterator[list[ReportRow]], int]:
     """COPY rows straight into the empty customers table: no staging, no lookups.
 
     COPYs of up to ``COPY_ROWS`` rows, fed as Sonar's rows are read, so PostgreSQL
@@ -162,15 +162,15 @@ def _copy_first_load(
     """
     source, pending = _Source(batches), 0
     while True:
-        held: list[rows.Row] = []  # this COPY's rows: the upsert's again on a conflict
-        repeats: list[rows.Row] = []  # ids an earlier row brought: upserted after the COPY
+        held: list[ReportRow] = []  # this COPY's rows: the upsert's again on a conflict
+        repeats: list[ReportRow] = []  # ids an earlier row brought: upserted after the COPY
         room = min(COPY_ROWS, session.commit_interval - pending)
         more = _copy_some(session, source, seen_at, seen, held, repeats, room)
         if more is None:  # another session added one of these ids: upsert from here on
-            seen.difference_update(row[0] for row in held)
+            seen.difference_update(row.id for row in held)
             replay = batched(rows.last_by_key(held + repeats), session.batch_size)
             return itertools.chain(replay, source), pending
-        result.new_ids.update(row[0] for row in held)  # type: ignore[misc]  # untyped Row: see rows.Row
+        result.new_ids.update(row.id for row in held)
         for chunk in batched(rows.last_by_key(repeats), session.batch_size):
             _write_batch(session, chunk, seen_at, result, None)
         pending += len(held) + len(repeats)
@@ -186,8 +186,8 @@ def _copy_some(
     source: _Source,
     seen_at: datetime,
     seen: set[int],
-    held: list[rows.Row],
-    repeats: list[rows.Row],
+    held: list[ReportRow],
+    repeats: list[ReportRow],
     room: int,
 ) -> bool | None:
     """Write batches into one COPY until it holds ``room`` rows: True when more may
@@ -204,10 +204,10 @@ def _copy_some(
                 copy.set_types(upserts.NEW_CUSTOMER_TYPES)
                 for staged in source:
                     for row in staged:
-                        if row[0] in seen:
+                        if row.id in seen:
                             repeats.append(row)
                             continue
-                        seen.add(row[0])  # type: ignore[arg-type]  # untyped Row: see rows.Row
+                        seen.add(row.id)
                         held.append(row)
                         try:
                             copy.write_row(rows.new_customer_row(row, seen_at))
@@ -224,18 +224,18 @@ def _copy_some(
 
 def _write_batch(
     session: Session,
-    staged: Sequence[rows.Row],
+    staged: Sequence[ReportRow],
     seen_at: datetime,
     result: ReportWriteResult,
-    read_ahead: Iterator[list[rows.Row]] | None,
-) -> list[rows.Row] | None:
+    read_ahead: Iterator[list[ReportRow]] | None,
+) -> list[ReportRow] | None:
     """Stage and upsert one batch; return the next from ``read_ahead``, read while the
     server writes this one (None when there is none or no ``read_ahead``)."""
     conn = session.conn
     with translated("writing the report"):
         session.staging.clear((staging.REPORT,))
         session.staging.copy(staging.REPORT, staged)
-        ids = upserts.id_array(row[0] for row in staged)
+        ids = upserts.id_array(row.id for row in staged)
         params = {"seen": seen_at, "ids": ids}
         with conn.pipeline():
             cur = conn.execute(upserts.report_sql(session.prefix), params)
@@ -261,7 +261,7 @@ CATALOGS = (
 def write_catalogs(session: Session, catalogs: Catalogs) -> int:
     """Upsert the three catalogs (nothing is deleted); return the NUL-cleaned count."""
     clean = rows.TextCleaner()
-    staged = {
+    staged: dict[str, list[rows.CatalogRow]] = {
         "groups": [rows.group_row(group, clean) for group in catalogs.groups],
         "account_statuses": [rows.status_row(status, clean) for status in catalogs.statuses],
         "account_types": [rows.type_row(kind, clean) for kind in catalogs.types],
@@ -273,7 +273,7 @@ def write_catalogs(session: Session, catalogs: Catalogs) -> int:
                 target = session.prefix.table(table)
                 unique = rows.last_by_key(staged[table])
                 session.staging.copy(stage, unique)
-                params = {"ids": upserts.id_array(row[0] for row in unique)}
+                params = {"ids": upserts.id_array(row.id for row in unique)}
                 session.conn.execute(upserts.upsert_sql(target, stage, ("id",), values), params)
         _commit(session)
     except BaseException:

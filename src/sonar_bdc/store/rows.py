@@ -1,15 +1,19 @@
-"""Records to staging tuples: text PostgreSQL cannot store is cleaned and counted.
+"""Records to staging rows: text PostgreSQL cannot store is cleaned and counted.
 
-Pure functions; the tuple orders match the staging tables in ``staging.py``.
+Pure functions. Each staged row is a named tuple whose fields are its staging
+table's columns in order (``staging.py``; a test holds them equal): a tuple still,
+so COPY writes it as it is, and read by name everywhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from itertools import chain
 from operator import attrgetter, itemgetter
 from struct import Struct
+from typing import NamedTuple, TypeVar
 
 from sonar_bdc.records import (
     AccountStatus,
@@ -20,10 +24,121 @@ from sonar_bdc.records import (
     ReportRow,
 )
 
-# A staged row in its table's column order. Its positions are plain objects, so where
-# code reads one as an int or a str (the id at 0, the texts) a `type: ignore` marks it
-# until rows are named tuples (issue 16).
+# Any row a staging table takes, in its column order.
 Row = tuple[object, ...]
+R = TypeVar("R", bound=NamedTuple)
+T = TypeVar("T", bound=Row)
+
+
+class CustomerRow(NamedTuple):
+    """staging.CUSTOMERS: a detail, an inventory stamp, both, or a deletion."""
+
+    id: int
+    name: str | None = None
+    account_status_id: int | None = None
+    account_type_id: int | None = None
+    fips: str | None = None
+    updated_at: datetime | None = None
+    inventory_updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class GroupLink(NamedTuple):
+    customer_id: int
+    group_id: int
+
+
+class ServiceRow(NamedTuple):
+    customer_id: int
+    service_id: int
+    name: str | None
+    data_service: bool | None
+    download_kbps: int | None
+    upload_kbps: int | None
+    technology_code: int | None
+    technology_name: str | None
+    quantity: int | None
+
+
+class ItemRow(NamedTuple):
+    id: int
+    inventory_model_id: int | None
+    model_name: str | None
+    manufacturer_id: int | None
+    manufacturer_name: str | None
+    status: str | None
+    mac_address: str | None
+
+
+class ItemLink(NamedTuple):
+    customer_id: int
+    inventory_item_id: int
+
+
+class ListedItem(NamedTuple):
+    """staging.LISTING: an item of the bulk listing, with the account holding it."""
+
+    customer_id: int
+    id: int
+    inventory_model_id: int | None
+    model_name: str | None
+    manufacturer_id: int | None
+    manufacturer_name: str | None
+    status: str | None
+    mac_address: str | None
+
+
+class GroupRow(NamedTuple):
+    id: int
+    name: str | None
+
+
+class StatusRow(NamedTuple):
+    id: int
+    name: str | None
+    active: bool | None
+
+
+class TypeRow(NamedTuple):
+    id: int
+    name: str | None
+    type: str | None
+
+
+CatalogRow = GroupRow | StatusRow | TypeRow
+
+
+def maker(row_type: type[R]) -> Callable[[Iterable[object]], R]:
+    """``row_type._make`` without its Python-level call, for the rows a run stages by
+    the hundred thousand: a named tuple's own constructor costs four plain tuples,
+    this three. Unchecked: pass every field, in order."""
+    return partial(tuple.__new__, row_type)
+
+
+new_customer = maker(CustomerRow)
+new_group_link = maker(GroupLink)
+new_service = maker(ServiceRow)
+new_item = maker(ItemRow)
+new_item_link = maker(ItemLink)
+
+
+class TextFields:
+    """The text fields of one row type: read by position for one C-speed scan of a
+    whole batch, and cleaned by name in the rare row that needs it."""
+
+    def __init__(self, row_type: type[NamedTuple], *names: str) -> None:
+        self.names = names
+        self.positions = tuple(row_type._fields.index(name) for name in names)
+        self._get = itemgetter(*self.positions)
+
+    def of(self, rows: Iterable[Row]) -> Iterator[str | None]:
+        if len(self.positions) == 1:
+            return map(self._get, rows)
+        return chain.from_iterable(map(self._get, rows))
+
+    def text(self, rows: Iterable[Row]) -> str:
+        """Every non-empty text of ``rows`` in one string (for ``storable``)."""
+        return "".join(filter(None, self.of(rows)))
 
 
 class TextCleaner:
@@ -44,27 +159,16 @@ class TextCleaner:
             self.cleaned += 1
         return fixed
 
-    def rows(self, rows: list[Row], positions: tuple[int, ...]) -> list[Row]:
-        """Clean the text at ``positions`` of every row; one C-speed scan when all is well."""
-        if not rows or storable(texts(rows, positions)):
+    def rows(self, rows: list[R], fields: TextFields) -> list[R]:
+        """Clean the text ``fields`` of every row; one C-speed scan when all is well."""
+        if not rows or storable(fields.text(rows)):
             return rows
-        return [self._row(row, positions) for row in rows]
+        return [self._row(row, fields) for row in rows]
 
-    def _row(self, row: Row, positions: tuple[int, ...]) -> Row:
-        if storable(texts([row], positions)):
+    def _row(self, row: R, fields: TextFields) -> R:
+        if storable(fields.text([row])):
             return row
-        fields = list(row)
-        for position in positions:
-            fields[position] = self(fields[position])  # type: ignore[arg-type]  # untyped Row: see Row
-        return tuple(fields)
-
-
-def texts(rows: Sequence[Sequence[object]], positions: tuple[int, ...]) -> str:
-    if len(positions) == 1:
-        values: Iterable[object] = (row[positions[0]] for row in rows)
-    else:
-        values = chain.from_iterable(map(itemgetter(*positions), rows))
-    return "".join(filter(None, values))  # type: ignore[arg-type]  # untyped Row: see Row
+        return row._replace(**{name: self(getattr(row, name)) for name in fields.names})
 
 
 def storable(text: str) -> bool:
@@ -80,16 +184,16 @@ def storable(text: str) -> bool:
     return True
 
 
-REPORT_TEXT_POSITIONS = tuple(range(1, 11))
+REPORT_TEXTS = TextFields(ReportRow, *ReportRow._fields[1:11])
 
 
-def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[Row]:
-    """Staging tuples for report rows, duplicate ids removed (the last one wins).
+def report_rows(batch: Iterable[ReportRow], clean: TextCleaner) -> list[ReportRow]:
+    """Staging rows for report rows, duplicate ids removed (the last one wins).
 
     Coordinates go as they came: the upsert turns invalid ones into NULL in SQL.
     """
-    staged = clean.rows(list(batch), REPORT_TEXT_POSITIONS)
-    return list(dict(zip(map(itemgetter(0), staged), staged, strict=True)).values())
+    staged = clean.rows(list(batch), REPORT_TEXTS)
+    return list(dict(zip(map(attrgetter("id"), staged), staged, strict=True)).values())
 
 
 # EWKB of a point with an SRID: little-endian, type 1 with the SRID flag, SRID, x, y.
@@ -111,13 +215,14 @@ def ewkb_point(latitude: float, longitude: float) -> bytes:
     return _EWKB_POINT.pack(1, _POINT_WITH_SRID, SRID, longitude, latitude)
 
 
-def new_customer_row(row: Row, seen_at: datetime) -> Row:
+def new_customer_row(row: ReportRow, seen_at: datetime) -> Row:
     """A staged report row as ``upserts.NEW_CUSTOMER_COLUMNS``: what the upsert would
-    insert, with invalid coordinates made NULL and the point built here."""
-    latitude, longitude = row[-2], row[-1]
-    if valid_point(latitude, longitude):  # type: ignore[arg-type]  # untyped Row: see Row
-        return (*row, ewkb_point(latitude, longitude), seen_at)  # type: ignore[arg-type]  # untyped Row: see Row
-    return (*row[:-2], None, None, None, seen_at)
+    insert, with invalid coordinates made NULL and the point built here. A plain
+    tuple: only COPY reads it, once per row of a first load."""
+    latitude, longitude = row.latitude, row.longitude
+    if latitude is None or longitude is None or not valid_point(latitude, longitude):
+        return (*row[:-2], None, None, None, seen_at)
+    return (*row, ewkb_point(latitude, longitude), seen_at)
 
 
 def require_aware(moment: datetime, name: str) -> datetime:
@@ -127,59 +232,49 @@ def require_aware(moment: datetime, name: str) -> datetime:
     return moment
 
 
-DETAIL_TEXT_POSITIONS = (1, 4)  # in staging.CUSTOMERS: name, fips
-
-
-def detail_fields(detail: CustomerDetail, fetched_at: datetime) -> list[object]:
-    """staging.CUSTOMERS columns 1-5 from a detail (text not yet cleaned)."""
-    return [detail.name, detail.account_status_id, detail.account_type_id, detail.fips, fetched_at]
-
-
-def group_links(detail: CustomerDetail) -> list[Row]:
+def group_links(detail: CustomerDetail) -> list[GroupLink]:
     unique = dict.fromkeys(group.id for group in detail.groups)
-    return [(detail.id, group_id) for group_id in unique]
+    return [new_group_link((detail.id, group_id)) for group_id in unique]
 
 
 _service_fields = attrgetter(
     "service_id", "name", "data_service", "download_kbps", "upload_kbps",
     "technology_code", "technology_name", "quantity",
 )  # fmt: skip
-SERVICE_TEXT_POSITIONS = (2, 7)
+SERVICE_TEXTS = TextFields(ServiceRow, "name", "technology_name")
 
 
-def service_rows(detail: CustomerDetail) -> list[Row]:
-    """(customer_id, service fields...) per service id; a repeated id keeps its last one.
+def service_rows(detail: CustomerDetail) -> list[ServiceRow]:
+    """One row per service id; a repeated id keeps its last one.
 
     Text is not cleaned here: the writer cleans a whole batch at once.
     """
     last = {service.service_id: service for service in detail.services}
-    return [(detail.id, *_service_fields(service)) for service in last.values()]
+    return [new_service((detail.id, *_service_fields(service))) for service in last.values()]
 
 
-item_fields = attrgetter(
-    "id", "inventory_model_id", "model_name", "manufacturer_id", "manufacturer_name",
-    "status", "mac_address",
-)  # fmt: skip
-ITEM_TEXT_POSITIONS = (2, 4, 5, 6)
+item_fields = attrgetter(*ItemRow._fields)
+ITEM_TEXTS = TextFields(ItemRow, "model_name", "manufacturer_name", "status", "mac_address")
+LISTING_TEXTS = TextFields(ListedItem, *ITEM_TEXTS.names)
 
 
-def item_rows(inventory: CustomerInventory) -> list[Row]:
+def item_rows(inventory: CustomerInventory) -> list[ItemRow]:
     """One row per item id (the last one wins); text not yet cleaned, as for services."""
-    return last_by_key(map(item_fields, inventory.items))
+    return last_by_key(map(new_item, map(item_fields, inventory.items)))
 
 
-def group_row(group: Group, clean: TextCleaner) -> Row:
-    return (group.id, clean(group.name))
+def group_row(group: Group, clean: TextCleaner) -> GroupRow:
+    return GroupRow(group.id, clean(group.name))
 
 
-def status_row(status: AccountStatus, clean: TextCleaner) -> Row:
-    return (status.id, clean(status.name), status.active)
+def status_row(status: AccountStatus, clean: TextCleaner) -> StatusRow:
+    return StatusRow(status.id, clean(status.name), status.active)
 
 
-def type_row(account_type: AccountType, clean: TextCleaner) -> Row:
-    return (account_type.id, clean(account_type.name), clean(account_type.type))
+def type_row(account_type: AccountType, clean: TextCleaner) -> TypeRow:
+    return TypeRow(account_type.id, clean(account_type.name), clean(account_type.type))
 
 
-def last_by_key(rows: Iterable[Row], width: int = 1) -> list[Row]:
-    """Drop duplicate keys (the first ``width`` fields); the last occurrence wins."""
-    return list({row[:width]: row for row in rows}.values())
+def last_by_key(rows: Iterable[T]) -> list[T]:
+    """Drop rows whose key (the first field) repeats; the last occurrence wins."""
+    return list({row[0]: row for row in rows}.values())

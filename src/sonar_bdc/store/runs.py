@@ -9,7 +9,7 @@ never creates a table, and a database from before v3 reads as "no runs recorded"
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from sonar_bdc.store import queries
-from sonar_bdc.store.db import ConnInfo, connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
 from sonar_bdc.store.demo import DEMO_MARK
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
@@ -152,10 +152,6 @@ def customer_counts_sql(prefix: Prefix) -> sql.Composed:
     ).format(customers, customers)
 
 
-def count_sql(prefix: Prefix, table: str) -> sql.Composed:
-    return sql.SQL("SELECT count(*) FROM {}").format(prefix.table(table))
-
-
 # pg_locks shows a bigint advisory key as two 32-bit halves (classid, objid), objsubid 1.
 LOCK_HELD = sql.SQL(
     "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'"
@@ -175,17 +171,18 @@ def lock_halves(key: int) -> tuple[int, int]:
 
 def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime) -> ImportState:
     """The import's state in the caller's transaction; never writes."""
-    lock_held = bool(_scalar(conn, LOCK_HELD, lock_halves(prefix.lock_key())))
+    lock_held = bool(scalar(conn, LOCK_HELD, lock_halves(prefix.lock_key())))
     version = schema_version(conn, prefix)  # another application's tables: PrefixTaken
-    has_tables = _exists(conn, prefix, "customers")
-    recorded = has_tables and version >= 3 and _exists(conn, prefix, RUNS)
+    has_tables = table_exists(conn, prefix, "customers")
+    recorded = has_tables and version >= 3 and table_exists(conn, prefix, RUNS)
     runs = {part: _last_run(conn, prefix, part) if recorded else None for part in PARTS}
     counts = _counts(conn, prefix, stale_cutoff) if has_tables else {}
-    tracts = _scalar(conn, count_sql(prefix, "tracts")) if _exists(conn, prefix, "tracts") else 0
+    with_tracts = table_exists(conn, prefix, "tracts")
+    tracts = scalar(conn, queries.count_sql(prefix, "tracts")) if with_tracts else 0
     filing = _last_filing(conn, prefix) if recorded else None
     demo = (
-        _scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK])
-        if _exists(conn, prefix, "metadata")
+        scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK])
+        if table_exists(conn, prefix, "metadata")
         else None
     )
     return ImportState(
@@ -231,24 +228,13 @@ def record_filing(
     excluded: Mapping[str, int],
 ) -> bool:
     """Insert a filing record and commit; False when the table is not there (before v3)."""
-    if not _exists(conn, prefix, FILINGS):
+    if not table_exists(conn, prefix, FILINGS):
         conn.rollback()
         return False
     params = [kind, as_of, csv_path, rows, connections, Jsonb(dict(excluded))]
     conn.execute(record_filing_sql(prefix), params)
     conn.commit()
     return True
-
-
-def _exists(conn: psycopg.Connection, prefix: Prefix, table: str) -> bool:
-    return bool(_scalar(conn, queries.TABLE_EXISTS, [prefix.schema_name, prefix.name(table)]))
-
-
-def _scalar(
-    conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: Sequence[Any] = ()
-) -> Any:
-    row = conn.execute(query, params).fetchone()
-    return None if row is None else row[0]
 
 
 def read_status(conninfo: ConnInfo, prefix: Prefix, stale_cutoff: datetime) -> ImportState:

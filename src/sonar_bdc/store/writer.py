@@ -43,7 +43,10 @@ class Writer:
         """Set the detail fields and replace the customer's groups and services exactly."""
         rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(detail.id, deleting=False)
-        customer.row[1:6] = rows.detail_fields(detail, fetched_at)
+        customer.name, customer.fips = detail.name, detail.fips
+        customer.account_status_id = detail.account_status_id
+        customer.account_type_id = detail.account_type_id
+        customer.updated_at = fetched_at
         customer.groups = rows.group_links(detail)
         customer.services = rows.service_rows(detail)
 
@@ -53,21 +56,21 @@ class Writer:
         ``fetched_at`` None: written, but the stored freshness is left as it was."""
         _require_aware(fetched_at)
         customer = self._slot(inventory.customer_id, deleting=False)
-        customer.row[6] = fetched_at
+        customer.inventory_updated_at = fetched_at
         customer.items, customer.listed = rows.item_rows(inventory), False
 
     def add_listed_inventory(self, customer_id: int, fetched_at: datetime | None) -> None:
         """Like ``add_inventory``, with the items ``Store.stage_listing`` holds for it."""
         _require_aware(fetched_at)
         customer = self._slot(customer_id, deleting=False)
-        customer.row[6] = fetched_at
+        customer.inventory_updated_at = fetched_at
         customer.items, customer.listed = None, True
 
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
         rows.require_aware(at, "at")
         customer = self._slot(customer_id, deleting=True)
-        customer.row[5:8] = [at, at, at]
+        customer.updated_at = customer.inventory_updated_at = customer.deleted_at = at
         customer.deleted = True
 
     def flush(self) -> None:
@@ -97,7 +100,7 @@ class Writer:
         if customer is None:
             if len(self._buffer) >= self._session.batch_size:
                 self.flush()
-            customer = self._buffer[customer_id] = Customer(batch.blank(customer_id))
+            customer = self._buffer[customer_id] = Customer(customer_id)
         customer.cleaned = False
         return customer
 
