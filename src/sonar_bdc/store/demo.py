@@ -17,7 +17,7 @@ from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translat
 from sonar_bdc.store.prefix import Prefix
 
 DEMO_MARK = "demo_dataset"
-# An import records each part it finished as "<part>_imported_at" (importer.META_*).
+# An import records each part it finished as "<part>_imported_at" (importer.run.META_*).
 _IMPORT_RECORD = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE key LIKE %s)")
 _IMPORT_KEYS = "%\\_imported\\_at"
 _ANY_ROW = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})")
