@@ -7,6 +7,7 @@ StoreUnavailable here, with the cause kept and no password in any message.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,9 @@ from psycopg import pq, sql
 
 from sonar_bdc.errors import StoreError, StoreUnavailable
 from sonar_bdc.store import queries
-from sonar_bdc.store.prefix import Prefix
+from sonar_bdc.store.prefix import Prefix, lookalike_warning
+
+log = logging.getLogger("sonar_bdc.store")
 
 DEFAULT_CONNECT_TIMEOUT = 10
 # Every lookup the store makes is a batch of keys probed through a primary key on
@@ -157,3 +160,14 @@ class Transactions:
                 self.conn.rollback()
         finally:
             self.conn.close()
+
+
+def warn_if_lookalike(conn: psycopg.Connection, prefix: Prefix) -> None:
+    """Log ``lookalike_warning`` for ``prefix``; ends the read's transaction."""
+    if prefix.schema is not None or not prefix.table_prefix:
+        return
+    row = conn.execute(queries.SCHEMA_EXISTS, [prefix.table_prefix]).fetchone()
+    conn.rollback()
+    warning = lookalike_warning(prefix, bool(row and row[0]))
+    if warning:
+        log.warning("%s", warning)

@@ -20,9 +20,16 @@ from psycopg.rows import dict_row
 
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
-from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
+from sonar_bdc.store.db import (
+    ConnInfo,
+    connect,
+    scalar,
+    table_exists,
+    translated,
+    warn_if_lookalike,
+)
 from sonar_bdc.store.migrate import ensure_postgis, schema_version
-from sonar_bdc.store.prefix import Prefix, warn_if_lookalike
+from sonar_bdc.store.prefix import Prefix
 
 TRACTS = "tracts"
 STAGE = sql.Identifier("sonar_bdc_tract_stage")

@@ -8,19 +8,12 @@ else is refused here, before any SQL runs.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
-
-if TYPE_CHECKING:
-    import psycopg
-
-log = logging.getLogger("sonar_bdc.store")
 
 DEFAULT_SCHEMA = "public"
 MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
@@ -111,16 +104,3 @@ def lookalike_warning(prefix: Prefix, schema_exists: bool) -> str | None:
         f"{f', not those in the existing schema {word}' if schema_exists else ''}; "
         f"did you mean -p {word}.?"
     )
-
-
-def warn_if_lookalike(conn: psycopg.Connection, prefix: Prefix) -> None:
-    """Log ``lookalike_warning`` for ``prefix``; ends the read's transaction."""
-    from sonar_bdc.store.queries import SCHEMA_EXISTS  # queries imports this module
-
-    if prefix.schema is not None or not prefix.table_prefix:
-        return
-    row = conn.execute(SCHEMA_EXISTS, [prefix.table_prefix]).fetchone()
-    conn.rollback()
-    warning = lookalike_warning(prefix, bool(row and row[0]))
-    if warning:
-        log.warning("%s", warning)

@@ -15,9 +15,9 @@ from psycopg.types.json import Jsonb
 from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, models, queries, runs
-from sonar_bdc.store.db import ConnInfo, connect, translated
+from sonar_bdc.store.db import ConnInfo, connect, translated, warn_if_lookalike
 from sonar_bdc.store.listing import stage_listing
-from sonar_bdc.store.prefix import Prefix, parse_prefix, warn_if_lookalike
+from sonar_bdc.store.prefix import Prefix, parse_prefix
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
 from sonar_bdc.store.session import Session
 from sonar_bdc.store.writer import Writer
