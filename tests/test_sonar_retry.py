@@ -232,3 +232,17 @@ def test_a_request_needing_a_third_attempt_is_a_warning_at_once(caplog) -> None:
         retrier.call(flaky([SonarRetriableError("HTTP 503")] * 3), "GET y")
     lines = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert lines == [("WARNING", "4 retries so far (last: GET y: HTTP 503; retrying in 0.0 s)")]
+
+
+def test_counters_keep_their_types_and_refuse_unknown_names() -> None:
+    counters = Counters()
+    for _ in range(3):
+        counters.add("requests")
+    counters.add("wait_seconds", 0.25)
+    snap = counters.snapshot()
+    assert (snap.requests, snap.retries, snap.wait_seconds) == (3, 0, 0.25)
+    assert isinstance(snap.requests, int)
+    counters.add("retries")
+    assert snap.retries == 0 and counters.snapshot().retries == 1  # a snapshot stays put
+    with pytest.raises(AttributeError):
+        counters.add("reqests")

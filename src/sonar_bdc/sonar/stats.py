@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -22,14 +22,13 @@ class Counters:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values = {"requests": 0, "retries": 0, "wait_seconds": 0.0, "not_found": 0,
-                        "logins": 0}  # fmt: skip
+        self._stats = RequestStats()  # frozen: a snapshot is the current object itself
 
     def add(self, name: str, amount: float = 1) -> None:
+        """Add ``amount`` to the field ``name`` (an unknown name raises AttributeError)."""
         with self._lock:
-            self._values[name] += amount
+            self._stats = replace(self._stats, **{name: getattr(self._stats, name) + amount})
 
     def snapshot(self) -> RequestStats:
         with self._lock:
-            # The keys are RequestStats' fields; the counts other than wait_seconds stay ints.
-            return RequestStats(**self._values)  # type: ignore[arg-type]
+            return self._stats
