@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED
@@ -55,22 +55,30 @@ def exit_code(code: int) -> int:
 
 
 @contextlib.contextmanager
+def _handling(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` for both stop signals in the block, the previous ones restored after;
+    nothing in another thread (only the main thread may install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
 def stop_signals_as_interrupts() -> Iterator[None]:
     """For the block: SIGTERM raises Terminated (and is remembered, as SIGINT is)."""
     _received.clear()
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may install handlers
-        return
 
     def on_signal(signum: int, frame: object) -> None:
         raise interrupt(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
-    try:
+    with _handling(on_signal):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
@@ -78,9 +86,6 @@ def stop_signals_as_flag() -> Iterator[threading.Event]:
     """For the block, Ctrl-C and SIGTERM only set the flag yielded; a second one, the
     user insisting, raises at once."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
 
     def on_stop(signum: int, frame: object) -> None:
         if stop.is_set():
@@ -88,12 +93,8 @@ def stop_signals_as_flag() -> Iterator[threading.Event]:
         note(signum)
         stop.set()
 
-    previous = {signum: signal.signal(signum, on_stop) for signum in STOP_SIGNALS}
-    try:
+    with _handling(on_stop):
         yield stop
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def until_stopped(items: Iterable[T], stop: threading.Event) -> Iterator[T]:
