@@ -28,6 +28,9 @@ TABLES = {
     "import_runs",
     "filing_runs",
     "inventory_models",
+    "fabric_locations",
+    "fabric_addresses",
+    "fabric_matches",
 }
 
 

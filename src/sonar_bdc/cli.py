@@ -16,6 +16,8 @@ from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConfigError, SonarBdcError
+from .fabric.cli_args import COMMANDS as FABRIC_COMMANDS
+from .fabric.cli_args import add_fabric_commands, run_fabric_command
 from .logsetup import LOGGER_NAME, redact
 from .settings import APIS, DEMO_PREFIX, REPORT_LAYOUTS, Settings, load_settings
 from .status_args import add_status_command, run_status_command
@@ -135,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accounts", type=int, default=3000, help="simulated accounts (3000)")
     demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
     add_bdc_commands(sub)
+    add_fabric_commands(sub)
     add_status_command(sub)
     return parser
 
@@ -245,6 +248,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.simulate_command(args)
     if args.command in BDC_COMMANDS:
         return run_bdc_command(args)
+    if args.command in FABRIC_COMMANDS:
+        return run_fabric_command(args)
     if args.command == "status":
         return run_status_command(args)
     raise ConfigError(f"unknown command {args.command}")

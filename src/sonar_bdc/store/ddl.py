@@ -205,7 +205,71 @@ def v4(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3, 4: v4}
+def v5(prefix: Prefix) -> list[sql.Composed]:
+    """The user's Fabric (one release per prefix), each customer's match to it, and the
+    census vintage of a Sonar v2 fips."""
+    return [
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {fabric_locations} ("
+            " location_id bigint PRIMARY KEY"
+            " CHECK (location_id BETWEEN 1000000000 AND 9999999999),"
+            " address_primary text, city text, state text, zip text, zip_suffix text,"
+            " unit_count integer, bsl_flag boolean NOT NULL, building_type_code text,"
+            " land_use_code text, address_confidence_code text, county_geoid text,"
+            " block_geoid text, h3_9 text, fcc_rel text NOT NULL,"
+            " geom geometry(Point, 4326) NOT NULL)",
+            prefix,
+            fabric_locations="fabric_locations",
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+            _index(prefix, "fabric_locations", "geom_idx"), prefix.table("fabric_locations")
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (zip)").format(
+            _index(prefix, "fabric_locations", "zip_idx"), prefix.table("fabric_locations")
+        ),
+        # Secondary / Supplemental: more addresses of one location.
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {fabric_addresses} ("
+            " location_id bigint NOT NULL, address_id bigint, parcel_id text,"
+            " address_confidence_code text, address_range text, pre_direction text,"
+            " street_name text, suffix text, post_direction text, primary_secondary text,"
+            " address text, city text, state text, zip text, zip_suffix text,"
+            " address_source text, fcc_rel text NOT NULL)",
+            prefix,
+            fabric_addresses="fabric_addresses",
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (location_id)").format(
+            _index(prefix, "fabric_addresses", "loc_idx"), prefix.table("fabric_addresses")
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (zip)").format(
+            _index(prefix, "fabric_addresses", "zip_idx"), prefix.table("fabric_addresses")
+        ),
+        # One row per customer of the latest report, rewritten whole by each match run:
+        # location_id NULL means unmatched, with the reason (and the tied candidates).
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {fabric_matches} ("
+            " customer_id bigint PRIMARY KEY, location_id bigint, fcc_rel text,"
+            " method text NOT NULL CHECK (method IN"
+            " ('point', 'point_address', 'address', 'unmatched')),"
+            " distance_m double precision, candidates integer NOT NULL DEFAULT 0,"
+            " reason text CHECK (reason IS NULL OR reason IN ('no_coordinates_no_address',"
+            " 'nothing_within_reach', 'ambiguous', 'nearest_not_bsl')),"
+            " candidate_ids bigint[], matched_at timestamptz NOT NULL DEFAULT now(),"
+            " CHECK ((location_id IS NULL) = (method = 'unmatched')),"
+            " CHECK ((reason IS NULL) = (method <> 'unmatched')))",
+            prefix,
+            fabric_matches="fabric_matches",
+        ),
+        # Sonar v2 sends the census year of an address's fips; v1 sends none (NULL).
+        _fmt(
+            "ALTER TABLE {customers} ADD COLUMN IF NOT EXISTS census_year smallint",
+            prefix,
+            customers="customers",
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3, 4: v4, 5: v5}
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -228,13 +292,23 @@ TABLES = (
     "import_runs",
     "filing_runs",
     "inventory_models",
+    "fabric_locations",
+    "fabric_addresses",
+    "fabric_matches",
 )
 
 
 def derived_names(prefix: Prefix) -> list[str]:
     """Every unqualified name the DDL creates (for length checks in tests)."""
     tables = list(TABLES)
-    indexes = ["customers_geom_idx", "customer_inventory_item_idx"]
-    pkeys = [f"{table}_pkey" for table in tables]
+    indexes = [
+        "customers_geom_idx",
+        "customer_inventory_item_idx",
+        "fabric_locations_geom_idx",
+        "fabric_locations_zip_idx",
+        "fabric_addresses_loc_idx",
+        "fabric_addresses_zip_idx",
+    ]
+    pkeys = [f"{table}_pkey" for table in tables if table != "fabric_addresses"]
     sequences = ["import_runs_id_seq", "filing_runs_id_seq"]
     return [prefix.name(name) for name in tables + indexes + pkeys + sequences]

@@ -1,0 +1,83 @@
+"""The Fabric subcommands: ``sonar-bdc fabric load`` and ``sonar-bdc fabric match``.
+
+``cli.py`` calls ``add_fabric_commands(subparsers)`` when building its parser and
+``run_fabric_command(args)`` for them. Options are parsed here; the work is done in
+this package's library modules; errors propagate to ``cli.main`` as ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TypeVar
+
+from sonar_bdc.errors import ConfigError
+from sonar_bdc.logsetup import setup_logging
+from sonar_bdc.settings import Settings, load_settings
+
+log = logging.getLogger("sonar_bdc.fabric")
+
+COMMANDS = ("fabric",)
+P = TypeVar("P", bound=argparse.ArgumentParser)  # the CLI's own parser class
+
+
+def add_fabric_commands(subparsers: argparse._SubParsersAction[P]) -> None:
+    fabric = subparsers.add_parser(
+        "fabric", help="load your licensed Fabric and match customers to its locations"
+    )
+    fabric_sub = fabric.add_subparsers(dest="fabric_command", required=True)
+    _add_load(fabric_sub)
+    _add_match(fabric_sub)
+
+
+def run_fabric_command(args: argparse.Namespace) -> int:
+    """Run ``fabric load`` or ``fabric match``; return the exit code."""
+    settings = load_settings(
+        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file, sonar=False
+    )
+    setup_logging(settings.verbose, None)
+    if args.fabric_command == "load":
+        return _load(settings, args)
+    if args.fabric_command == "match":
+        return _match(settings, args)
+    raise ConfigError(f"unknown fabric command {args.fabric_command}")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    d = Settings()
+    p.add_argument(
+        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
+    )
+    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=None,
+        help="debug output, tracebacks on errors",
+    )
+
+
+# --- fabric load (owned by the load work) ------------------------------------------------
+
+
+def _add_load(sub: argparse._SubParsersAction[P]) -> None:
+    load = sub.add_parser("load", help="load Fabric ZIP or CSV files (one release)")
+    load.add_argument("files", nargs="+", help="Fabric ZIPs or CSV files, as delivered")
+    _add_common(load)
+
+
+def _load(settings: Settings, args: argparse.Namespace) -> int:
+    raise ConfigError("sonar-bdc fabric load is not built yet")
+
+
+# --- fabric match (owned by the match work) ----------------------------------------------
+
+
+def _add_match(sub: argparse._SubParsersAction[P]) -> None:
+    match = sub.add_parser("match", help="match every customer to its Fabric location_id")
+    _add_common(match)
+
+
+def _match(settings: Settings, args: argparse.Namespace) -> int:
+    raise ConfigError("sonar-bdc fabric match is not built yet")
