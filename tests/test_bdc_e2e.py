@@ -219,7 +219,11 @@ def test_exact_file_from_the_simulator(
     err = capsys.readouterr().err
     assert "connections counted: 8, consumer 6 (75.0%)" in err
     assert "technology 70: 2 (consumer 1)" in err
-    assert "tract from census block: 6, from tract polygons: 2 (3 tracts loaded)" in err
+    assert (
+        "2020 tract from the matched Fabric location: 0, from a 2020 census block: 0, "
+        "from a census block of unknown census year: 6, from tract polygons: 2 "
+        "(3 tracts loaded)"
+    ) in err
     assert "conflicting_tract: 1" in err
     assert "deleted in Sonar 1" in err and "inactive status 1" in err
     assert "not in the latest report 1" in err

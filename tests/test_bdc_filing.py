@@ -192,14 +192,16 @@ def test_exact_subscription_file(filled: Settings, tmp_path: Path) -> None:
     }
     assert "in tract 01001020100, but the point" in listed[4][1]
     assert "'12345' is not 15 digits" in listed[6][1]
-    assert summary.tract_sources == {"fips": 3, "polygon": 2}
+    # v1 sends no census year: the blocks are of unknown vintage, and the summary says so.
+    assert summary.tract_sources == {"fips_unknown_vintage": 3, "polygon": 2}
     assert summary.connections == 5 and summary.consumer == 3
     assert summary.skipped == {
         "inactive status": 1,
         "deleted in Sonar": 1,
         "not in the latest report": 1,
     }
-    assert summary.warnings() == []
+    [warning] = summary.warnings()
+    assert warning.startswith("3 connections take their tract from a census block whose census")
 
 
 def test_defaults_without_configuration(filled: Settings, tmp_path: Path) -> None:
@@ -226,7 +228,8 @@ def test_without_tract_polygons_only_fips_places_customers(
         postgres_db=conninfo["dbname"],
     )
     summary = subscription(settings, SubscriptionOptions(date(2024, 6, 30), tmp_path / "a.csv"))
-    assert summary.tract_sources == {"fips": 4}  # Ada, Dan (no polygon to disagree), Mo, Lee
+    # Ada, Dan (no polygon to disagree), Mo, Lee
+    assert summary.tract_sources == {"fips_unknown_vintage": 4}
     assert summary.excluded["no_tract"] == 3  # Bob, Cat, Fay
     listed = read_csv(tmp_path / "a.exceptions.csv")
     assert any("no tract polygons are loaded" in r[3] for r in listed)

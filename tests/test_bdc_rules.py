@@ -44,6 +44,7 @@ def customer(**kwargs) -> CustomerRow:
         account_status_id=1,
         account_type="residential",
         fips=FIPS,
+        census_year=2020,
         has_point=True,
         latitude=32.5,
         longitude=-86.5,

@@ -26,6 +26,17 @@ REASONS = (
     NO_TRACT,
     CONFLICTING_TRACT,
 )
+# Counted, but listed after the exclusions for a person to look at.
+OLD_CENSUS_BLOCK = "old_census_block"  # a pre-2020 block whose tract the 2020 polygon overrides
+WARNINGS = (OLD_CENSUS_BLOCK,)
+
+# Where a counted connection's 2020 tract came from, in the order they are tried.
+FROM_FABRIC = "fabric"  # the matched Fabric location's 2020 block
+FROM_FIPS = "fips"  # Sonar's census block, from the 2020 census
+FROM_UNKNOWN_VINTAGE = "fips_unknown_vintage"  # Sonar's census block, census year not sent (v1)
+FROM_POLYGON = "polygon"  # the loaded 2020 tract polygon covering the point
+TRACT_SOURCES = (FROM_FABRIC, FROM_FIPS, FROM_UNKNOWN_VINTAGE, FROM_POLYGON)
+CURRENT_CENSUS = 2020
 
 # Customers that are not subscribers at all: counted in the summary, never listed.
 DELETED = "deleted in Sonar"
@@ -78,6 +89,8 @@ class CustomerRow:
     group_ids: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
     fips: str | None = None
+    census_year: int | None = None  # of the fips (Sonar v2); None: not sent (v1)
+    fabric_block: str | None = None  # the 2020 block of the matched Fabric location
     latitude: float | None = None
     longitude: float | None = None
     has_point: bool = False
@@ -98,6 +111,8 @@ class CustomerRow:
             group_ids=tuple(int(g) for g in row.get("group_ids") or ()),
             group_names=tuple(g for g in row.get("group_names") or () if g),
             fips=row.get("fips"),
+            census_year=_int(row.get("census_year")),
+            fabric_block=row.get("fabric_block"),
             latitude=row.get("latitude"),
             longitude=row.get("longitude"),
             has_point=bool(row.get("has_point")),
@@ -127,7 +142,8 @@ class Connection:
     download_kbps: int
     upload_kbps: int
     consumer: bool
-    tract_source: str  # "fips" or "polygon"
+    tract_source: str  # one of TRACT_SOURCES
+    warning: Exclusion | None = None  # counted, and listed with a reason of WARNINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +152,7 @@ class Exclusion:
 
     customer_id: int
     name: str | None
-    reason: str  # one of REASONS
+    reason: str  # one of REASONS (or WARNINGS, for a counted customer listed)
     detail: str
 
 

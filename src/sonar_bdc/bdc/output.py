@@ -20,7 +20,7 @@ from typing import TextIO
 from sonar_bdc.errors import ConfigError, FilingValidationError
 
 from .config import BDC_CODES
-from .model import REASONS, Connection, Exclusion
+from .model import REASONS, WARNINGS, Connection, Exclusion
 from .rules import TRACT_LENGTH
 
 HEADER = (
@@ -119,7 +119,9 @@ def exceptions_path(csv_path: Path) -> Path:
 
 
 def sorted_exclusions(exclusions: Iterable[Exclusion]) -> list[Exclusion]:
-    return sorted(exclusions, key=lambda e: (REASONS.index(e.reason), e.customer_id))
+    """Exclusions by reason, then the warnings of counted customers; by id within each."""
+    order = (*REASONS, *WARNINGS)
+    return sorted(exclusions, key=lambda e: (order.index(e.reason), e.customer_id))
 
 
 def write_files(

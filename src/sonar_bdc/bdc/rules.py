@@ -7,8 +7,10 @@ The checks run in this order and the first that fails decides (docs/bdc.md):
 3. a data service faster than 200 kbps in at least one direction, else excluded;
 4. the fastest such service (download, then upload, then lowest service id) must map
    to a BDC technology code, else excluded (never silently a slower plan);
-5. the tract: from the 15-digit census block (fips), else the loaded tract polygon
-   covering the point; missing or disagreeing tracts are exclusions.
+5. the 2020 tract: from the matched Fabric location's block, else Sonar's 15-digit census
+   block (fips) unless it is from an older census, else the loaded tract polygon covering
+   the point; missing or disagreeing tracts are exclusions (an older census's block that
+   disagrees with the polygon is a warning: the polygon's tract counts).
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ from collections.abc import Iterable, Sequence
 from .config import BdcConfig, ServiceRule
 from .model import (
     CONFLICTING_TRACT,
+    CURRENT_CENSUS,
     DELETED,
+    FROM_FABRIC,
+    FROM_FIPS,
+    FROM_POLYGON,
+    FROM_UNKNOWN_VINTAGE,
     INACTIVE,
     NO_COORDINATES,
     NO_DATA_SERVICE,
     NO_TRACT,
     NOT_IN_REPORT,
+    OLD_CENSUS_BLOCK,
     UNKNOWN_STATUS,
     UNMAPPED_TECHNOLOGY,
     Connection,
@@ -95,7 +103,7 @@ class Rules:
         tract = resolve_tract(customer, self.tracts_loaded)
         if isinstance(tract, Exclusion):
             return tract
-        tract_id, source = tract
+        tract_id, source, warning = tract
         return Connection(
             customer_id=customer.id,
             tract=tract_id,
@@ -104,6 +112,7 @@ class Rules:
             upload_kbps=plan.upload_kbps or 0,
             consumer=is_consumer(customer, self.config),
             tract_source=source,
+            warning=warning,
         )
 
 
@@ -178,19 +187,43 @@ def fips_tract(fips: str | None) -> str | None:
     return None
 
 
-def resolve_tract(customer: CustomerRow, tracts_loaded: int) -> tuple[str, str] | Exclusion:
-    """(tract, "fips" | "polygon"), or the exclusion saying why there is none."""
+def resolve_tract(
+    customer: CustomerRow, tracts_loaded: int
+) -> tuple[str, str, Exclusion | None] | Exclusion:
+    """(2020 tract, source, warning or None), or the exclusion saying why there is none.
+
+    In order: the matched Fabric location's 2020 block; Sonar's census block when it is
+    from the 2020 census or of unknown vintage (v1 sends none); the loaded 2020 tract
+    polygon covering the point. A block of an older census never names the tract (tract
+    boundaries changed in 2020): the polygon does, with a warning when they differ.
+    """
+    from_fabric = fips_tract(customer.fabric_block)
+    if from_fabric is not None:
+        return from_fabric, FROM_FABRIC, None
     from_fips = fips_tract(customer.fips)
     polygons = customer.polygon_tracts
-    if from_fips is not None:
+    old_vintage = customer.census_year is not None and customer.census_year != CURRENT_CENSUS
+    if from_fips is not None and not old_vintage:
         if polygons and from_fips not in polygons:
             return _exclude(customer, CONFLICTING_TRACT, _conflict(customer, from_fips))
-        return from_fips, "fips"
+        source = FROM_FIPS if customer.census_year == CURRENT_CENSUS else FROM_UNKNOWN_VINTAGE
+        return from_fips, source, None
     if polygons:
-        return polygons[0], "polygon"
+        warning = None
+        if from_fips is not None and from_fips not in polygons:
+            warning = _exclude(customer, OLD_CENSUS_BLOCK, _old_block(customer, polygons[0]))
+        return polygons[0], FROM_POLYGON, warning
     if not customer.has_point:
         return _exclude(customer, NO_COORDINATES, _no_coordinates(customer))
     return _exclude(customer, NO_TRACT, _no_tract(customer, tracts_loaded))
+
+
+def _old_block(customer: CustomerRow, tract: str) -> str:
+    return (
+        f"counted in 2020 tract {tract} (the tract polygon covering the point); Sonar's "
+        f"census block {customer.fips} is from the {customer.census_year} census, whose "
+        "tract differs: update the address's census block in Sonar"
+    )
 
 
 def _conflict(customer: CustomerRow, from_fips: str) -> str:
@@ -204,7 +237,11 @@ def _conflict(customer: CustomerRow, from_fips: str) -> str:
 def _bad_fips(customer: CustomerRow) -> str:
     if customer.fips is None or not customer.fips.strip():
         return "no census block (fips)"
-    return f"census block (fips) {customer.fips!r} is not 15 digits"
+    if fips_tract(customer.fips) is None:
+        return f"census block (fips) {customer.fips!r} is not 15 digits"
+    return (
+        f"census block {customer.fips} is from the {customer.census_year} census, not a 2020 tract"
+    )
 
 
 def _no_coordinates(customer: CustomerRow) -> str:

@@ -72,6 +72,7 @@ def build_files(data: FilingData, config: BdcConfig, options: SubscriptionOption
     outcomes = [rules.decide(customer) for customer in customers]
     rows = aggregate(o for o in outcomes if isinstance(o, Connection))
     exclusions = [o for o in outcomes if isinstance(o, Exclusion)]
+    exclusions += [o.warning for o in outcomes if isinstance(o, Connection) and o.warning]
     path = options.csv_path
     try:
         extra = write_files(path, rows, exclusions)

@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from .model import REASONS, Connection, Exclusion, Outcome, Skipped
+from .model import (
+    FROM_FABRIC,
+    FROM_FIPS,
+    FROM_POLYGON,
+    FROM_UNKNOWN_VINTAGE,
+    REASONS,
+    WARNINGS,
+    Connection,
+    Exclusion,
+    Outcome,
+    Skipped,
+)
 
 STALE_DAYS = 7  # warn when the data was imported this far from the as-of date
 
@@ -26,6 +37,7 @@ class FilingSummary:
     consumer_by_technology: Counter[int] = field(default_factory=Counter)
     tract_sources: Counter[str] = field(default_factory=Counter)
     excluded: Counter[str] = field(default_factory=Counter)
+    listed_warnings: Counter[str] = field(default_factory=Counter)  # counted, and listed
     skipped: Counter[str] = field(default_factory=Counter)
     tracts_loaded: int = 0
     config_warnings: list[str] = field(default_factory=list)  # --config entries matching nothing
@@ -42,6 +54,8 @@ class FilingSummary:
             self.by_technology[outcome.technology_code] += 1
             self.consumer_by_technology[outcome.technology_code] += outcome.consumer
             self.tract_sources[outcome.tract_source] += 1
+            if outcome.warning is not None:
+                self.listed_warnings[outcome.warning.reason] += 1
         elif isinstance(outcome, Exclusion):
             self.excluded[outcome.reason] += 1
         elif isinstance(outcome, Skipped):
@@ -67,6 +81,13 @@ class FilingSummary:
                     f"{'after' if days > 0 else 'before'} the as-of date {self.as_of}: the file "
                     "shows the subscriptions of the import day; import closer to the as-of date"
                 )
+        if self.tract_sources[FROM_UNKNOWN_VINTAGE]:
+            found.append(
+                f"{self.tract_sources[FROM_UNKNOWN_VINTAGE]} connections take their tract from "
+                "a census block whose census year Sonar does not send (v1): a block of the "
+                "2010 census may name a tract that changed in 2020; match customers to the "
+                "Fabric (sonar-bdc fabric match) to take the tract from their location"
+            )
         return found + self.config_warnings
 
     def lines(self) -> list[str]:
@@ -82,10 +103,12 @@ class FilingSummary:
         for code in sorted(self.by_technology):
             total, consumer = self.by_technology[code], self.consumer_by_technology[code]
             lines.append(f"  technology {code:>2}: {total} (consumer {consumer})")
+        src = self.tract_sources
         lines.append(
-            f"tract from census block: {self.tract_sources['fips']}, "
-            f"from tract polygons: {self.tract_sources['polygon']} "
-            f"({self.tracts_loaded} tracts loaded)"
+            f"2020 tract from the matched Fabric location: {src[FROM_FABRIC]}, "
+            f"from a 2020 census block: {src[FROM_FIPS]}, "
+            f"from a census block of unknown census year: {src[FROM_UNKNOWN_VINTAGE]}, "
+            f"from tract polygons: {src[FROM_POLYGON]} ({self.tracts_loaded} tracts loaded)"
         )
         return lines + self._excluded_lines()
 
@@ -95,6 +118,12 @@ class FilingSummary:
         lines += [
             f"  {reason}: {self.excluded[reason]}" for reason in REASONS if self.excluded[reason]
         ]
+        if self.listed_warnings:
+            total = sum(self.listed_warnings.values())
+            lines.append(f"counted with a warning: {total} (also listed in {self.exceptions_path})")
+            lines += [
+                f"  {w}: {self.listed_warnings[w]}" for w in WARNINGS if self.listed_warnings[w]
+            ]
         if self.skipped:
             parts = ", ".join(f"{why} {n}" for why, n in sorted(self.skipped.items()))
             lines.append(f"not subscribers (not listed): {parts}")

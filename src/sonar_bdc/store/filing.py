@@ -101,13 +101,24 @@ _SERVICE_JSON = sql.SQL(
 )
 
 
-def customers_sql(prefix: Prefix, with_tracts: bool) -> sql.Composed:
+def customers_sql(prefix: Prefix, with_tracts: bool, with_fabric: bool = True) -> sql.Composed:
     """Every customer with what the rules need; one row each, ordered by id.
 
     ``polygon_tracts`` lists every loaded tract covering the point (a point on a shared
-    boundary is covered by both), or NULL when no tracts table exists.
+    boundary is covered by both), or NULL when no tracts table exists. ``fabric_block``
+    is the 2020 block of the customer's matched Fabric location; ``with_fabric`` False
+    (tables of schema v4 or older) reads it and ``census_year`` as NULL.
     """
     t = prefix.table
+    if with_fabric:  # fabric_matches holds at most one row per customer
+        fabric_columns = sql.SQL("fl.block_geoid AS fabric_block, c.census_year")
+        fabric_joins = sql.SQL(
+            " LEFT JOIN {matches} m ON m.customer_id = c.id"
+            " LEFT JOIN {locations} fl ON fl.location_id = m.location_id"
+        ).format(matches=t("fabric_matches"), locations=t("fabric_locations"))
+    else:
+        fabric_columns = sql.SQL("NULL::text AS fabric_block, NULL::smallint AS census_year")
+        fabric_joins = sql.Composed([])
     polygons = (
         sql.SQL(
             "SELECT array_agg(tr.geoid ORDER BY tr.geoid) AS polygon_tracts"
@@ -122,7 +133,8 @@ def customers_sql(prefix: Prefix, with_tracts: bool) -> sql.Composed:
         " c.deleted_at IS NOT NULL AS deleted,"
         " c.last_seen_at IS NOT DISTINCT FROM latest.seen AS in_latest_report,"
         " c.updated_at IS NOT NULL AS detail_imported,"
-        " g.group_ids, g.group_names, s.services, p.polygon_tracts"
+        " g.group_ids, g.group_names, s.services, p.polygon_tracts,"
+        " {fabric_columns}"
         " FROM {customers} c"
         " CROSS JOIN (SELECT max(last_seen_at) AS seen FROM {customers}) latest"
         " LEFT JOIN {account_types} ty ON ty.id = c.account_type_id"
@@ -133,6 +145,7 @@ def customers_sql(prefix: Prefix, with_tracts: bool) -> sql.Composed:
         " LEFT JOIN LATERAL (SELECT json_agg({service} ORDER BY sv.service_id) AS services"
         "   FROM {services} sv WHERE sv.customer_id = c.id) s ON true"
         " LEFT JOIN LATERAL ({polygons}) p ON true"
+        "{fabric_joins}"
         " ORDER BY c.id"
     ).format(
         customers=t("customers"),
@@ -142,6 +155,8 @@ def customers_sql(prefix: Prefix, with_tracts: bool) -> sql.Composed:
         services=t("services"),
         service=_SERVICE_JSON,
         polygons=polygons,
+        fabric_columns=fabric_columns,
+        fabric_joins=fabric_joins,
     )
 
 
@@ -239,7 +254,8 @@ class FilingDb:
         tracts = scalar(self.conn, queries.count_sql(self.prefix, TRACTS)) if with_tracts else 0
         with self.conn.cursor(row_factory=dict_row) as cur:
             statuses = cur.execute(statuses_sql(self.prefix)).fetchall()
-            customers = cur.execute(customers_sql(self.prefix, with_tracts)).fetchall()
+            with_fabric = table_exists(self.conn, self.prefix, "fabric_matches")
+            customers = cur.execute(customers_sql(self.prefix, with_tracts, with_fabric)).fetchall()
         stale = datetime.now(timezone.utc) - timedelta(days=7)  # unused by the filing's checks
         state = runs.read_state(self.conn, self.prefix, stale)
         return FilingData(statuses, customers, int(tracts or 0), state)
