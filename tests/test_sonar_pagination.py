@@ -1,4 +1,5 @@
-"""The paginated iterator against a fake page source (the simulator tests add HTTP)."""
+"""The one paging loop, through v1's page reader, against a fake page source (the
+simulator tests add HTTP)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import pytest
 
 from sonar_bdc.errors import SonarDataError
-from sonar_bdc.sonar.pagination import iter_pages
+from sonar_bdc.sonar.v1.pagination import iter_items as iter_pages
 
 
 class Pages:
