@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import expected
+import sonar_bdc.sonar
 from expected import text
+from sonar_bdc.concurrency import PoolMapper
 from sonar_bdc.errors import SonarAuthError
 from sonar_bdc.records import Service
 from sonar_bdc.simulator import Dataset, Faults, generate
@@ -193,8 +197,10 @@ def test_429_rate_limit_replies_are_waited_out_and_retried() -> None:
     with (
         GraphQLSimulator(ds, faults=faults) as limited,
         client_for(limited, max_retries=8) as client,
+        ThreadPoolExecutor(4) as pool,  # 4 pages at once, as the import run asks for them
     ):
-        accounts = [a for page in client.iter_account_pages(full=True) for a in page.accounts]
+        pages = client.iter_account_pages(full=True, mapper=PoolMapper(pool, 8))
+        accounts = [a for page in pages for a in page.accounts]
         stats = client.stats
     assert len(accounts) == 500 and mismatches(ds, accounts) == []
     assert stats.retries > 0 and stats.wait_seconds >= 0.3
@@ -224,3 +230,21 @@ def test_catalogs_come_in_one_request_as_v1_stores_them(sim: GraphQLSimulator) -
         catalogs = client.catalogs()
         assert sim.request_count == before + 1
     assert catalogs == expected.catalogs(sim.dataset)
+
+
+def test_pages_come_in_page_order_on_the_callers_pool(sim: GraphQLSimulator) -> None:
+    ids = sim.dataset.live_ids()[:250]
+    with client_for(sim) as client, ThreadPoolExecutor(4, thread_name_prefix="run") as pool:
+        one_by_one = list(client.iter_account_pages(full=True))
+        pooled = list(client.iter_account_pages(full=True, mapper=PoolMapper(pool, 8)))
+        asked = list(client.iter_account_pages(full=True, ids=ids, mapper=PoolMapper(pool, 8)))
+    assert pooled == one_by_one and len(pooled) == 3
+    assert [p.asked for p in asked] == [tuple(ids[:100]), tuple(ids[100:200]), tuple(ids[200:])]
+
+
+def test_the_sonar_package_opens_no_threads() -> None:
+    """Worker threads belong to the import run (importer/); the clients take a Mapper."""
+    root = Path(sonar_bdc.sonar.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        assert "concurrent.futures" not in text and "threading.Thread" not in text, path
