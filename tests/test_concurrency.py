@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sonar_bdc.concurrency import bounded_map, in_order
+from sonar_bdc.concurrency import PoolMapper, bounded_map, in_order, serial
 
 
 def test_completion_order_keeps_the_window_and_pairs_items_with_results() -> None:
@@ -63,3 +63,18 @@ def test_in_order_raises_an_error_in_its_turn_and_submits_no_more() -> None:
         with pytest.raises(ValueError, match="item 1"):
             next(results)
     assert max(called) <= 3  # none past the window: 3 was submitted when 0 was taken
+
+
+def test_the_mappers_keep_item_order_on_the_callers_thread_or_the_owners_pool() -> None:
+    threads: set[str] = set()
+
+    def work(n: int) -> int:
+        threads.add(threading.current_thread().name)
+        return n * 2
+
+    assert list(serial(work, range(5))) == [0, 2, 4, 6, 8]
+    assert threads == {threading.current_thread().name}  # serial opens no thread
+    threads.clear()
+    with ThreadPoolExecutor(3, thread_name_prefix="owner") as pool:
+        assert list(PoolMapper(pool, 4)(work, range(20))) == [n * 2 for n in range(20)]
+    assert threads and all(name.startswith("owner") for name in threads)

@@ -23,7 +23,7 @@ from psycopg import sql
 from sonar_bdc.cli import main
 from sonar_bdc.errors import EXIT_CODES, PrefixTaken, SonarConnectionFailed
 from sonar_bdc.simulator import Faults, Simulator, generate
-from sonar_bdc.sonar import SonarClient, SonarConfig
+from sonar_bdc.sonar.v1 import SonarClient, SonarConfig
 from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.migrate import schema_version
 from test_import import ROOT, check_exact, count, env_for

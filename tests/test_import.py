@@ -477,7 +477,7 @@ def test_first_ctrl_c_sets_a_flag_and_a_second_one_interrupts() -> None:
 def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items() -> None:
     from sonar_bdc.errors import SonarDataError
     from sonar_bdc.importer.bulk_inventory import checked
-    from sonar_bdc.sonar.client import ItemsPage
+    from sonar_bdc.sonar.v1 import ItemsPage
 
     stock_only = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
     other = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({3}))
@@ -488,7 +488,7 @@ def test_bulk_listing_refuses_an_instance_that_repeats_pages_of_unassigned_items
 
 def test_bulk_listing_notices_the_item_count_moving() -> None:
     from sonar_bdc.importer.bulk_inventory import ListingChanged, checked
-    from sonar_bdc.sonar.client import ItemsPage
+    from sonar_bdc.sonar.v1 import ItemsPage
 
     def page(count: int | None, *ids: int) -> ItemsPage:
         return ItemsPage([], 2, frozenset(ids), count)
@@ -505,7 +505,7 @@ def test_bulk_listing_notices_the_item_count_moving() -> None:
 def test_bulk_listing_refuses_pages_that_mostly_repeat_the_one_before() -> None:
     from sonar_bdc.errors import SonarDataError
     from sonar_bdc.importer.bulk_inventory import checked
-    from sonar_bdc.sonar.client import ItemsPage
+    from sonar_bdc.sonar.v1 import ItemsPage
 
     def page(*ids: int) -> ItemsPage:
         return ItemsPage(assigned=[], total_pages=3, item_ids=frozenset(ids))

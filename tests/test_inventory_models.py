@@ -16,7 +16,7 @@ from sonar_bdc.importer import run_import
 from sonar_bdc.simulator import Faults, Simulator, generate
 from sonar_bdc.simulator.data import add_item
 from sonar_bdc.simulator.model import Dataset, FieldDef, ModelDef
-from sonar_bdc.sonar.model_fields import ModelFields
+from sonar_bdc.sonar.v1.model_fields import ModelFields
 from test_import import check_exact
 
 MODELS = 300

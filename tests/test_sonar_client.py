@@ -20,7 +20,7 @@ import expected
 from dbcompare import count_faults
 from sonar_bdc.errors import SonarAuthError, SonarNotFound, SonarRetriesExhausted
 from sonar_bdc.simulator import Dataset, Faults, Simulator, generate
-from sonar_bdc.sonar import SonarClient, SonarConfig
+from sonar_bdc.sonar.v1 import SonarClient, SonarConfig
 
 pytestmark = pytest.mark.timeout(60)
 USER, PASSWORD = "admin", "s3cret-Pa55"
@@ -109,7 +109,7 @@ def test_report_past_the_memory_spool_is_read_from_disk(
     sim: Simulator, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The report body is written to a temporary file, not held: same rows either way."""
-    from sonar_bdc.sonar import transport
+    from sonar_bdc.sonar.v1 import transport
 
     monkeypatch.setattr(transport, "SPOOL_IN_MEMORY", 4096)
     spools: list[Any] = []

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from sonar_bdc.errors import ConfigError, SonarError, SonarRetriableError, SonarRetriesExhausted
-from sonar_bdc.sonar import SonarClient, SonarConfig
+from sonar_bdc.sonar.v1 import SonarClient, SonarConfig
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sonar_bdc.sonar.login import cookie_header, csrf_token, login_accepted
+from sonar_bdc.sonar.v1.login import cookie_header, csrf_token, login_accepted
 
 
 @pytest.mark.parametrize(

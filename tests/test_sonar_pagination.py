@@ -1,13 +1,18 @@
-"""The paginated iterator against a fake page source (the simulator tests add HTTP)."""
+"""The one paging loop, through v1's page reader, against a fake page source (the
+simulator tests add HTTP)."""
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 
 import pytest
 
 from sonar_bdc.errors import SonarDataError
-from sonar_bdc.sonar.pagination import iter_pages
+from sonar_bdc.sonar import paging
+from sonar_bdc.sonar.paging import Page
+from sonar_bdc.sonar.v1.pagination import iter_items as iter_pages
 
 
 class Pages:
@@ -69,3 +74,48 @@ def test_refuses_a_repeated_page() -> None:
 def test_malformed_page(body: object) -> None:
     with pytest.raises(SonarDataError, match="expected a list under 'data'"):
         list(iter_pages(lambda path, params: body, "x"))
+
+
+def test_the_loop_reads_on_without_a_page_count_and_stops_at_the_last_page() -> None:
+    def reader(total_pages: int | None, filled: int) -> list[int]:
+        asked: list[int] = []
+
+        def read(page: int) -> Page[int]:
+            asked.append(page)
+            return Page(page, [page] if page <= filled else [], total_pages)
+
+        list(paging.iter_pages(read, paging.RepeatGuard("x")))
+        return asked
+
+    assert reader(None, 3) == [1, 2, 3, 4]  # no count: on to the first empty page
+    assert reader(2, 3) == [1, 2]  # the count says page 2 is the last
+    assert reader(5, 1) == [1, 2]  # an empty page ends the list whatever the count
+    assert list(paging.later_pages(3)) == [2, 3]
+    assert list(itertools.islice(paging.later_pages(None), 3)) == [2, 3, 4]
+
+
+def test_every_repeated_page_is_refused_in_one_wording() -> None:
+    """v1 lists, v2 connections and the bulk inventory listing share the guard."""
+    from sonar_bdc.importer.bulk_inventory import checked
+    from sonar_bdc.sonar.v1 import ItemsPage
+    from sonar_bdc.sonar.v2.paging import iter_pages as v2_pages
+
+    def refusal(read: Callable[[], object]) -> str:
+        with pytest.raises(SonarDataError) as caught:
+            read()
+        return str(caught.value)
+
+    same = ItemsPage(assigned=[], total_pages=3, item_ids=frozenset({1, 2}))
+    messages = [
+        refusal(lambda: list(iter_pages(Pages(250, total_pages=None, repeat=True), "accounts"))),
+        refusal(lambda: list(v2_pages(lambda page: {"entities": [{"id": 1}]}, "groups of 7"))),
+        refusal(lambda: list(checked([same, same]))),
+    ]
+    assert [m.split(":")[0] for m in messages] == [
+        "GET accounts",
+        "groups of 7",
+        "GET inventory/items",
+    ]
+    for message in messages:
+        assert "page 2 repeats an earlier page; Sonar seems to ignore the " in message
+        assert message.endswith("point SONAR_HOST and SONAR_PROTOCOL at Sonar itself")

@@ -6,8 +6,9 @@ import pytest
 
 from sonar_bdc.errors import SonarDataError
 from sonar_bdc.records import AccountStatus, AccountType, Group, InventoryItem, Service
-from sonar_bdc.sonar.inventory import InventoryCatalog, InventoryModel, mac_field_ids
-from sonar_bdc.sonar.parse import parse_account_detail, parse_all, parse_status, parse_type
+from sonar_bdc.sonar.parse import parse_all
+from sonar_bdc.sonar.v1.inventory import InventoryCatalog, InventoryModel, mac_field_ids
+from sonar_bdc.sonar.v1.parse import parse_account_detail, parse_status, parse_type
 
 FIPS = "480291915001012"
 

@@ -8,7 +8,7 @@ import pytest
 
 from sonar_bdc.errors import SonarDataError
 from sonar_bdc.records import ReportRow
-from sonar_bdc.sonar.report import detect_layout, parse_report
+from sonar_bdc.sonar.v1.report import detect_layout, parse_report
 
 LINK = '<a href="/accounts/{id}">Account {id}</a>'
 
@@ -53,7 +53,7 @@ def test_layout_b_fields() -> None:
 @pytest.mark.parametrize(("make", "expected"), [(row_a, "A"), (row_b, "B")])
 def test_auto_detects_layout(make, expected: str, caplog: pytest.LogCaptureFixture) -> None:
     rows = [make(i) for i in range(1, 11)] + [make(20, lat="", lon=""), make(21, lat="0", lon="0")]
-    with caplog.at_level(logging.INFO, logger="sonar_bdc.sonar.report"):
+    with caplog.at_level(logging.INFO, logger="sonar_bdc.sonar.v1.report"):
         report = parse_report(rows, "auto")
     assert report.layout == expected
     assert f"report layout {expected} detected" in caplog.text
@@ -95,7 +95,7 @@ def test_report_with_mostly_invalid_coordinates_stops() -> None:
 
 def test_explicit_layout_overrides_detection(caplog: pytest.LogCaptureFixture) -> None:
     rows = [row_b(i) for i in range(1, 5)]
-    with caplog.at_level(logging.WARNING, logger="sonar_bdc.sonar.report"):
+    with caplog.at_level(logging.WARNING, logger="sonar_bdc.sonar.v1.report"):
         report = parse_report(rows, "A")
     assert report.layout == "A"
     assert report.rows[0].zip == "TX"  # read as told, with a warning
@@ -137,7 +137,7 @@ def test_not_a_list_of_rows(data) -> None:
 
 def test_streamed_rows_accept_a_utf8_bom_and_refuse_a_truncated_body() -> None:
     from sonar_bdc.errors import SonarRetriableError
-    from sonar_bdc.sonar.report import iter_json_rows
+    from sonar_bdc.sonar.v1.report import iter_json_rows
 
     body = b'\xef\xbb\xbf{"data": [[1, "a"], [2, "b"]]}'
     assert list(iter_json_rows(body)) == [[1, "a"], [2, "b"]]
@@ -148,7 +148,7 @@ def test_streamed_rows_accept_a_utf8_bom_and_refuse_a_truncated_body() -> None:
 def test_streamed_rows_from_a_file_can_be_read_twice() -> None:
     import io
 
-    from sonar_bdc.sonar.report import iter_json_rows
+    from sonar_bdc.sonar.v1.report import iter_json_rows
 
     for body in (b'{"data": [[1, "a"], [2, "b"]]}', b'\xef\xbb\xbf {"data": [[1, "a"], [2, "b"]]}'):
         spooled = io.BytesIO(body)
@@ -159,7 +159,7 @@ def test_streamed_rows_from_a_file_can_be_read_twice() -> None:
 
 def test_streamed_rows_refuse_a_body_without_a_data_list() -> None:
     from sonar_bdc.errors import SonarDataError
-    from sonar_bdc.sonar.report import iter_json_rows
+    from sonar_bdc.sonar.v1.report import iter_json_rows
 
     for body in (b'{"rows": []}', b'{"data": {"x": 1}}'):
         with pytest.raises(SonarDataError, match="not a list of rows"):

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sonar_bdc.errors import SonarAuthError, SonarError, SonarRetriesExhausted
-from sonar_bdc.sonar import SonarClient, SonarConfig
+from sonar_bdc.sonar.v1 import SonarClient, SonarConfig
 
 pytestmark = pytest.mark.timeout(30)
 PASSWORD = "Pa55-w0rd-secret"
@@ -192,7 +192,7 @@ def test_report_that_cannot_be_spooled_names_tmpdir(
     import tempfile
 
     from sonar_bdc.errors import ConfigError
-    from sonar_bdc.sonar import transport
+    from sonar_bdc.sonar.v1 import transport
 
     server, url = stub
     server.on("GET", "/", login_page("t", in_header=True))

@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import expected
+import sonar_bdc.sonar
 from expected import text
+from sonar_bdc.concurrency import PoolMapper
 from sonar_bdc.errors import SonarAuthError
 from sonar_bdc.records import Service
 from sonar_bdc.simulator import Dataset, Faults, generate
@@ -125,9 +129,11 @@ def test_paging_edges(accounts: int) -> None:
 def test_nested_lists_cut_short_are_completed_exactly() -> None:
     ds = generate(accounts=120, seed=5)
     with GraphQLSimulator(ds, nested_limit=1) as cut, client_for(cut) as client:
-        accounts = [a for page in client.iter_account_pages(full=True) for a in page.accounts]
-        light = [a for page in client.iter_account_pages(full=False) for a in page.accounts]
-        completed = client.completed_lists
+        full_pages = list(client.iter_account_pages(full=True))
+        light_pages = list(client.iter_account_pages(full=False))
+    accounts = [a for page in full_pages for a in page.accounts]
+    light = [a for page in light_pages for a in page.accounts]
+    completed = sum(page.completed for page in full_pages + light_pages)
     assert mismatches(ds, accounts) == []
     assert [a.report for a in light] == [a.report for a in accounts]
     many_items = [a for a in accounts if a.inventory and len(a.inventory.items) > 1]
@@ -191,8 +197,10 @@ def test_429_rate_limit_replies_are_waited_out_and_retried() -> None:
     with (
         GraphQLSimulator(ds, faults=faults) as limited,
         client_for(limited, max_retries=8) as client,
+        ThreadPoolExecutor(4) as pool,  # 4 pages at once, as the import run asks for them
     ):
-        accounts = [a for page in client.iter_account_pages(full=True) for a in page.accounts]
+        pages = client.iter_account_pages(full=True, mapper=PoolMapper(pool, 8))
+        accounts = [a for page in pages for a in page.accounts]
         stats = client.stats
     assert len(accounts) == 500 and mismatches(ds, accounts) == []
     assert stats.retries > 0 and stats.wait_seconds >= 0.3
@@ -202,9 +210,10 @@ def test_unknown_technology_names_are_kept_reported_and_never_guessed() -> None:
     ds = generate(accounts=200, seed=7)
     with GraphQLSimulator(ds, unknown_technology=True) as odd, client_for(odd) as client:
         names = client.technology_names()
-        accounts = [a for page in client.iter_account_pages(full=True) for a in page.accounts]
+        pages = list(client.iter_account_pages(full=True))
+    accounts = [a for page in pages for a in page.accounts]
     assert client.technology.missing(names) == [UNKNOWN_TECHNOLOGY]
-    assert client.unknown_technology_names == [UNKNOWN_TECHNOLOGY]
+    assert set().union(*(page.unknown_technology_names for page in pages)) == {UNKNOWN_TECHNOLOGY}
     services = [s for a in accounts for s in a.detail.services]  # type: ignore[union-attr]
     odd_ones = [s for s in services if s.service_id in UNKNOWN_TECHNOLOGY_SERVICE_IDS]
     assert odd_ones and all(
@@ -221,3 +230,21 @@ def test_catalogs_come_in_one_request_as_v1_stores_them(sim: GraphQLSimulator) -
         catalogs = client.catalogs()
         assert sim.request_count == before + 1
     assert catalogs == expected.catalogs(sim.dataset)
+
+
+def test_pages_come_in_page_order_on_the_callers_pool(sim: GraphQLSimulator) -> None:
+    ids = sim.dataset.live_ids()[:250]
+    with client_for(sim) as client, ThreadPoolExecutor(4, thread_name_prefix="run") as pool:
+        one_by_one = list(client.iter_account_pages(full=True))
+        pooled = list(client.iter_account_pages(full=True, mapper=PoolMapper(pool, 8)))
+        asked = list(client.iter_account_pages(full=True, ids=ids, mapper=PoolMapper(pool, 8)))
+    assert pooled == one_by_one and len(pooled) == 3
+    assert [p.asked for p in asked] == [tuple(ids[:100]), tuple(ids[100:200]), tuple(ids[200:])]
+
+
+def test_the_sonar_package_opens_no_threads() -> None:
+    """Worker threads belong to the import run (importer/); the clients take a Mapper."""
+    root = Path(sonar_bdc.sonar.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        assert "concurrent.futures" not in text and "threading.Thread" not in text, path

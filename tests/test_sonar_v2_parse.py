@@ -194,15 +194,14 @@ def test_a_connection_is_cut_when_total_count_exceeds_its_entities() -> None:
 def test_the_built_in_table_knows_every_name_the_simulator_uses() -> None:
     table = TechnologyTable()
     assert {name: table.code(name) for name in TECHNOLOGY_CODES} == TECHNOLOGY_CODES
-    assert table.unknown == set()
+    assert table.missing(TECHNOLOGY_CODES) == []
 
 
-def test_names_match_whatever_the_spelling_and_unknown_ones_are_remembered_not_guessed() -> None:
+def test_names_match_whatever_the_spelling_and_unknown_ones_are_not_guessed() -> None:
     table = TechnologyTable()
     assert table.code("terrestrial fixed-wireless") == 70
     assert table.code("LICENSED_FIXED_WIRELESS_NEW") is None
     assert table.code(None) is None
-    assert table.unknown == {"LICENSED_FIXED_WIRELESS_NEW"}
     assert table.missing(["SATELLITE", "CBRS", "cbrs"]) == ["CBRS", "cbrs"]
 
 

@@ -202,3 +202,44 @@ def test_other_answers_are_errors_that_say_what_happened(
 
 def test_the_token_is_not_in_the_configs_repr() -> None:
     assert TOKEN not in repr(GraphQLConfig("http://127.0.0.1:9", TOKEN))
+
+
+# ---------------------------------------------------------------- paging without a page count
+
+
+def accounts_page(*ids: int) -> Answer:
+    """A light accounts page whose ``page_info`` lacks ``total_pages``."""
+    rows = [{"id": i, "name": f"Account {i}"} for i in ids]
+    return Answer(body={"data": {"accounts": {"page_info": {"total_count": 3}, "entities": rows}}})
+
+
+def catalogs_page(*group_ids: int) -> Answer:
+    """A catalogs page without ``total_pages``: groups only."""
+    none: dict[str, Any] = {"page_info": {}, "entities": []}
+    groups = {"page_info": {}, "entities": [{"id": i, "name": f"G{i}"} for i in group_ids]}
+    data = {"account_groups": groups, "account_statuses": none, "account_types": none}
+    return Answer(body={"data": data})
+
+
+def test_a_listing_without_total_pages_reads_on_to_the_first_empty_page(stub: Stub) -> None:
+    stub.script(accounts_page(1, 2), accounts_page(3), accounts_page())
+    with client_for(stub) as client:
+        pages = list(client.iter_account_pages(full=False))
+    assert [[a.report.id for a in page.accounts] for page in pages] == [[1, 2], [3]]
+    assert len(stub.seen) == 3
+
+
+def test_catalogs_without_total_pages_read_on_to_the_first_empty_page(stub: Stub) -> None:
+    stub.script(catalogs_page(1, 2), catalogs_page(3), catalogs_page())
+    with client_for(stub) as client:
+        catalogs = client.catalogs()
+    assert [g.id for g in catalogs.groups] == [1, 2, 3] and len(stub.seen) == 3
+
+
+def test_a_listing_that_ignores_the_paginator_is_refused_in_one_line(stub: Stub) -> None:
+    stub.script(accounts_page(1, 2))  # every page the same, and no page count to stop at
+    with client_for(stub) as client, pytest.raises(SonarDataError) as caught:
+        list(client.iter_account_pages(full=False))
+    message = str(caught.value)
+    assert message.startswith("accounts: page 2 repeats earlier accounts; Sonar seems to ignore")
+    assert "SONAR_HOST" in message and "\n" not in message and len(stub.seen) == 2

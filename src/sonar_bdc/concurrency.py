@@ -1,5 +1,10 @@
 """The one bounded concurrent map: calls on a thread pool, a window of them in flight.
 
+A library that runs calls concurrently (the v2 client's pages) takes a ``Mapper``
+from its caller instead of opening threads itself: the import run owns the pool and
+hands over ``PoolMapper(pool, window)``; ``serial`` runs the calls on the caller's
+thread.
+
 A window, not ``pool.map``: ``Executor.map`` submits every call at once, so memory
 would grow with the account count. Closing the generator early (an error, Ctrl-C, a
 ``break``) cancels the calls not yet started.
@@ -10,7 +15,8 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor, Future
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,3 +67,27 @@ def in_order(
             yield future.result()
     finally:
         futures.close()  # now, not when a traceback holding this frame is freed
+
+
+class Mapper(Protocol):
+    """``fn`` over ``items``, results in item order; closing the generator early stops
+    the calls not yet started."""
+
+    def __call__(self, fn: Callable[[T], R], items: Iterable[T], /) -> Generator[R, None, None]: ...
+
+
+def serial(fn: Callable[[T], R], items: Iterable[T], /) -> Generator[R, None, None]:
+    """A ``Mapper`` on the calling thread, one call at a time."""
+    for item in items:
+        yield fn(item)
+
+
+@dataclass(frozen=True)
+class PoolMapper:
+    """A ``Mapper`` on ``pool`` (its owner's), at most ``window`` calls in flight."""
+
+    pool: Executor
+    window: int
+
+    def __call__(self, fn: Callable[[T], R], items: Iterable[T], /) -> Generator[R, None, None]:
+        return in_order(self.pool, fn, items, self.window)

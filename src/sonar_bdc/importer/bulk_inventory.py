@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from ..concurrency import in_order
 from ..errors import SonarDataError, SonarError
 from ..records import InventoryItem
-from ..sonar import InventoryCatalog, SonarClient
-from ..sonar.client import ItemsPage
-from ..sonar.pagination import split_page
+from ..sonar.paging import RepeatGuard
+from ..sonar.v1 import InventoryCatalog, ItemsPage, SonarClient
+from ..sonar.v1.pagination import split_page
 from ..store import Store
 from .progress import counted, make_progress
 from .summary import plural
@@ -144,7 +144,7 @@ def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryIte
     """Each page's (account id, item) pairs. ListingChanged when Sonar's item count
     falls below one an earlier page gave; refuses an instance that ignores ``page``:
     a page repeats an earlier one, or shares most of its items with the one before."""
-    seen: set[int] = set()  # a hash of each page's item ids: small, however many items
+    guard = RepeatGuard("GET inventory/items")
     previous: frozenset[int] = frozenset()
     highest: int | None = None
     for number, page in enumerate(pages, start=1):
@@ -156,11 +156,8 @@ def checked(pages: Iterable[ItemsPage]) -> Iterator[list[tuple[int, InventoryIte
             )
         if count is not None:
             highest = count if highest is None else max(highest, count)
-        signature = hash(page.item_ids)
-        if page.item_ids and signature in seen:
-            raise SonarDataError(f"inventory/items page {number} repeats an earlier page")
-        if 2 * len(page.item_ids & previous) > len(page.item_ids):
-            raise SonarDataError(f"inventory/items page {number} repeats most of page {number - 1}")
-        seen.add(signature)
+        if page.item_ids:  # a hash of the page's item ids: small, however many items
+            guard.check(number, hash(page.item_ids))
+        guard.check_overlap(number, page.item_ids, previous)
         previous = page.item_ids
         yield page.assigned

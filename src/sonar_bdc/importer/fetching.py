@@ -18,7 +18,7 @@ from typing import overload
 from ..concurrency import bounded_map
 from ..errors import SonarAuthError, SonarBdcError, SonarNotFound
 from ..records import CustomerDetail, CustomerInventory
-from ..sonar import InventoryCatalog, SonarClient
+from ..sonar.v1 import InventoryCatalog, SonarClient
 from ..stopping import stop_signals_as_flag
 from ..store import Store, Writer
 from .bulk_inventory import Listing, list_inventory

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 from .. import stopping
 from ..settings import Settings
-from ..sonar import InventoryCatalog, SonarClient, SonarConfig
-from ..sonar.model_fields import ModelFields
+from ..sonar.v1 import InventoryCatalog, SonarClient, SonarConfig
+from ..sonar.v1.model_fields import ModelFields
 from ..store import ReportWriteResult, Store
 from .fetching import Fetcher, Plan, fetch_and_write
 from .progress import counted, make_progress

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from ..concurrency import Mapper, PoolMapper
 from ..errors import ConfigError
 from ..settings import Settings
 from ..sonar.v2 import (
@@ -90,8 +92,15 @@ class V2Source:
         return cls(settings, GraphQLClient(v2_config(settings)))
 
     def run(self, store: Store, summary: Summary, show: bool) -> None:
-        """One v2 import into ``store`` (schema ensured, run lock held), filling ``summary``."""
-        _Run(self.settings, store, self.client, summary, show).run()
+        """One v2 import into ``store`` (schema ensured, run lock held), filling ``summary``.
+
+        The run owns the worker threads: the client fetches its pages on them, ``workers``
+        at a time, at most twice that many requested ahead of the page being written.
+        """
+        workers = self.settings.workers
+        with ThreadPoolExecutor(workers, thread_name_prefix="sonar-v2") as pool:
+            mapper = PoolMapper(pool, workers * 2)
+            _Run(self.settings, store, self.client, summary, show, mapper).run()
 
 
 @dataclass(frozen=True)
@@ -114,15 +123,23 @@ class _Tally:
     planned: int = 0  # customers chosen for details/inventory
     left: int = 0  # customers to refresh that --limit left out
     unknown_technology: int = 0  # services stored without a technology code
+    unknown_names: set[str] = field(default_factory=set)  # on the services of every page
+    completed_lists: int = 0  # nested lists Sonar cut short, fetched again whole
     rejected_fips: list[str] = field(default_factory=list)
 
 
 class _Run:
     def __init__(
-        self, settings: Settings, store: Store, client: GraphQLClient, summary: Summary, show: bool
+        self,
+        settings: Settings,
+        store: Store,
+        client: GraphQLClient,
+        summary: Summary,
+        show: bool,
+        mapper: Mapper,
     ) -> None:
         self.settings, self.store, self.client, self.summary = settings, store, client, summary
-        self.show = show
+        self.show, self.mapper = show, mapper
         self.seen_at = datetime.now(timezone.utc)
         self.cutoff = None if settings.force else self.seen_at - timedelta(days=settings.days)
         self.want_detail = not settings.inventory_only
@@ -209,7 +226,7 @@ class _Run:
     def _list(self, full: bool, total: int) -> None:
         bar = make_progress(total, "accounts", "account", enabled=self.show)
         try:
-            for page in self.client.iter_account_pages(full):
+            for page in self._pages(full):
                 self._write_listed(page.accounts, full, bar)
             self._confirm_absent(full, bar)
         finally:
@@ -252,7 +269,7 @@ class _Run:
         absent = list(self.previous.listed - self.tally.listed)
         if not absent:
             return
-        for page in self.client.iter_account_pages(full, ids=absent):
+        for page in self._pages(full, absent):
             self._fail(page.failed)
             self._write_listed(page.accounts, full, bar)
             self._mark_deleted(page.missing)
@@ -275,7 +292,7 @@ class _Run:
             return
         bar = make_progress(len(order), "customers", enabled=self.show)
         try:
-            for page in self.client.iter_account_pages(True, ids=order):
+            for page in self._pages(True, order):
                 self._write_asked(page, wanted_detail, wanted_inventory)
                 bar.update(len(page.asked))
         finally:
@@ -291,6 +308,13 @@ class _Run:
         chosen = [(a, a.report.id in detail, a.report.id in inventory) for a in page.accounts]
         self._write_details(chosen)
         self._mark_deleted(page.missing)
+
+    def _pages(self, full: bool, ids: list[int] | None = None) -> Iterator[AccountPage]:
+        """The client's pages (on the run's threads), noting what each one reports."""
+        for page in self.client.iter_account_pages(full, ids, self.mapper):
+            self.tally.completed_lists += page.completed
+            self.tally.unknown_names |= page.unknown_technology_names
+            yield page
 
     # --- writes -----------------------------------------------------------------------
 
@@ -358,7 +382,7 @@ class _Run:
 
     def _report_oddities(self) -> None:
         t, s = self.tally, self.summary
-        unknown = self.client.unknown_technology_names
+        unknown = sorted(t.unknown_names)
         if unknown:
             log.warning(
                 "%s technology names the table does not know: %s; stored with "
@@ -372,10 +396,9 @@ class _Run:
                 plural(len(t.rejected_fips), "service address has", "service addresses have"),
                 t.rejected_fips[0],
             )  # fmt: skip
-        if self.client.completed_lists:
-            log.info("%s cut short by Sonar %s completed",
-                     plural(self.client.completed_lists, "nested list"),
-                     "was" if self.client.completed_lists == 1 else "were")  # fmt: skip
+        if t.completed_lists:
+            log.info("%s cut short by Sonar %s completed", plural(t.completed_lists, "nested list"),
+                     "was" if t.completed_lists == 1 else "were")  # fmt: skip
         if s.failed:
             log.error("%s failed and stay stale (the next run retries them): %s",
                       plural(len(s.failed), "customer"), id_list(s.failed))  # fmt: skip

@@ -1,23 +1,14 @@
 """Talking to Sonar: the only package that speaks HTTP.
 
-``SonarClient`` is the entry point; everything it returns is a typed record
-(``sonar_bdc.records``) or one of the small types exported here.
+One folder per API version, each a client over the shared layer here (as dlt's
+``destinations/impl/<name>/``):
+
+- ``v1/``: REST lists and the contact-information report (``v1.SonarClient``);
+- ``v2/``: GraphQL (``v2.GraphQLClient``);
+- shared: ``http`` (the libcurl connection pool), ``base`` (the client and transport
+  bases: send, retry, lifecycle), ``retry``, ``limiter``, ``stats``, ``config`` (the
+  connection settings and their checks), ``paging`` (the one paging loop and repeat
+  guard), ``parse`` and ``values`` (parse helpers both versions use).
+
+Nothing is re-exported here: importing ``sonar`` loads neither version.
 """
-
-from .client import SonarClient
-from .config import SonarConfig
-from .inventory import InventoryCatalog, InventoryModel
-from .report import LAYOUTS, Report, detect_layout, parse_report
-from .stats import RequestStats
-
-__all__ = [
-    "LAYOUTS",
-    "InventoryCatalog",
-    "InventoryModel",
-    "Report",
-    "RequestStats",
-    "SonarClient",
-    "SonarConfig",
-    "detect_layout",
-    "parse_report",
-]

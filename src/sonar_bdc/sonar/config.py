@@ -1,8 +1,14 @@
-"""What the Sonar client needs to know, checked once when it is built."""
+"""What every Sonar client needs to know, checked once when its config is built.
+
+``ConnectionConfig`` holds the settings both API versions share (address, TLS,
+timeout, retries, rate limit) and their one check list; ``v1.SonarConfig`` and
+``v2.GraphQLConfig`` add their own fields and checks to it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import KW_ONLY, dataclass
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
@@ -10,45 +16,50 @@ from ..errors import ConfigError
 HOST_SETTINGS = "SONAR_HOST and SONAR_PROTOCOL"
 CREDENTIAL_SETTINGS = "SONAR_USERNAME and SONAR_PASSWORD"
 CA_BUNDLE_SETTING = "SONAR_CA_BUNDLE"
-REPORT_LAYOUTS = ("auto", "A", "B")
+
+Check = tuple[bool, str]  # (the value is valid, the message when it is not)
 
 
 @dataclass(frozen=True)
-class SonarConfig:
-    """Connection, retry and parsing settings for one Sonar instance.
+class ConnectionConfig:
+    """Connection and retry settings for one Sonar instance.
 
     ``verify`` is True (system CAs), a CA bundle path, or False (off; logged
     loudly). ``rate_limit`` is requests per second over all threads, None for no
-    limit. The password never appears in ``repr``.
+    limit. Every field after ``base_url`` is keyword-only, so a subclass's own
+    fields (credentials) follow ``base_url`` when given by position.
     """
 
     base_url: str
-    username: str
-    password: str = field(repr=False)
+    _: KW_ONLY
     timeout: float = 30.0
     verify: bool | str = True
     max_retries: int = 5
     initial_backoff: float = 1.0
     max_backoff: float = 60.0
     rate_limit: float | None = None
-    pool_size: int = 10
-    report_layout: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         check_base_url(self.base_url)
-        checks = [
+        raise_first(self.checks())
+
+    def checks(self) -> list[Check]:
+        """The checks of the shared settings; a subclass adds its own after them."""
+        return [
             (self.timeout > 0, "SONAR_TIMEOUT must be more than 0 seconds"),
             (self.max_retries >= 0, "--max-retries must be 0 or more"),
             (self.initial_backoff >= 0, "--initial-backoff must be 0 or more"),
             (self.max_backoff >= 0, "the maximum backoff must be 0 or more"),
             (self.rate_limit is None or self.rate_limit > 0, "--rate-limit must be more than 0"),
-            (self.pool_size >= 1, "the connection pool size (--workers) must be at least 1"),
-            (self.report_layout in REPORT_LAYOUTS, "--report-layout must be auto, A or B"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+
+
+def raise_first(checks: Iterable[Check]) -> None:
+    """ConfigError with the message of the first check that failed."""
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
 
 
 def check_base_url(url: str) -> None:

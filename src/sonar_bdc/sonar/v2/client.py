@@ -2,28 +2,32 @@
 
 Layers, each wrapping the one below: transport (one POST) -> retry policy and the
 shared rate limiter -> pagination and completion of cut-short nested lists ->
-parsing into records. Account pages are fetched ``workers`` at a time and handed
-out in page order.
+parsing into records. The client opens no threads: account pages are fetched through
+the caller's ``Mapper`` (the import run's pool, ``workers`` at a time) and handed out
+in page order, each with what it cost (nested lists completed) and what it holds
+that the technology table cannot map.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from ...concurrency import in_order
+from ...concurrency import Mapper, serial
 from ...errors import SonarDataError
 from ...records import Catalogs
 from ..base import ClientBase
+from ..paging import Page, RepeatGuard, later_pages
+from ..paging import iter_pages as _iter_pages
 from ..parse import parse_all, parse_group
 from . import queries
 from .complete import Completer
 from .config import GraphQLConfig
-from .paging import iter_pages, paginator, total_pages
+from .paging import PAGINATOR, iter_pages, paginator, total_pages
 from .parse import (
     Raw,
     V2Account,
@@ -37,8 +41,6 @@ from .technology import TechnologyTable
 from .transport import GraphQLErrors, GraphQLTransport
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 CATALOG_ROOTS = ("account_groups", "account_statuses", "account_types")
 SPLIT_BUDGET = 32  # refused id chunks split in two per run (64 requests) before giving up
 
@@ -49,7 +51,8 @@ class AccountPage:
 
     ``total_count``: accounts in the whole listing (ids mode: ids asked for in all).
     ids mode only: ``asked`` are this chunk's ids, ``failed`` those whose query Sonar
-    refused (with its message); ``missing`` those Sonar does not have.
+    refused (with its message); ``missing`` those Sonar does not have. ``completed``:
+    nested lists Sonar cut short that were fetched again whole for this page.
     """
 
     accounts: list[V2Account]
@@ -57,11 +60,22 @@ class AccountPage:
     total_count: int
     asked: tuple[int, ...] = ()
     failed: dict[int, str] = field(default_factory=dict)
+    completed: int = 0
 
     @property
     def missing(self) -> list[int]:
         got = {a.report.id for a in self.accounts}
         return [i for i in self.asked if i not in got and i not in self.failed]
+
+    @property
+    def unknown_technology_names(self) -> set[str]:
+        """Technology names on this page's services that the name table could not map."""
+        services = (s for a in self.accounts if a.detail is not None for s in a.detail.services)
+        return {
+            s.technology_name
+            for s in services
+            if s.technology_name is not None and s.technology_code is None
+        }
 
 
 class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
@@ -71,18 +85,7 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
         super().__init__(config, GraphQLTransport)
         self._count: int | None = None
         self._lock = threading.Lock()
-        self._completed = 0
         self._splits_left = SPLIT_BUDGET
-
-    @property
-    def unknown_technology_names(self) -> list[str]:
-        """Technology names seen on services that the name table could not map."""
-        return sorted(self.technology.unknown)
-
-    @property
-    def completed_lists(self) -> int:
-        """Nested lists the server cut short that were fetched again whole."""
-        return self._completed
 
     def login(self) -> None:
         """Check the token now with one cheap query (it also counts the accounts)."""
@@ -104,18 +107,18 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
 
     def catalogs(self) -> Catalogs:
         """Groups, account statuses and account types: one request per 100 of the longest."""
-        rows: dict[str, list[Raw]] = {root: [] for root in CATALOG_ROOTS}
-        page = 1
-        while True:
+
+        def read(page: int) -> Page[tuple[str, Raw]]:
             variables = {"p": paginator(page, self.config.page_size)}
             data = self.query(queries.CATALOGS, variables, f"catalogs page {page}")
-            got = {root: entities(data.get(root)) for root in CATALOG_ROOTS}
-            for root in CATALOG_ROOTS:
-                rows[root] += got[root]
-            last = max(total_pages(data.get(root)) or 0 for root in CATALOG_ROOTS)
-            if page >= last or not any(got.values()):
-                break
-            page += 1
+            got = [(root, row) for root in CATALOG_ROOTS for row in entities(data.get(root))]
+            counts = [n for root in CATALOG_ROOTS if (n := total_pages(data.get(root))) is not None]
+            return Page(page, got, max(counts, default=None))
+
+        rows: dict[str, list[Raw]] = {root: [] for root in CATALOG_ROOTS}
+        for page in _iter_pages(read, RepeatGuard("catalogs", PAGINATOR)):
+            for root, row in page:
+                rows[root].append(row)
         return Catalogs(
             groups=tuple(parse_all(rows["account_groups"], parse_group, "groups")),
             statuses=tuple(parse_all(rows["account_statuses"], parse_status, "statuses")),
@@ -123,19 +126,23 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
         )
 
     def iter_account_pages(
-        self, full: bool, ids: Sequence[int] | None = None
+        self, full: bool, ids: Sequence[int] | None = None, mapper: Mapper = serial
     ) -> Iterator[AccountPage]:
         """Every account (or only ``ids``), a page at a time, in page order.
 
-        ``full``: everything the import stores; else only the report fields.
+        ``full``: everything the import stores; else only the report fields. ``mapper``
+        runs the page requests (the caller's threads; by default one at a time here).
         """
         if ids is not None:
             chunks = _chunks(list(dict.fromkeys(ids)), self.config.page_size)
-            total = sum(map(len, chunks))
-            fetch = lambda job: self._chunk(full, job[1], job[0], total)  # noqa: E731
-            yield from self._ordered(fetch, list(enumerate(chunks, 1)))
+            total = sum(len(chunk) for chunk in chunks)
+            pages = mapper(
+                lambda job: self._chunk(full, job[1], job[0], total), enumerate(chunks, 1)
+            )
+            with closing(pages):
+                yield from pages
             return
-        yield from self._listing(full)
+        yield from self._listing(full, mapper)
 
     def query(self, document: str, variables: dict[str, Any] | None, what: str) -> dict[str, Any]:
         """One GraphQL request under the retry policy: its ``data``."""
@@ -143,33 +150,33 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
 
     # --- the listing ------------------------------------------------------------------
 
-    def _listing(self, full: bool) -> Iterator[AccountPage]:
+    def _listing(self, full: bool, mapper: Mapper) -> Iterator[AccountPage]:
         first, last = self._page(full, 1)
         seen = {a.report.id for a in first.accounts}
         yield first
         if not first.accounts:
             return
         self._count = first.total_count
-        for page in self._ordered(lambda n: self._page(full, n)[0], range(2, last + 1)):
-            if not page.accounts:
-                return  # a page past the end: the listing shrank while it was read
-            fresh = [a for a in page.accounts if a.report.id not in seen]
-            if not fresh:
-                raise SonarDataError(
-                    f"accounts page {page.number} repeats earlier accounts; the API seems to "
-                    "ignore the paginator, so the accounts cannot be read completely"
-                )
-            seen.update(a.report.id for a in fresh)
-            yield AccountPage(fresh, page.number, page.total_count)
+        guard = RepeatGuard("accounts", PAGINATOR)
+        pages = mapper(lambda n: self._page(full, n)[0], later_pages(last))
+        with closing(pages):  # an early end cancels the pages not yet started
+            for page in pages:
+                if not page.accounts:
+                    return  # past the end: no page count, or the listing shrank meanwhile
+                fresh = [a for a in page.accounts if a.report.id not in seen]
+                if not fresh:
+                    raise guard.refused(page.number, "earlier accounts")
+                seen.update(a.report.id for a in fresh)
+                yield replace(page, accounts=fresh)
 
-    def _page(self, full: bool, number: int) -> tuple[AccountPage, int]:
-        """Page ``number`` of all accounts, and the number of pages."""
+    def _page(self, full: bool, number: int) -> tuple[AccountPage, int | None]:
+        """Page ``number`` of all accounts, and the number of pages (None: not said)."""
         variables = {"p": paginator(number, self.config.page_size)}
         what = f"accounts page {number}"
         connection = self.query(queries.accounts(full), variables, what).get("accounts")
-        accounts = self._parse(entities(connection), full)
+        accounts, completed = self._parse(entities(connection), full)
         count = total_count(connection) or 0
-        return AccountPage(accounts, number, count), total_pages(connection) or 0
+        return AccountPage(accounts, number, count, completed=completed), total_pages(connection)
 
     # --- asked-for ids ----------------------------------------------------------------
 
@@ -181,7 +188,7 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
         """
         asked = tuple(ids)
         try:
-            accounts = self._parse(self._by_ids(full, ids), full)
+            accounts, completed = self._parse(self._by_ids(full, ids), full)
         except GraphQLErrors as exc:
             if len(ids) == 1:
                 return AccountPage([], number, total, asked, {ids[0]: str(exc)})
@@ -189,9 +196,15 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
                 raise
             half = len(ids) // 2
             parts = [self._chunk(full, part, number, total) for part in (ids[:half], ids[half:])]
-            failed = {k: v for part in parts for k, v in part.failed.items()}
-            return AccountPage([a for p in parts for a in p.accounts], number, total, asked, failed)
-        return AccountPage(accounts, number, total, asked)
+            return AccountPage(
+                [a for p in parts for a in p.accounts],
+                number,
+                total,
+                asked,
+                {k: v for part in parts for k, v in part.failed.items()},
+                sum(p.completed for p in parts),
+            )
+        return AccountPage(accounts, number, total, asked, completed=completed)
 
     def _by_ids(self, full: bool, ids: list[int]) -> list[Raw]:
         document, search = queries.accounts(full), queries.id_search(ids)
@@ -211,27 +224,20 @@ class GraphQLClient(ClientBase[GraphQLTransport, GraphQLConfig]):
 
     # --- shared -----------------------------------------------------------------------
 
-    def _parse(self, rows: list[Raw], full: bool) -> list[V2Account]:
+    def _parse(self, rows: list[Raw], full: bool) -> tuple[list[V2Account], int]:
+        """The accounts of ``rows``, and how many of their nested lists were completed."""
         completer = Completer(self.query, self.config.page_size, full)
         for row in rows:
             completer.account(row)
-        with self._lock:
-            self._completed += completer.completed
-        return parse_all(rows, lambda raw: parse_account(raw, self.technology, full), "accounts")
+        accounts = parse_all(
+            rows, lambda raw: parse_account(raw, self.technology, full), "accounts"
+        )
+        return accounts, completer.completed
 
     def _take_split(self) -> bool:
         with self._lock:
             self._splits_left -= 1
             return self._splits_left >= 0
-
-    def _ordered(self, fn: Callable[[T], R], jobs: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``jobs`` on ``workers`` threads, results in job order."""
-        workers = self.config.workers
-        with ThreadPoolExecutor(workers, thread_name_prefix="sonar-v2") as pool:
-            yield from in_order(pool, fn, jobs, workers * 2)
-
-    def _retry(self, attempt: Callable[[], T], what: str) -> T:
-        return self._retrier.call(attempt, what)
 
 
 def _chunks(ids: list[int], size: int) -> list[list[int]]:

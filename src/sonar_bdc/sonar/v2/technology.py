@@ -53,21 +53,16 @@ def normalize(name: str) -> str:
 
 
 class TechnologyTable:
-    """Name -> code; ``code`` remembers each name it could not map."""
+    """Name -> code; read-only once built, so worker threads share it."""
 
     def __init__(self, extra: Mapping[str, int] | None = None) -> None:
         merged = {**BUILT_IN, **(extra or {})}
         self._codes = {normalize(name): code for name, code in merged.items()}
-        self.unknown: set[str] = set()
 
     def code(self, name: str | None) -> int | None:
-        """The Form 477 code of ``name``; None (and remembered) when the table lacks it."""
-        if name is None:
-            return None
-        code = self._codes.get(normalize(name))
-        if code is None:
-            self.unknown.add(name)
-        return code
+        """The Form 477 code of ``name``; None when the table lacks it (the service keeps
+        the name, and its page reports it: ``AccountPage.unknown_technology_names``)."""
+        return None if name is None else self._codes.get(normalize(name))
 
     def missing(self, names: Iterable[str]) -> list[str]:
         """The names (e.g. from introspection) the table cannot map, sorted."""

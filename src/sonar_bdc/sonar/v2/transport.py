@@ -15,14 +15,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ... import __version__
 from ...errors import SonarAuthError, SonarDataError, SonarError, SonarRetriableError
+from ..base import RETRIABLE_STATUS, TransportBase, retry_after
 from ..config import HOST_SETTINGS
-from ..http import HttpPool, Reply
+from ..http import Reply
 from ..limiter import RateLimiter
-from ..retry import parse_retry_after
 from ..stats import Counters
-from ..transport import RETRIABLE_STATUS
 from .config import TOKEN_SETTING, GraphQLConfig
 
 log = logging.getLogger(__name__)
@@ -37,42 +35,24 @@ class GraphQLErrors(SonarError):
     """The answer carried an ``errors`` array (not a rate limit): Sonar refused the query."""
 
 
-class GraphQLTransport:
+class GraphQLTransport(TransportBase[GraphQLConfig]):
     """Sends one GraphQL request per call; thread-safe (one connection pool)."""
 
     def __init__(self, config: GraphQLConfig, counters: Counters, limiter: RateLimiter) -> None:
-        self._config, self._counters, self._limiter = config, counters, limiter
-        # Redirects are never followed: they mean a login page or the wrong scheme.
-        self._http = HttpPool(
-            config.base_url,
-            timeout=config.timeout,
-            verify=config.verify,
-            size=config.workers + 1,
-            headers={
-                "User-Agent": f"sonar-bdc/{__version__}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {config.token.strip()}",
-            },
-        )
-
-    def close(self) -> None:
-        self._http.close()
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {config.token.strip()}",
+        }
+        super().__init__(config, counters, limiter, pool_size=config.workers + 1, headers=headers)
 
     def post(self, query: str, variables: dict[str, Any] | None, what: str) -> dict[str, Any]:
         """One GraphQL request; its ``data`` object, or one of our errors."""
         body: dict[str, Any] = {"query": query}
         if variables:
             body["variables"] = variables
-        response = self._send(json.dumps(body).encode(), what)
+        response = self._send("POST", PATH, what, body=json.dumps(body).encode())
         return self._decode(response, what)
-
-    # --- one request ------------------------------------------------------------------
-
-    def _send(self, content: bytes, what: str) -> Reply:
-        self._counters.add("wait_seconds", self._limiter.acquire())
-        self._counters.add("requests")
-        return self._http.send("POST", PATH, what, body=content)
 
     # --- one answer -------------------------------------------------------------------
 
@@ -87,10 +67,10 @@ class GraphQLTransport:
         if status == 429 or limited:
             raise SonarRetriableError(
                 f"{what}: Sonar's rate limit ({limited or 'HTTP 429'})",
-                _retry_after(response) or RATE_LIMIT_WAIT,
+                retry_after(response) or RATE_LIMIT_WAIT,
             )
         if status in RETRIABLE_STATUS:
-            raise SonarRetriableError(f"{what}: HTTP {status}", _retry_after(response))
+            raise SonarRetriableError(f"{what}: HTTP {status}", retry_after(response))
         if status == 404:
             raise SonarDataError(
                 f"no GraphQL API at {self._config.base_url}{PATH} (HTTP 404): is this a "
@@ -152,7 +132,3 @@ def _error_messages(body: Any) -> list[str]:
     return [
         str(e.get("message") or "error") if isinstance(e, dict) else str(e) for e in errors if e
     ]
-
-
-def _retry_after(response: Reply) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from ..errors import SonarAuthError, SonarError
+from ...errors import SonarAuthError, SonarError
 
 log = logging.getLogger("sonar_bdc.importer")
 

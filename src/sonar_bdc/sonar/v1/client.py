@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from ..records import Catalogs, CustomerDetail, CustomerInventory, InventoryItem
-from .base import ClientBase
+from ...records import Catalogs, CustomerDetail, CustomerInventory, InventoryItem
+from ..base import ClientBase
+from ..parse import parse_all, parse_group
+from ..values import parse_int
 from .config import SonarConfig
 from .inventory import (
     InventoryCatalog,
@@ -23,14 +25,12 @@ from .inventory import (
     parse_model,
 )
 from .model_fields import ModelFields
-from .pagination import PAGE_LIMIT, iter_pages, split_page, total_count
-from .parse import parse_account_detail, parse_all, parse_group, parse_status, parse_type
+from .pagination import PAGE_LIMIT, iter_items, split_page, total_count
+from .parse import parse_account_detail, parse_status, parse_type
 from .report import Report, ReportReader, iter_json_rows
 from .transport import Transport
-from .values import parse_int
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 REPORT_PATH = "/reports/accounts/contact_information/json"
 
 
@@ -156,13 +156,10 @@ class SonarClient(ClientBase[Transport, SonarConfig]):
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of an ``/api/v1`` list (``path`` relative to /api/v1), page by page."""
-        return iter_pages(self._api, _api_path(path), params)
+        return iter_items(self._api, _api_path(path), params)
 
     def _api(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._retry(lambda: self._transport.api_json(path, params), f"GET /api/v1/{path}")
-
-    def _retry(self, attempt: Callable[[], T], what: str) -> T:
-        return self._retrier.call(attempt, what)
 
 
 def _api_path(path: str) -> str:

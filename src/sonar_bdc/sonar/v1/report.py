@@ -18,9 +18,9 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from ..errors import SonarDataError, SonarRetriableError
-from ..records import ReportRow
-from .values import is_blank, parse_coordinates, parse_int, parse_text
+from ...errors import SonarDataError, SonarRetriableError
+from ...records import ReportRow
+from ..values import is_blank, parse_coordinates, parse_int, parse_text
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..records import InventoryItem
+from ...records import InventoryItem
+from ..values import parse_int, parse_text
 from .model_fields import ModelFields
-from .values import parse_int, parse_text
 
 MAC_FIELD_TYPE = "mac"
 

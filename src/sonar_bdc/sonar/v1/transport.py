@@ -17,25 +17,24 @@ import json
 import logging
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import urlencode, urlsplit
 
-from .. import __version__
-from ..errors import SonarAuthError, SonarError, SonarNotFound, SonarRetriableError
-from .config import CREDENTIAL_SETTINGS, HOST_SETTINGS, SonarConfig
-from .http import HttpPool, Reply, Writable
-from .limiter import RateLimiter
+from ...errors import SonarAuthError, SonarError, SonarNotFound, SonarRetriableError
+from ..base import RETRIABLE_STATUS, TransportBase, retry_after
+from ..config import CREDENTIAL_SETTINGS, HOST_SETTINGS
+from ..http import Reply
+from ..limiter import RateLimiter
+from ..stats import Counters
+from .config import SonarConfig
 from .login import cookie_header, csrf_token, login_accepted
-from .retry import parse_retry_after
-from .stats import Counters
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 SPOOL_IN_MEMORY = 1024 * 1024  # bytes of a streamed body kept in memory before a temp file
-RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 Refusal = Callable[[str, int, str], SonarAuthError]  # (url, status, username) -> error
@@ -54,19 +53,11 @@ class _Session:
     cookie_header: str  # "name=value; ..." from the login answers
 
 
-class Transport:
+class Transport(TransportBase[SonarConfig]):
     """Sends requests; thread-safe; one login at a time."""
 
     def __init__(self, config: SonarConfig, counters: Counters, limiter: RateLimiter) -> None:
-        self._config, self._counters, self._limiter = config, counters, limiter
-        # Redirects are never followed: they are information (expired session, wrong scheme).
-        self._http = HttpPool(
-            config.base_url,
-            timeout=config.timeout,
-            verify=config.verify,
-            size=config.pool_size,
-            headers={"User-Agent": f"sonar-bdc/{__version__}"},
-        )
+        super().__init__(config, counters, limiter, pool_size=config.pool_size)
         # Basic auth goes on /api/v1 requests only.
         self._api_headers = {
             "Authorization": basic_auth(config.username, config.password),
@@ -75,9 +66,6 @@ class Transport:
         self._session: _Session | None = None
         self._login_error: SonarAuthError | None = None
         self._login_lock = threading.Lock()
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- /api/v1 with Basic auth -------------------------------------------------------
 
@@ -225,27 +213,11 @@ class Transport:
     def _check_login_answer(self, response: Reply, what: str) -> None:
         status = response.status
         if status in RETRIABLE_STATUS or status == 419:  # 419: CSRF token expired meanwhile
-            raise SonarRetriableError(f"login {what}: HTTP {status}", _retry_after(response))
+            raise SonarRetriableError(f"login {what}: HTTP {status}", retry_after(response))
         if what == "GET /" and response.is_redirect:
             raise SonarError(f"login {what}: {_redirect_hint(response, self._config.base_url)}")
 
-    # --- one request ------------------------------------------------------------------
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | str | None = None,
-        into: Writable | None = None,
-    ) -> Reply:
-        self._counters.add("wait_seconds", self._limiter.acquire())
-        self._counters.add("requests")
-        return self._http.send(
-            method, url, f"{method} {url}", params=params, headers=headers, body=body, into=into
-        )
+    # --- one answer ---------------------------------------------------------------------
 
     def _decode(
         self, response: Reply, url: str, refused: Refusal, spool: IO[bytes] | None = None
@@ -260,7 +232,7 @@ class Transport:
             message = _error_message(response)
             raise SonarRetriableError(
                 f"GET {url}: HTTP {status}" + (f" ({message})" if message else ""),
-                _retry_after(response),
+                retry_after(response),
             )
         if not 200 <= status < 300:
             raise SonarError(f"GET {url}: HTTP {status}: {_error_message(response) or 'error'}")
@@ -332,10 +304,6 @@ def _start(response: Reply, spool: IO[bytes] | None) -> bytes:
         if stripped := chunk.lstrip():
             return stripped[:64]
     return b""
-
-
-def _retry_after(response: Reply) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))
 
 
 def _error_message(response: Reply) -> str:
