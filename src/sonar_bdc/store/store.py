@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -15,7 +14,7 @@ from psycopg.types.json import Jsonb
 from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, models, queries, runs
-from sonar_bdc.store.db import ConnInfo, connect, translated, warn_if_lookalike
+from sonar_bdc.store.db import Closing, ConnInfo, connect, translated, warn_if_lookalike
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
@@ -26,7 +25,7 @@ from sonar_bdc.store.writer import Writer
 CANCEL_TIMEOUT = 5.0  # seconds to wait for the server to stop an interrupted command
 
 
-class Store:
+class Store(Closing):
     """One connection to PostGIS, the tables under one prefix, and the write path."""
 
     def __init__(self, session: Session, conninfo: ConnInfo | None = None) -> None:
@@ -262,17 +261,6 @@ class Store:
         """Close; anything uncommitted (everything, in a dry run) is rolled back."""
         with contextlib.suppress(Exception):
             self._session.tx.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _end_read(self) -> None:
         """Do not sit idle in a transaction after a read (a dry run keeps its one)."""
