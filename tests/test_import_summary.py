@@ -79,6 +79,14 @@ def test_the_wait_line_names_back_off_and_rate_limiting(sim, pg_schema, settings
     assert not any("time waiting" in line for line in summary.lines())
 
 
+def test_time_in_database_is_the_stores_share_of_the_run(sim, pg_schema, settings) -> None:
+    _, schema = pg_schema
+    summary = run_import(settings(sim, schema, limit=5), show_progress=False)
+    assert 0 < summary.db_seconds <= summary.wall_seconds
+    assert row(summary, "time in database") == f"{summary.db_seconds:.1f} s"
+    assert summary.as_dict()["db_seconds"] == summary.db_seconds
+
+
 def test_force_with_limit_does_not_promise_a_later_run(sim, pg_schema, caplog, settings) -> None:
     _, schema = pg_schema
     run_import(settings(sim, schema), show_progress=False)

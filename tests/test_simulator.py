@@ -464,6 +464,14 @@ def test_rate_limit_answers_429(small_sim: Simulator) -> None:
     assert limited.status_code == 429 and "Retry-After" not in limited.headers
 
 
+def test_the_banner_says_where_and_how_to_log_in() -> None:
+    with Simulator(generate(accounts=3, seed=4), "B", "ann", "pw") as sim:
+        assert sim.banner() == (
+            f"Sonar simulator on {sim.base_url} (layout B, 3 accounts)\n"
+            "  username: ann\n  password: pw"
+        )
+
+
 def test_fail_accounts_and_latency(small_sim: Simulator) -> None:
     bad, good = small_sim.dataset.live_ids()[:2]
     small_sim.faults = Faults(fail_accounts=frozenset({bad}), latency=0.15)

@@ -257,6 +257,27 @@ def test_rate_limit_answers_429_with_sonars_body(fresh: GraphQLSimulator) -> Non
     assert fresh.request_count == 8
 
 
+def test_the_rate_limit_refills_by_the_simulators_clock() -> None:
+    now = [0.0]
+    with GraphQLSimulator(generate(accounts=3, seed=5), clock=lambda: now[0]) as sim:
+        sim.faults = Faults(rate_limit=1)
+        with client(sim) as c:
+
+            def status() -> int:
+                return c.post("/api/graphql", json={"query": "{ __typename }"}).status_code
+
+            assert [status(), status()] == [200, 429]
+            now[0] += 1.0  # one second: one request more, however long the test took
+            assert [status(), status()] == [200, 429]
+
+
+def test_the_banner_says_where_and_how_to_authorize(fresh: GraphQLSimulator) -> None:
+    assert fresh.banner() == (
+        f"Sonar v2 (GraphQL) simulator on {fresh.url} (60 accounts)\n"
+        f"  Authorization: Bearer {fresh.token}"
+    )
+
+
 def test_fail_next_with_errors(fresh: GraphQLSimulator) -> None:
     fresh.fail_next_with_errors(2)
     query = "{ accounts { entities { id } } }"

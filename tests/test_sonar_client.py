@@ -303,15 +303,31 @@ def test_retry_after_is_honoured(sim: Simulator) -> None:
     assert stats.retries == 1 and 1.0 <= stats.wait_seconds < 1.5 and elapsed >= 1.0
 
 
-def test_absurd_retry_after_is_capped(sim: Simulator) -> None:
-    with SonarClient(config(sim, max_backoff=0.2, max_retries=20)) as client:
+class StillClock:
+    """A simulator's clock that moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_absurd_retry_after_is_capped(dataset: Dataset) -> None:
+    clock = StillClock()  # the rate limit refills only when the test says so: no real wait
+    sim = Simulator(dataset, username=USER, password=PASSWORD, clock=clock)
+    with sim, SonarClient(config(sim, max_backoff=0.0, max_retries=3)) as client:
         client.login()
         sim.faults = Faults(rate_limit=2, retry_after="86400")
-        for _ in range(4):
+        for _ in range(2):  # the bucket's two tokens
             list(client.iter_pages("system/account_groups"))
-        stats = client.stats
-    # Each retry waited max_backoff at most, not the day the server asked for.
-    assert stats.retries > 0 and stats.wait_seconds <= 0.2 * stats.retries + 1e-6
+        with pytest.raises(SonarRetriesExhausted):  # 429 until the clock moves
+            list(client.iter_pages("system/account_groups"))
+        refused = client.stats
+        clock.now += 0.5  # one token back, at two a second
+        list(client.iter_pages("system/account_groups"))
+    # Sonar asked for a day before each retry: each waited max_backoff at most.
+    assert refused.retries == 3 and refused.wait_seconds == 0.0
 
 
 # --- concurrency ------------------------------------------------------------------------

@@ -256,6 +256,15 @@ def test_metadata_round_trip(store: Store) -> None:
     assert store.get_meta("report_imported_at") == "later"
 
 
+def test_the_store_adds_up_its_time_in_the_database(store: Store) -> None:
+    before = store.db_seconds
+    store.set_meta("report_imported_at", "now")
+    after_meta = store.db_seconds
+    with store.writer() as writer:
+        writer.mark_deleted(1, datetime.now(timezone.utc))
+    assert before < after_meta < store.db_seconds
+
+
 def test_migration_waits_for_a_busy_table_then_says_why(
     pg_schema: tuple[dict, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

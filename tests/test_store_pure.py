@@ -23,6 +23,7 @@ from sonar_bdc.store.batch import Batch, Customer
 from sonar_bdc.store.db import connect_message, one_line
 from sonar_bdc.store.prefix import MAX_IDENTIFIER, MAX_TABLE_PREFIX
 from sonar_bdc.store.rows import TextCleaner, report_rows, storable
+from sonar_bdc.store.timing import DbClock
 
 
 @pytest.mark.parametrize(
@@ -217,3 +218,24 @@ def test_batch_plan_runs_in_foreign_key_order_with_key_arrays() -> None:
         ("customers", "{3}"),  # children of deleted customers
     ]
     assert batch.links == [(2, 30)] and batch.owners_of([30]) == {2}
+
+
+class Ticks:
+    """A clock that moves one second each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_the_db_clock_counts_a_block_inside_another_once() -> None:
+    clock = DbClock(Ticks())
+    with clock, clock:  # read at 1; the inner one (a writer's add that flushes) is not
+        pass
+    assert clock.seconds == 1.0  # read at 2
+    with pytest.raises(ValueError), clock:  # 3; a failed write took its time too
+        raise ValueError
+    assert clock.seconds == 2.0  # 4

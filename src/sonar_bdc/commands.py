@@ -108,7 +108,7 @@ def _print_psql_hint(s: Settings) -> None:
 
 
 def simulate_command(args: argparse.Namespace) -> int:
-    from .simulator import Faults, generate, serve
+    from .simulator import Faults, Simulator, generate
 
     setup_logging(False, None)
     faults = Faults(
@@ -122,9 +122,9 @@ def simulate_command(args: argparse.Namespace) -> int:
     )
     dataset = generate(accounts=args.accounts, seed=args.seed, models=args.models)
     if args.api == "v2":
-        from .simulator.v2 import serve_v2
+        from .simulator.v2 import GraphQLSimulator
 
-        serve_v2(
+        GraphQLSimulator(
             dataset,
             token=args.token,
             faults=faults,
@@ -132,9 +132,9 @@ def simulate_command(args: argparse.Namespace) -> int:
             port=args.port,
             nested_limit=args.nested_limit,
             unknown_technology=args.unknown_technology,
-        )
+        ).serve_until_interrupted()
         return 0
-    serve(
+    Simulator(
         dataset,
         layout=args.layout,
         username=args.username,
@@ -142,5 +142,5 @@ def simulate_command(args: argparse.Namespace) -> int:
         faults=faults,
         host=args.host,
         port=args.port,
-    )
+    ).serve_until_interrupted()
     return 0

@@ -75,10 +75,10 @@ class Fetched:
     complete: bool = True  # False: an item lacks its MAC (its model's fields did not come)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fetcher:
-    """Fetches one job's parts; ``listing``: the store holds every customer's inventory,
-    except for the customers in its ``ask``."""
+    """Fetches one job's parts (called by worker threads); ``listing``: the store holds
+    every customer's inventory, except for the customers in its ``ask``."""
 
     client: SonarClient
     inv_catalog: InventoryCatalog | None
@@ -109,7 +109,8 @@ class Fetcher:
 
 
 def fetch_and_write(
-    fetcher: Fetcher,
+    client: SonarClient,
+    inv_catalog: InventoryCatalog | None,
     store: Store,
     pool: ThreadPoolExecutor,
     plan: Sequence[Job],
@@ -119,7 +120,8 @@ def fetch_and_write(
     show: bool,
     known: Collection[int] = frozenset(),
 ) -> set[int]:
-    """Refresh every job of ``plan``; return the ids whose stored data changed (``known``
+    """Refresh every job of ``plan`` (inventory read with ``inv_catalog``, listed in bulk
+    when that takes fewer requests); return the ids whose stored data changed (``known``
     ones left out: the caller counts those already).
 
     Ctrl-C stops after the customer being written, commits the complete ones, and
@@ -128,11 +130,11 @@ def fetch_and_write(
     if not plan:
         return set()
     inventory_jobs = IdSet(job.customer_id for job in plan if job.inventory)
-    if fetcher.inv_catalog is not None and len(inventory_jobs):  # len() sorts it, once
-        fetcher.listing = list_inventory(
-            fetcher.client, store, fetcher.inv_catalog, inventory_jobs, pool, window, show
-        )
-        summary.nul_cleaned += fetcher.listing.cleaned if fetcher.listing else 0
+    listing = None
+    if inv_catalog is not None and len(inventory_jobs):  # len() sorts it, once
+        listing = list_inventory(client, store, inv_catalog, inventory_jobs, pool, window, show)
+        summary.nul_cleaned += listing.cleaned if listing else 0
+    fetcher = Fetcher(client, inv_catalog, listing)
     bar = make_progress(len(plan), "customers", enabled=show)
     try:
         with store.writer(known) as writer, stop_signals_as_flag() as stop:
@@ -165,22 +167,21 @@ def _write_one(writer: Writer, customer_id: int, future: Future[Fetched], summar
         log.debug("traceback for customer %d", customer_id, exc_info=exc)
         return
     now = datetime.now(timezone.utc)
-    with summary.db_clock:
-        if fetched.deleted:
-            summary.deleted.append(customer_id)
-            writer.mark_deleted(customer_id, now)
-            return
-        summary.fetched += 1
-        summary.details += fetched.detail is not None
-        summary.inventories += fetched.inventory is not None or fetched.listed
-        if fetched.detail is not None:
-            writer.add_detail(fetched.detail, now)
-        # An incomplete inventory is written but stays stale: the next run asks again.
-        stamp = now if fetched.complete else None
-        if fetched.inventory is not None:
-            writer.add_inventory(fetched.inventory, stamp)
-        elif fetched.listed:
-            writer.add_listed_inventory(customer_id, stamp)
+    if fetched.deleted:
+        summary.deleted.append(customer_id)
+        writer.mark_deleted(customer_id, now)
+        return
+    summary.fetched += 1
+    summary.details += fetched.detail is not None
+    summary.inventories += fetched.inventory is not None or fetched.listed
+    if fetched.detail is not None:
+        writer.add_detail(fetched.detail, now)
+    # An incomplete inventory is written but stays stale: the next run asks again.
+    stamp = now if fetched.complete else None
+    if fetched.inventory is not None:
+        writer.add_inventory(fetched.inventory, stamp)
+    elif fetched.listed:
+        writer.add_listed_inventory(customer_id, stamp)
 
 
 def already_deleted(

@@ -75,6 +75,7 @@ def session(settings: Settings, source: Source, show: bool, demo: bool = False) 
             parts = run_parts(settings)
             run_id = store.start_run(settings.api, parts, run_options(settings))
             error: BaseException | None = None
+            db_before = store.db_seconds  # the run's reads and writes, not the setup's
             try:
                 source.run(store, summary, show)
             except KeyboardInterrupt:
@@ -87,6 +88,7 @@ def session(settings: Settings, source: Source, show: bool, demo: bool = False) 
                 stats = client.stats
                 summary.requests, summary.retries = stats.requests, stats.retries
                 summary.wait_seconds = stats.wait_seconds
+                summary.db_seconds = store.db_seconds - db_before
                 _record_end(store, run_id, parts, summary, error)
     summary.wall_seconds = time.monotonic() - started
     return summary

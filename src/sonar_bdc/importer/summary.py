@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-
-
-class Clock:
-    """Adds up the seconds spent inside ``with clock:`` blocks (one thread)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._started = 0.0
-
-    def __enter__(self) -> Clock:
-        self._started = time.perf_counter()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.seconds += time.perf_counter() - self._started
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
@@ -52,18 +33,17 @@ class Summary:
     retries: int = 0
     wait_seconds: float = 0.0
     wall_seconds: float = 0.0
-    db_clock: Clock = field(default_factory=Clock, repr=False)
+    db_seconds: float = 0.0  # the store's reads and writes (Store.db_seconds)
     layout: str | None = None
     interrupted: bool = False
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """Plain values for machines (benchmarks, monitoring)."""
-        values = {k: v for k, v in vars(self).items() if k != "db_clock"}
+        values = dict(vars(self))
         values["failed"], values["deleted"] = len(self.failed), len(self.deleted)
         values["newly_deleted"] = len(self.newly_deleted)
         values["already_deleted"] = len(self.already_deleted)
-        values["db_seconds"] = self.db_clock.seconds
         return values
 
     @property
@@ -98,7 +78,7 @@ class Summary:
             ("requests", f"{self.requests}"),
             ("retries", f"{self.retries}"),
             ("time in back-off and rate limit", f"{self.wait_seconds:.1f} s (all workers)"),
-            ("time in database", f"{self.db_clock.seconds:.1f} s"),
+            ("time in database", f"{self.db_seconds:.1f} s"),
             ("wall time", f"{self.wall_seconds:.1f} s"),
         ]
         width = max(len(label) for label, _ in rows)

@@ -17,7 +17,7 @@ from ..settings import Settings
 from ..sonar.v1 import InventoryCatalog, SonarClient, SonarConfig
 from ..sonar.v1.model_fields import ModelFields
 from ..store import ReportWriteResult, Store
-from .fetching import Fetcher, Plan, fetch_and_write
+from .fetching import Plan, fetch_and_write
 from .progress import counted, make_progress
 from .run import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .summary import Summary, plural
@@ -66,36 +66,33 @@ def _run(
     with ThreadPoolExecutor(settings.workers, thread_name_prefix="fetch") as pool:
         # Catalogs travel while the report is fetched, parsed and written.
         catalogs = pool.submit(client.catalogs)
-        early = _inventory_catalog_early(settings, store, client, summary, seen_at, pool)
+        early = _inventory_catalog_early(settings, store, client, seen_at, pool)
         written = _import_report(client, store, summary, seen_at, show)
-        with summary.db_clock:
-            store.write_catalogs(catalogs.result())
-            store.set_meta(META_CATALOGS, seen_at.isoformat())
+        store.write_catalogs(catalogs.result())
+        store.set_meta(META_CATALOGS, seen_at.isoformat())
         plan = _plan_refresh(settings, store, summary, seen_at, want_detail, want_inventory)
-        inv_catalog = _inventory_catalog(settings, store, client, summary, seen_at, plan, early)
+        inv_catalog = _inventory_catalog(settings, store, client, seen_at, plan, early)
         changed = fetch_and_write(
-            Fetcher(client, inv_catalog), store, pool, plan, summary,
+            client, inv_catalog, store, pool, plan, summary,
             window=settings.workers * 4, show=show, known=written.new_ids,
         )  # fmt: skip
         if inv_catalog is not None:
-            _remember_models(store, inv_catalog, summary, seen_at)
+            _remember_models(store, inv_catalog, seen_at)
     summary.new = len(written.new_ids)
     summary.updated = len((written.updated_ids | changed) - written.new_ids)
     summary.unchanged = summary.listed - summary.new - summary.updated
     if not summary.interrupted:
         done_at = datetime.now(timezone.utc).isoformat()
-        with summary.db_clock:
-            if want_detail:
-                store.set_meta(META_DETAIL, done_at)
-            if want_inventory:
-                store.set_meta(META_INVENTORY, done_at)
+        if want_detail:
+            store.set_meta(META_DETAIL, done_at)
+        if want_inventory:
+            store.set_meta(META_INVENTORY, done_at)
 
 
 def _inventory_catalog_early(
     settings: Settings,
     store: Store,
     client: SonarClient,
-    summary: Summary,
     seen_at: datetime,
     pool: ThreadPoolExecutor,
 ) -> Future[InventoryCatalog] | None:
@@ -105,10 +102,9 @@ def _inventory_catalog_early(
     if settings.customers_only or settings.limit == 0:
         return None
     cutoff = seen_at - timedelta(days=settings.days)
-    with summary.db_clock:
-        if not settings.force and not store.inventory_likely_stale(cutoff):
-            return None
-        known = _known_mac_fields(settings, store, seen_at)
+    if not settings.force and not store.inventory_likely_stale(cutoff):
+        return None
+    known = _known_mac_fields(settings, store, seen_at)
     return pool.submit(client.inventory_catalog, known)
 
 
@@ -116,7 +112,6 @@ def _inventory_catalog(
     settings: Settings,
     store: Store,
     client: SonarClient,
-    summary: Summary,
     seen_at: datetime,
     plan: Plan,
     early: Future[InventoryCatalog] | None,
@@ -128,8 +123,7 @@ def _inventory_catalog(
         return None
     if early is not None:
         return early.result()
-    with summary.db_clock:
-        known = _known_mac_fields(settings, store, seen_at)
+    known = _known_mac_fields(settings, store, seen_at)
     return client.inventory_catalog(known)
 
 
@@ -143,9 +137,7 @@ def _known_mac_fields(
     return store.known_mac_fields(seen_at - timedelta(days=settings.days))
 
 
-def _remember_models(
-    store: Store, catalog: InventoryCatalog, summary: Summary, seen_at: datetime
-) -> None:
+def _remember_models(store: Store, catalog: InventoryCatalog, seen_at: datetime) -> None:
     """Store the MAC fields this run fetched; models that failed are asked next run."""
     fields = catalog.mac_fields
     if not isinstance(fields, ModelFields) or not fields.fetched:
@@ -154,8 +146,7 @@ def _remember_models(
     for model_id, mac_ids in fields.fetched.items():
         model = catalog.models[model_id]
         rows.append((model_id, model.name, model.manufacturer_id, mac_ids))
-    with summary.db_clock:
-        store.write_models(rows, seen_at)
+    store.write_models(rows, seen_at)
     log.info("inventory: fetched and stored the field lists of %d models", len(rows))
 
 
@@ -173,7 +164,7 @@ def _import_report(
     try:
         # Ctrl-C or SIGTERM ends the rows early (those read are committed); the
         # interrupt is raised here, outside any database command.
-        with reader as report, summary.db_clock, stopping.stop_signals_as_flag() as stop:
+        with reader as report, stopping.stop_signals_as_flag() as stop:
             feed = stopping.until_stopped(counted(report, rows), stop)
             written = store.write_report(feed, seen_at)
             if stop.is_set():
@@ -203,13 +194,11 @@ def _plan_refresh(
     want_inventory: bool,
 ) -> Plan:
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
-    with summary.db_clock:  # all stale ids (ints: small), so the counts stay true with -l
-        detail_ids = (
-            store.stale_customer_ids("detail", seen_at, cutoff, None) if want_detail else []
-        )
-        inventory_ids = (
-            store.stale_customer_ids("inventory", seen_at, cutoff, None) if want_inventory else []
-        )
+    # All stale ids (ints: small), so the counts stay true with -l.
+    detail_ids = store.stale_customer_ids("detail", seen_at, cutoff, None) if want_detail else []
+    inventory_ids = (
+        store.stale_customer_ids("inventory", seen_at, cutoff, None) if want_inventory else []
+    )
     stale = _plan(detail_ids, inventory_ids, None)
     plan = stale[: settings.limit] if settings.limit is not None else stale
     summary.skipped_fresh = summary.listed - len(stale)

@@ -149,8 +149,7 @@ class _Run:
         self.previous = Previous()
 
     def run(self) -> None:
-        with self.summary.db_clock:
-            self.previous = self._previous()
+        self.previous = self._previous()
         total = self.client.account_count()
         self._catalogs()
         self._check_technology_names()
@@ -202,9 +201,8 @@ class _Run:
 
     def _catalogs(self) -> None:
         catalogs = self.client.catalogs()
-        with self.summary.db_clock:
-            self.store.write_catalogs(catalogs)
-            self.store.set_meta(META_CATALOGS, self.seen_at.isoformat())
+        self.store.write_catalogs(catalogs)
+        self.store.set_meta(META_CATALOGS, self.seen_at.isoformat())
 
     def _check_technology_names(self) -> None:
         try:
@@ -231,16 +229,14 @@ class _Run:
             self._confirm_absent(full, bar)
         finally:
             bar.close()
-        with self.summary.db_clock:
-            self.store.set_meta(META_REPORT, self.seen_at.isoformat())
+        self.store.set_meta(META_REPORT, self.seen_at.isoformat())
 
     def _write_listed(self, accounts: list[V2Account], full: bool, bar: Progress) -> None:
         """Report fields of all ``accounts``; in a full pass, details of the stale ones."""
         self.tally.listed.update(a.report.id for a in accounts)
         rows = [a.report for a in accounts]
         self.summary.invalid_coordinates += sum(r.latitude is None for r in rows)
-        with self.summary.db_clock:
-            written = self.store.write_report(rows, self.seen_at)
+        written = self.store.write_report(rows, self.seen_at)
         self.tally.new.update(written.new_ids)
         self.tally.updated.update(written.updated_ids)
         self.summary.nul_cleaned += written.nul_cleaned
@@ -278,10 +274,9 @@ class _Run:
 
     def _refresh_stale(self) -> None:
         limit = self.settings.limit
-        with self.summary.db_clock:
-            # All of them (ints: small), so the count --limit leaves out is true.
-            detail = self._stale("detail", self.want_detail)
-            inventory = self._stale("inventory", self.want_inventory)
+        # All of them (ints: small), so the count --limit leaves out is true.
+        detail = self._stale("detail", self.want_detail)
+        inventory = self._stale("inventory", self.want_inventory)
         wanted_detail, wanted_inventory = IdSet(detail), IdSet(inventory)
         stale = list(dict.fromkeys([*detail, *inventory]))
         order = stale[:limit]
@@ -322,7 +317,7 @@ class _Run:
         if not chosen:
             return
         now = datetime.now(timezone.utc)
-        with self.summary.db_clock, self.store.writer() as writer:
+        with self.store.writer() as writer:
             for account, detail, inventory in chosen:
                 if detail and account.detail is not None:
                     writer.add_detail(account.detail, now)
@@ -348,7 +343,7 @@ class _Run:
         if not gone:
             return
         now = datetime.now(timezone.utc)
-        with self.summary.db_clock, self.store.writer() as writer:
+        with self.store.writer() as writer:
             for customer_id in gone:
                 writer.mark_deleted(customer_id, now)
         self.summary.deleted += gone
@@ -374,11 +369,10 @@ class _Run:
     def _finish(self) -> None:
         self._report_oddities()
         done_at = datetime.now(timezone.utc).isoformat()
-        with self.summary.db_clock:
-            if self.want_detail:
-                self.store.set_meta(META_DETAIL, done_at)
-            if self.want_inventory:
-                self.store.set_meta(META_INVENTORY, done_at)
+        if self.want_detail:
+            self.store.set_meta(META_DETAIL, done_at)
+        if self.want_inventory:
+            self.store.set_meta(META_INVENTORY, done_at)
 
     def _report_oddities(self) -> None:
         t, s = self.tally, self.summary

@@ -13,7 +13,7 @@ Modules: ``model`` (dataset types), ``catalogs`` and ``nasty`` (value pools),
 from sonar_bdc.simulator.data import generate
 from sonar_bdc.simulator.faults import Faults
 from sonar_bdc.simulator.model import Account, Address, Dataset, Item
-from sonar_bdc.simulator.server import Simulator, serve
+from sonar_bdc.simulator.server import Simulator
 
 __all__ = [
     "Account",
@@ -23,5 +23,4 @@ __all__ = [
     "Item",
     "Simulator",
     "generate",
-    "serve",
 ]

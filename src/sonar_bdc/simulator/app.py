@@ -13,13 +13,13 @@ import re
 import threading
 from collections import Counter
 
-from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator import api, views
 from sonar_bdc.simulator.changes import change_accounts
 from sonar_bdc.simulator.responses import (
     Request,
     Response,
     api_error,
+    change_response,
     error_page,
     html_response,
     json_response,
@@ -78,6 +78,10 @@ class App:
         with self._count_lock:
             return dict(self._counts)
 
+    @property
+    def request_count(self) -> int:
+        return sum(self.counts().values())
+
     def change(self, fraction: float, seed: int) -> list[int]:
         with self.state.lock:
             return change_accounts(self.state.dataset, fraction, seed)
@@ -127,10 +131,5 @@ class App:
             stats = {"request_count": sum(counts.values()), "requests_by_kind": counts}
             return json_response(200, stats)
         if req.path == "/_simulator/change" and req.method == "POST":
-            try:
-                fraction = float(req.query.get("fraction", "0.1"))
-                seed = int(req.query.get("seed", "0"))
-                return json_response(200, {"changed": self.change(fraction, seed)})
-            except (ValueError, ConfigError) as exc:
-                return json_response(400, {"error": str(exc)})
+            return change_response(req, self.change)
         return json_response(404, {"error": "unknown simulator endpoint"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sonar_bdc.errors import ConfigError
@@ -49,18 +50,20 @@ class Faults:
 
 
 class _RateLimiter:
-    """A token bucket holding one second's worth of requests (at least one)."""
+    """A token bucket holding one second's worth of requests (at least one), refilled
+    as ``clock`` (seconds) moves."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
         self.rate = rate
         self.capacity = max(1.0, rate)
         self.tokens = self.capacity
-        self.stamp = time.monotonic()
+        self._clock = clock
+        self.stamp = clock()
 
     def allow(self) -> bool:
         if self.rate <= 0:
             return True
-        now = time.monotonic()
+        now = self._clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1.0:
@@ -70,10 +73,15 @@ class _RateLimiter:
 
 
 class FaultInjector:
-    """Rolls the dice for one request at a time; ``replace`` swaps the knobs live."""
+    """Rolls the dice for one request at a time; ``replace`` swaps the knobs live.
 
-    def __init__(self, faults: Faults) -> None:
+    ``clock`` is what the rate limit refills by: a test passes one it moves itself, so
+    that a 429 and the wait after it take no real time. Latency is real time always.
+    """
+
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self.replace(faults)
 
     def replace(self, faults: Faults) -> None:
@@ -81,7 +89,7 @@ class FaultInjector:
         with self._lock:
             self._faults = faults
             self._rng = random.Random(faults.seed)
-            self._limiter = _RateLimiter(faults.rate_limit)
+            self._limiter = _RateLimiter(faults.rate_limit, self._clock)
             self._views = 0
             self._vanished = 0
 

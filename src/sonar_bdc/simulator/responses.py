@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sonar_bdc.errors import ConfigError
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -76,3 +78,14 @@ def error_page(status: int) -> Response:
     title = f"{status} {_REASONS.get(status, 'Error')}"
     body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
     return html_response(status, body.encode())
+
+
+def change_response(req: Request, change: Callable[[float, int], list[int]]) -> Response:
+    """``POST /_simulator/change?fraction=F&seed=N`` (both simulators): ``change`` that
+    share of the accounts, answer the ids it changed."""
+    try:
+        fraction = float(req.query.get("fraction", "0.1"))
+        seed = int(req.query.get("seed", "0"))
+        return json_response(200, {"changed": change(fraction, seed)})
+    except (ValueError, ConfigError) as exc:
+        return json_response(400, {"error": str(exc)})

@@ -8,6 +8,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
@@ -80,6 +81,17 @@ class Handles(Protocol):
     def handle(self, req: Request) -> Response: ...
 
 
+class SimulatorApp(Handles, Protocol):
+    """What ``BackgroundServer`` reads of an app besides its answers."""
+
+    @property
+    def request_count(self) -> int: ...
+    def change(self, fraction: float, seed: int) -> list[int]: ...
+
+
+_Request = socket.socket | tuple[bytes, socket.socket]  # socketserver's, for TCP and UDP
+
+
 class KeepAliveServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() closes keep-alive connections itself
@@ -91,16 +103,18 @@ class KeepAliveServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
-    # The overrides narrow ``request``: typeshed allows a UDP server's tuple, but a TCP
-    # server's requests are sockets.
-    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        with self._open_lock:
-            self._open.add(request)
+    # typeshed types ``request`` for any socketserver (a UDP one's is a tuple); a TCP
+    # server's requests are sockets, the only ones there are to close.
+    def process_request(self, request: _Request, client_address: object) -> None:
+        if isinstance(request, socket.socket):
+            with self._open_lock:
+                self._open.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
-        with self._open_lock:
-            self._open.discard(request)
+    def shutdown_request(self, request: _Request) -> None:
+        if isinstance(request, socket.socket):
+            with self._open_lock:
+                self._open.discard(request)
         super().shutdown_request(request)
 
     def handle_error(self, request: object, client_address: object) -> None:
@@ -115,21 +129,23 @@ class KeepAliveServer(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-A = TypeVar("A", bound=Handles)
+A = TypeVar("A", bound=SimulatorApp)
 S = TypeVar("S", bound="BackgroundServer[Any]")
 
 
 class BackgroundServer(Generic[A]):
     """Serves one app on a :class:`KeepAliveServer` in a background thread.
 
-    The lifecycle both simulators share: ``start()``/``stop()``, a context manager,
-    ``port`` and ``base_url``. Subclasses build the app and pass it in.
+    What both simulators share: ``start()``/``stop()``, a context manager, ``port`` and
+    ``base_url``, the live ``faults``, the request count, ``change_accounts`` and
+    ``serve_until_interrupted``. Subclasses build the app and its fault injector.
     """
 
     thread_name = "sonar-simulator"
 
-    def __init__(self, app: A, host: str, port: int) -> None:
+    def __init__(self, app: A, injector: FaultInjector, host: str, port: int) -> None:
         self._app = app
+        self._injector = injector
         self._address = (host, port)
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
@@ -184,11 +200,41 @@ class BackgroundServer(Generic[A]):
         host = self._address[0]
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
+    @property
+    def faults(self) -> Faults:
+        return self._injector.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._injector.replace(faults)
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests served, faulted ones included, ``/_simulator/*`` excluded."""
+        return self._app.request_count
+
+    def change_accounts(self, fraction: float = 0.1, seed: int = 0) -> list[int]:
+        """Mutate ``fraction`` of the live accounts (see ``changes.py``); sorted changed ids."""
+        return self._app.change(fraction, seed)
+
+    def banner(self) -> str:
+        """What ``serve_until_interrupted`` prints once listening: where, and how to log in."""
+        return f"Sonar simulator on {self.base_url}"
+
+    def serve_until_interrupted(self) -> None:
+        """Serve in the foreground until Ctrl-C (``sonar-bdc simulate``)."""
+        with self:
+            print(f"{self.banner()}\nPress Ctrl-C to stop.", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+
 
 class Simulator(BackgroundServer[App]):
     """A Sonar v1 instance on loopback serving ``dataset``; a context manager.
 
     ``faults`` can be replaced while running; ``dataset`` is the live ground truth.
+    ``clock``: what the rate limit refills by (see ``FaultInjector``).
     """
 
     def __init__(
@@ -200,12 +246,13 @@ class Simulator(BackgroundServer[App]):
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if layout not in LAYOUTS:
             raise ConfigError(f"simulator layout must be 'A' or 'B', got {layout!r}")
-        injector = FaultInjector(faults or Faults())
+        injector = FaultInjector(faults or Faults(), clock)
         self._state = State(dataset, layout, username, password, injector)
-        super().__init__(App(self._state), host, port)
+        super().__init__(App(self._state), injector, host, port)
 
     @property
     def layout(self) -> str:
@@ -216,53 +263,19 @@ class Simulator(BackgroundServer[App]):
         return self._state.dataset
 
     @property
-    def faults(self) -> Faults:
-        return self._state.injector.faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._state.injector.replace(faults)
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests served, faulted ones included, ``/_simulator/*`` excluded."""
-        return sum(self._app.counts().values())
-
-    @property
     def requests_by_kind(self) -> dict[str, int]:
         """Counts by kind: login, home, report, detail, inventory, inventory_catalog (models
         and manufacturers), model_fields, api_list (the other lists), other."""
         return self._app.counts()
 
-    def change_accounts(self, fraction: float = 0.1, seed: int = 0) -> list[int]:
-        """Mutate ``fraction`` of the live accounts (see ``changes.py``); sorted changed ids."""
-        return self._app.change(fraction, seed)
+    def banner(self) -> str:
+        state = self._state
+        return (
+            f"Sonar simulator on {self.base_url} (layout {state.layout}, "
+            f"{len(state.dataset.accounts)} accounts)\n"
+            f"  username: {state.username}\n  password: {state.password}"
+        )
 
     def __repr__(self) -> str:
         where = self.base_url if self._server else "stopped"
         return f"Simulator({where}, layout={self.layout}, accounts={len(self.dataset.accounts)})"
-
-
-def serve(
-    dataset: Dataset,
-    layout: str = "A",
-    username: str = "admin",
-    password: str = "sonar",
-    faults: Faults | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-) -> None:
-    """Run a simulator in the foreground until Ctrl-C (for ``sonar-bdc simulate``)."""
-    with Simulator(dataset, layout, username, password, faults, host, port) as sim:
-        print(
-            f"Sonar simulator on {sim.base_url} (layout {layout}, "
-            f"{len(dataset.accounts)} accounts)\n"
-            f"  username: {username}\n  password: {password}\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass

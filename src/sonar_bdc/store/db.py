@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq, sql
@@ -124,6 +125,27 @@ def savepoint(conn: psycopg.Connection) -> contextlib.AbstractContextManager[psy
     if conn.info.transaction_status == pq.TransactionStatus.IDLE:
         conn.execute(BEGIN)  # psycopg opens the transaction before any statement
     return conn.transaction()
+
+
+C = TypeVar("C", bound="Closing")
+
+
+class Closing:
+    """A connection's owner, closed at the end of a ``with`` block (``Store``, ``FilingDb``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Transactions:

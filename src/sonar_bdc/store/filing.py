@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -21,6 +20,7 @@ from psycopg.rows import dict_row
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
 from sonar_bdc.store.db import (
+    Closing,
     ConnInfo,
     connect,
     scalar,
@@ -181,7 +181,7 @@ class FilingData:
         return self.state.latest_report
 
 
-class FilingDb:
+class FilingDb(Closing):
     """A connection for the BDC commands: load tracts, read the filing snapshot."""
 
     def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
@@ -288,14 +288,3 @@ class FilingDb:
 
     def close(self) -> None:
         self.conn.close()
-
-    def __enter__(self) -> FilingDb:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

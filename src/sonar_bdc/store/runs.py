@@ -10,9 +10,9 @@ never creates a table, and a database from before v3 reads as "no runs recorded"
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -86,6 +86,9 @@ class ImportState:
         return max(runs, key=lambda run: run.id, default=None)
 
 
+Rec = TypeVar("Rec", RunRecord, FilingRecord)
+
+
 # --- SQL builders ------------------------------------------------------------------------
 
 
@@ -109,13 +112,13 @@ def finish_run_sql(prefix: Prefix) -> sql.Composed:
     ).format(prefix.table(RUNS))
 
 
+_EVERY_ROW = sql.SQL("")
+
+
 def last_run_sql(prefix: Prefix) -> sql.Composed:
-    """The last run that set out to refresh a part. Parameters: part."""
-    return sql.SQL(
-        "SELECT id, started_at, finished_at, api, parts, outcome, listed, new, updated,"
-        " failed, deleted, message, options FROM {} WHERE %s = ANY (parts)"
-        " ORDER BY id DESC LIMIT 1"
-    ).format(prefix.table(RUNS))
+    """The last run that set out to refresh a part, as a ``RunRecord``. Parameters: part."""
+    where = sql.SQL("WHERE %s = ANY (parts)")
+    return _latest_sql(prefix.table(RUNS), RunRecord, where)
 
 
 def record_filing_sql(prefix: Prefix) -> sql.Composed:
@@ -127,10 +130,16 @@ def record_filing_sql(prefix: Prefix) -> sql.Composed:
 
 
 def last_filing_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL(
-        "SELECT kind, as_of, written_at, csv_path, rows, connections, excluded"
-        " FROM {} ORDER BY id DESC LIMIT 1"
-    ).format(prefix.table(FILINGS))
+    """The last filing, as a ``FilingRecord``."""
+    return _latest_sql(prefix.table(FILINGS), FilingRecord)
+
+
+def _latest_sql(
+    table: sql.Composable, record: type[RunRecord | FilingRecord], where: sql.SQL = _EVERY_ROW
+) -> sql.Composed:
+    """The newest row of ``table`` (``where``), its columns the fields of ``record``."""
+    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(record))
+    return sql.SQL("SELECT {} FROM {} {} ORDER BY id DESC LIMIT 1").format(columns, table, where)
 
 
 def customer_counts_sql(prefix: Prefix) -> sql.Composed:
@@ -206,15 +215,19 @@ def _counts(conn: psycopg.Connection, prefix: Prefix, cutoff: datetime) -> dict[
 
 
 def _last_run(conn: psycopg.Connection, prefix: Prefix, part: str) -> RunRecord | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(last_run_sql(prefix), [part]).fetchone()
-    return None if row is None else RunRecord(**row)
+    return _latest(conn, last_run_sql(prefix), [part], RunRecord)
 
 
 def _last_filing(conn: psycopg.Connection, prefix: Prefix) -> FilingRecord | None:
+    return _latest(conn, last_filing_sql(prefix), [], FilingRecord)
+
+
+def _latest(
+    conn: psycopg.Connection, query: sql.Composed, params: list[str], record: type[Rec]
+) -> Rec | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(last_filing_sql(prefix)).fetchone()
-    return None if row is None else FilingRecord(**row)
+        row = cur.execute(query, params).fetchone()
+    return None if row is None else record(**row)
 
 
 def record_filing(

@@ -10,6 +10,7 @@ import psycopg
 from sonar_bdc.store.db import Transactions
 from sonar_bdc.store.prefix import Prefix
 from sonar_bdc.store.staging import Staging
+from sonar_bdc.store.timing import DbClock
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Session:
     staging: Staging = field(init=False)
     on_commit: list[Callable[[], None]] = field(default_factory=list)
     on_rollback: list[Callable[[], None]] = field(default_factory=list)
+    clock: DbClock = field(default_factory=DbClock)  # read by Store.db_seconds
 
     def __post_init__(self) -> None:
         self.tx = Transactions(self.conn, self.dry_run)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -15,17 +14,18 @@ from psycopg.types.json import Jsonb
 from sonar_bdc.errors import ConfigError, RunLocked, StoreError
 from sonar_bdc.records import Catalogs, InventoryItem, ReportRow
 from sonar_bdc.store import listing, migrate, models, queries, runs
-from sonar_bdc.store.db import ConnInfo, connect, translated, warn_if_lookalike
+from sonar_bdc.store.db import Closing, ConnInfo, connect, translated, warn_if_lookalike
 from sonar_bdc.store.listing import stage_listing
 from sonar_bdc.store.prefix import Prefix, parse_prefix
 from sonar_bdc.store.report import ReportWriteResult, write_catalogs, write_report
 from sonar_bdc.store.session import Session
+from sonar_bdc.store.timing import timed
 from sonar_bdc.store.writer import Writer
 
 CANCEL_TIMEOUT = 5.0  # seconds to wait for the server to stop an interrupted command
 
 
-class Store:
+class Store(Closing):
     """One connection to PostGIS, the tables under one prefix, and the write path."""
 
     def __init__(self, session: Session, conninfo: ConnInfo | None = None) -> None:
@@ -64,6 +64,13 @@ class Store:
     @property
     def dry_run(self) -> bool:
         return self._session.dry_run
+
+    @property
+    def db_seconds(self) -> float:
+        """Seconds spent so far reading and writing the import's data (``@timed``
+        methods and writers). Not ``stage_listing``: its COPY lasts as long as Sonar
+        takes to send the listing's pages."""
+        return self._session.clock.seconds
 
     def ensure_schema(self) -> None:
         """PostGIS, schema, tables, indexes and migrations to the latest version; idempotent."""
@@ -154,14 +161,19 @@ class Store:
             aside.execute(runs.finish_run_sql(self.prefix), params)
             aside.commit()
 
+    @timed
     def write_report(self, rows: Iterable[ReportRow], seen_at: datetime) -> ReportWriteResult:
-        """Upsert the report fields and ``last_seen_at``; detail fields are left alone."""
+        """Upsert the report fields and ``last_seen_at``; detail fields are left alone.
+
+        Timed whole: rows streamed from Sonar's report are read while they are written."""
         return write_report(self._session, rows, seen_at)
 
+    @timed
     def write_catalogs(self, catalogs: Catalogs) -> None:
         """Upsert groups, account statuses and account types (nothing is deleted)."""
         write_catalogs(self._session, catalogs)
 
+    @timed
     def inventory_likely_stale(self, older_than: datetime) -> bool:
         """Before the report: will this run likely refresh some customer's inventory?"""
         with translated("looking for stale inventory"):
@@ -169,6 +181,7 @@ class Store:
         self._end_read()
         return likely
 
+    @timed
     def known_mac_fields(self, since: datetime) -> dict[int, frozenset[int]]:
         """Each inventory model's MAC field ids as stored by a run at ``since`` or later."""
         with translated("reading the inventory models"):
@@ -176,6 +189,7 @@ class Store:
         self._end_read()
         return known
 
+    @timed
     def write_models(self, rows: Iterable[models.ModelRow], fetched_at: datetime) -> None:
         """Store (id, name, manufacturer id, MAC field ids) of models fetched at ``fetched_at``."""
         try:
@@ -185,6 +199,7 @@ class Store:
             self._session.rollback(quiet=True)
             raise
 
+    @timed
     def stale_customer_ids(
         self, part: str, seen_at: datetime, older_than: datetime | None, limit: int | None
     ) -> list[int]:
@@ -211,6 +226,7 @@ class Store:
         with translated("holding the inventory listing"):
             return stage_listing(self._session, pages)
 
+    @timed
     def listing_would_drop(self) -> list[int]:
         """Customers whose stored inventory holds an item the held listing lacks."""
         with translated("comparing the inventory listing"):
@@ -224,6 +240,7 @@ class Store:
         them out, so a first import does not hold every id twice)."""
         return Writer(self._session, known)
 
+    @timed
     def set_meta(self, key: str, value: str) -> None:
         try:
             with translated(f"saving metadata {key!r}"):
@@ -233,6 +250,7 @@ class Store:
             self._session.rollback(quiet=True)
             raise
 
+    @timed
     def get_meta(self, key: str) -> str | None:
         with translated(f"reading metadata {key!r}"):
             row = self._session.conn.execute(queries.get_meta_sql(self.prefix), [key]).fetchone()
@@ -243,17 +261,6 @@ class Store:
         """Close; anything uncommitted (everything, in a dry run) is rolled back."""
         with contextlib.suppress(Exception):
             self._session.tx.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _end_read(self) -> None:
         """Do not sit idle in a transaction after a read (a dry run keeps its one)."""

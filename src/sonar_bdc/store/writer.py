@@ -18,6 +18,7 @@ from sonar_bdc.store import batch, rows
 from sonar_bdc.store.batch import Batch, Customer
 from sonar_bdc.store.db import translated
 from sonar_bdc.store.session import Session
+from sonar_bdc.store.timing import timed
 
 
 class Writer:
@@ -39,6 +40,7 @@ class Writer:
         self._clean_buffer()
         return self._clean.cleaned
 
+    @timed
     def add_detail(self, detail: CustomerDetail, fetched_at: datetime) -> None:
         """Set the detail fields and replace the customer's groups and services exactly."""
         rows.require_aware(fetched_at, "fetched_at")
@@ -50,6 +52,7 @@ class Writer:
         customer.groups = rows.group_links(detail)
         customer.services = rows.service_rows(detail)
 
+    @timed
     def add_inventory(self, inventory: CustomerInventory, fetched_at: datetime | None) -> None:
         """Upsert the items and replace the customer's inventory links exactly.
 
@@ -59,6 +62,7 @@ class Writer:
         customer.inventory_updated_at = fetched_at
         customer.items, customer.listed = rows.item_rows(inventory), False
 
+    @timed
     def add_listed_inventory(self, customer_id: int, fetched_at: datetime | None) -> None:
         """Like ``add_inventory``, with the items ``Store.stage_listing`` holds for it."""
         _require_aware(fetched_at)
@@ -66,6 +70,7 @@ class Writer:
         customer.inventory_updated_at = fetched_at
         customer.items, customer.listed = None, True
 
+    @timed
     def mark_deleted(self, customer_id: int, at: datetime) -> None:
         """Sonar says the account is gone: stamp it and remove its child rows."""
         rows.require_aware(at, "at")
@@ -73,6 +78,7 @@ class Writer:
         customer.updated_at = customer.inventory_updated_at = customer.deleted_at = at
         customer.deleted = True
 
+    @timed
     def flush(self) -> None:
         """Write the buffered customers now (committing if commit_interval is reached)."""
         if not self._buffer:
@@ -87,6 +93,7 @@ class Writer:
         if self._pending_written >= self._session.commit_interval:
             self.commit()
 
+    @timed
     def commit(self) -> None:
         with translated("committing customer details"):
             self._session.commit()
@@ -147,6 +154,7 @@ class Writer:
         self._session.on_rollback.append(self._rolled_back)
         return self
 
+    @timed
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -43,7 +43,7 @@ the HTTP surface and fault order in :mod:`.app`.
 Modules: ``enums``, ``schema`` (SDL + scalars), ``entities`` (dataset -> rows),
 ``select`` (filters, paging), ``relations`` (nested connections), ``store`` (root
 lists, caches, changes), ``app`` (HTTP dispatch), ``server``
-(:class:`GraphQLSimulator`, :func:`serve_v2`).
+(:class:`GraphQLSimulator`).
 """
 
 from sonar_bdc.simulator.v2.app import INTERNAL_ERROR, PATH
@@ -55,7 +55,7 @@ from sonar_bdc.simulator.v2.enums import (
     UNKNOWN_TECHNOLOGY_SERVICE_IDS,
 )
 from sonar_bdc.simulator.v2.schema import sdl
-from sonar_bdc.simulator.v2.server import GraphQLSimulator, serve_v2
+from sonar_bdc.simulator.v2.server import GraphQLSimulator
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -67,7 +67,6 @@ __all__ = [
     "GraphQLSimulator",
     "coordinate",
     "sdl",
-    "serve_v2",
     "technology_name",
     "zip_code",
 ]

@@ -32,9 +32,14 @@ from graphql import (
     validate,
 )
 
-from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator.faults import FaultInjector
-from sonar_bdc.simulator.responses import Request, Response, error_page, json_response
+from sonar_bdc.simulator.responses import (
+    Request,
+    Response,
+    change_response,
+    error_page,
+    json_response,
+)
 from sonar_bdc.simulator.v2.entities import Context
 from sonar_bdc.simulator.v2.store import Store
 
@@ -68,6 +73,10 @@ class GraphQLApp:
     @property
     def request_count(self) -> int:
         return self._count
+
+    def change(self, fraction: float, seed: int) -> list[int]:
+        """v1's ``change_accounts`` on the shared dataset; bumps ``updated_at``; changed ids."""
+        return self.store.change(fraction, seed)
 
     def fail_next_with_errors(self, count: int) -> None:
         """The next ``count`` authorized GraphQL requests answer a GraphQL error."""
@@ -178,12 +187,7 @@ class GraphQLApp:
         if req.path == "/_simulator/stats":
             return json_response(200, {"request_count": self.request_count})
         if req.path == "/_simulator/change" and req.method == "POST":
-            try:
-                fraction = float(req.query.get("fraction", "0.1"))
-                seed = int(req.query.get("seed", "0"))
-                return json_response(200, {"changed": self.store.change(fraction, seed)})
-            except (ValueError, ConfigError) as exc:
-                return json_response(400, {"error": str(exc)})
+            return change_response(req, self.change)
         return json_response(404, {"error": "unknown simulator endpoint"})
 
 

@@ -8,6 +8,7 @@ filter, plus ``paginator``, ``sorter`` and ``search`` (contract §2-§4).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -178,13 +179,16 @@ def build(unknown_technology: bool = False) -> GraphQLSchema:
     for name, (serialize, parse) in _SCALAR_CODECS.items():
         scalar = schema.type_map[name]
         assert isinstance(scalar, GraphQLScalarType)  # _SCALAR_CODECS names only scalars
-        # graphql-core 3.2 reads serialize/parse_*, 3.3 reads coerce_* (same functions)
-        for attr in ("serialize", "coerce_output_value"):
-            setattr(scalar, attr, serialize)
-        for attr in ("parse_value", "coerce_input_value"):
-            setattr(scalar, attr, parse)
-        # graphql-core calls the instance's parse_literal, which the stubs declare a method
-        scalar.parse_literal = _literal(parse)  # type: ignore[method-assign]
+        literal = _literal(parse)
+        # graphql-core 3.3 reads the coerce_* attributes it declares (and a set
+        # coerce_input_literal before parse_literal) ...
+        scalar.coerce_output_value, scalar.coerce_input_value = serialize, parse
+        scalar.coerce_input_literal = literal
+        # ... 3.2 only the legacy names, methods in the stubs: set on the instance, as
+        # GraphQLScalarType's own constructor does
+        for attr, codec in (("serialize", serialize), ("parse_value", parse),
+                            ("parse_literal", literal)):  # fmt: skip
+            setattr(scalar, attr, codec)
     return schema
 
 
@@ -232,7 +236,9 @@ def _day(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-_SCALAR_CODECS = {
+Codec = Callable[[Any], Any]
+# scalar -> (its output coercion, its input coercion)
+_SCALAR_CODECS: dict[str, tuple[Codec, Codec]] = {
     "Int64Bit": (_int64, _int64),
     "Datetime": (_iso, _datetime),
     "Date": (_day, _date),
@@ -240,8 +246,11 @@ _SCALAR_CODECS = {
 }
 
 
-def _literal(parse: Any) -> Any:
-    def parse_literal(node: ValueNode, _variables: Any = None) -> Any:
+def _literal(parse: Codec) -> Callable[[ValueNode], Any]:
+    """A literal's parser: its text as a variable's value would be (3.2 passes the
+    variables too, which a scalar literal cannot hold)."""
+
+    def parse_literal(node: ValueNode, _variables: object = None) -> Any:
         if isinstance(node, IntValueNode | FloatValueNode | StringValueNode):
             return parse(node.value)
         raise GraphQLError("expected a number or a string literal")

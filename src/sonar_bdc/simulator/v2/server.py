@@ -1,12 +1,11 @@
-""":class:`GraphQLSimulator` (the v1 ``Simulator`` shape) and the blocking ``serve_v2``.
-
-The HTTP plumbing is v1's keep-alive ``ThreadingHTTPServer`` (``server.KeepAliveServer``),
-which only needs an app with ``handle(Request) -> Response``.
+""":class:`GraphQLSimulator`: the v1 ``Simulator``'s plumbing (``server.BackgroundServer``
+on a keep-alive ``ThreadingHTTPServer``) serving the GraphQL app.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator.faults import FaultInjector, Faults
@@ -39,16 +38,17 @@ class GraphQLSimulator(BackgroundServer[GraphQLApp]):
         port: int = 0,
         nested_limit: int | None = None,
         unknown_technology: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not token:
             raise ConfigError("simulator token must not be empty")
         if nested_limit is not None and nested_limit < 1:
             raise ConfigError(f"simulator nested_limit must be 1 or more, got {nested_limit}")
-        self._injector = FaultInjector(faults or Faults())
+        injector = FaultInjector(faults or Faults(), clock)
         self._store = Store(dataset, unknown_technology)
         schema = attach(build(unknown_technology))
-        self._app = GraphQLApp(self._store, schema, token, self._injector, nested_limit)
-        super().__init__(self._app, host, port)
+        app = GraphQLApp(self._store, schema, token, injector, nested_limit)
+        super().__init__(app, injector, host, port)
 
     @property
     def url(self) -> str:
@@ -64,19 +64,6 @@ class GraphQLSimulator(BackgroundServer[GraphQLApp]):
         return self._store.dataset
 
     @property
-    def faults(self) -> Faults:
-        return self._injector.faults
-
-    @faults.setter
-    def faults(self, faults: Faults) -> None:
-        self._injector.replace(faults)
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests served, faulted ones included, ``/_simulator/*`` excluded."""
-        return self._app.request_count
-
-    @property
     def app(self) -> GraphQLApp:
         """The app itself: ``app.execute(query)`` runs a query without HTTP or faults."""
         return self._app
@@ -85,35 +72,12 @@ class GraphQLSimulator(BackgroundServer[GraphQLApp]):
         """The next ``count`` authorized GraphQL requests answer ``Internal server error``."""
         self._app.fail_next_with_errors(count)
 
-    def change_accounts(self, fraction: float = 0.1, seed: int = 0) -> list[int]:
-        """v1's ``change_accounts`` on the shared dataset; bumps ``updated_at``; changed ids."""
-        return self._store.change(fraction, seed)
+    def banner(self) -> str:
+        return (
+            f"Sonar v2 (GraphQL) simulator on {self.url} ({len(self.dataset.accounts)} "
+            f"accounts)\n  Authorization: Bearer {self.token}"
+        )
 
     def __repr__(self) -> str:
         where = self.base_url if self._server else "stopped"
         return f"GraphQLSimulator({where}, accounts={len(self.dataset.accounts)})"
-
-
-def serve_v2(
-    dataset: Dataset,
-    token: str = "sonar-token",
-    faults: Faults | None = None,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    nested_limit: int | None = None,
-    unknown_technology: bool = False,
-) -> None:
-    """Run a v2 simulator in the foreground until Ctrl-C (``sonar-bdc simulate --api v2``)."""
-    sim = GraphQLSimulator(dataset, token, faults, host, port, nested_limit, unknown_technology)
-    with sim:
-        print(
-            f"Sonar v2 (GraphQL) simulator on {sim.url} ({len(dataset.accounts)} accounts)\n"
-            f"  Authorization: Bearer {token}\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
