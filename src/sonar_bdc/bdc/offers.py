@@ -149,8 +149,3 @@ def resolve(
         assumed.append("business_residential_code X")
     offer = Offer(speeds[0], speeds[1], latency, brc)
     return ResolvedOffer(offer, "; ".join(assumed) or None)
-
-
-def faster(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    """Download first, then upload: the order a location's fastest offer is chosen by."""
-    return a > b
