@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sonar_bdc.bdc.cli_args import _add_common
 from sonar_bdc.bdc.config import BDC_CODES
@@ -13,7 +13,9 @@ from sonar_bdc.bdc.offers import CODES_BRC, speeds_problem
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.settings import load_settings
-from sonar_bdc.store.coverage import AreaOffer, AreaRow
+
+if TYPE_CHECKING:  # the store imports psycopg: only commands that run load it
+    from sonar_bdc.store.coverage import AreaOffer, AreaRow
 
 log = logging.getLogger("sonar_bdc.coverage")
 
@@ -90,6 +92,8 @@ def bdc_code(text: str) -> int:
 
 def area_offer(args: argparse.Namespace) -> AreaOffer:
     """The offer options of ``coverage load``; ConfigError on speeds the FCC refuses."""
+    from sonar_bdc.store.coverage import AreaOffer
+
     if (args.download is None) != (args.upload is None):
         raise ConfigError("give --download and --upload together (or neither)")
     if args.download is not None:
