@@ -31,6 +31,7 @@ TABLES = {
     "fabric_locations",
     "fabric_addresses",
     "fabric_matches",
+    "coverage_areas",
 }
 
 

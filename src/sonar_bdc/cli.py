@@ -15,6 +15,8 @@ from typing import NoReturn
 from . import __version__
 from .bdc.cli_args import COMMANDS as BDC_COMMANDS
 from .bdc.cli_args import add_bdc_commands, run_bdc_command
+from .coverage.cli_args import COMMANDS as COVERAGE_COMMANDS
+from .coverage.cli_args import add_coverage_commands, run_coverage_command
 from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, ConfigError, SonarBdcError
 from .fabric.cli_args import COMMANDS as FABRIC_COMMANDS
 from .fabric.cli_args import add_fabric_commands, run_fabric_command
@@ -138,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="dataset seed (1)")
     add_bdc_commands(sub)
     add_fabric_commands(sub)
+    add_coverage_commands(sub)
     add_status_command(sub)
     return parser
 
@@ -250,6 +253,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_bdc_command(args)
     if args.command in FABRIC_COMMANDS:
         return run_fabric_command(args)
+    if args.command in COVERAGE_COMMANDS:
+        return run_coverage_command(args)
     if args.command == "status":
         return run_status_command(args)
     raise ConfigError(f"unknown command {args.command}")

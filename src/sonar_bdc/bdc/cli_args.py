@@ -29,6 +29,12 @@ SUBSCRIPTION_DESCRIPTION = (
     "FILE.exceptions.csv listing every active data customer left out and why. "
     "Nothing is written when a check fails. Database settings: POSTGRES_* (environment, .env)."
 )
+AVAILABILITY_DESCRIPTION = (
+    "Write the BDC fixed availability location list: every BSL of the loaded Fabric inside "
+    "a coverage area (sonar-bdc coverage load), plus every BSL with a subscriber, one row "
+    "per location and technology, and FILE.exceptions.csv with the cross-checks against "
+    "the subscription file. Nothing is written when a check fails."
+)
 TRACTS_DESCRIPTION = (
     "Load census tract polygons from the Census Bureau's TIGER/Line tract files "
     "(tl_2020_SS_tract.zip, one per state; shapefile, zipped shapefile or GeoJSON). "
@@ -72,6 +78,7 @@ def add_bdc_commands(
     )
     _add_import_checks(sub)
     _add_common(sub)
+    _add_availability(bdc_sub)
     tracts = subparsers.add_parser("tracts", help="census tract polygons for the BDC files")
     tracts_sub = tracts.add_subparsers(dest="tracts_command", required=True)
     load = tracts_sub.add_parser(
@@ -90,6 +97,26 @@ def add_bdc_commands(
         help="remove every loaded tract first (default: add or replace by GEOID)",
     )
     _add_common(load)
+
+
+def _add_availability(bdc_sub: argparse._SubParsersAction[P]) -> None:
+    av = bdc_sub.add_parser(
+        "availability", help="write the availability location list CSV",
+        description=AVAILABILITY_DESCRIPTION,
+    )  # fmt: skip
+    av.add_argument("--as-of", required=True, type=parse_date, metavar="YYYY-MM-DD",
+                    help="the filing's as-of date (June 30 or December 31)")  # fmt: skip
+    av.add_argument("--any-date", action="store_true", help="accept another --as-of (a trial)")
+    av.add_argument("--provider-id", required=True, type=int, metavar="N",
+                    help="your 6-digit FCC provider id")  # fmt: skip
+    av.add_argument("--brand-name", required=True, metavar="NAME",
+                    help="the brand the service is sold under")  # fmt: skip
+    av.add_argument("-o", "--output", type=_output, metavar="FILE.csv",
+                    help="output file (default: bdc_availability_<as-of>.csv)")  # fmt: skip
+    av.add_argument("--config", type=Path, metavar="FILE.toml",
+                    help="technology mapping, consumer groups and [offers]")  # fmt: skip
+    _add_import_checks(av)
+    _add_common(av)
 
 
 def _add_import_checks(p: argparse.ArgumentParser) -> None:
@@ -167,7 +194,25 @@ def run_bdc_command(args: argparse.Namespace) -> int:
     setup_logging(settings.verbose, None)
     if args.command == "tracts":
         return _tracts_load(settings, args)
+    if args.bdc_command == "availability":
+        return _availability(settings, args)
     return _subscription(settings, args)
+
+
+def _availability(settings: Settings, args: argparse.Namespace) -> int:
+    from .availability import AvailabilityOptions, availability
+
+    check_as_of(args.as_of, args.any_date)
+    options = AvailabilityOptions(
+        args.as_of, args.provider_id, args.brand_name, args.output, args.config,
+        args.max_detail_age, args.allow_incomplete_import,
+    )  # fmt: skip
+    summary = availability(settings, options)
+    for line in summary.lines():
+        log.info("%s", line)
+    for warning in summary.warnings():
+        log.warning("%s", warning)
+    return 0
 
 
 def _subscription(settings: Settings, args: argparse.Namespace) -> int:

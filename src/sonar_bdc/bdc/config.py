@@ -15,6 +15,8 @@ from typing import Any
 
 from sonar_bdc.errors import ConfigError
 
+from .offers import OfferEntry, parse_offers
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -48,7 +50,7 @@ DEFAULT_FORM477 = {
     90: 0,
 }
 
-_TOP_KEYS = ("technology", "consumer")
+_TOP_KEYS = ("technology", "consumer", "offers")
 _TECHNOLOGY_KEYS = ("service", "names")
 _SERVICE_KEYS = ("id", "name_pattern", "technology_code")
 _CONSUMER_KEYS = ("business_groups", "consumer_groups")
@@ -70,6 +72,7 @@ class BdcConfig:
     names: Mapping[str, int] = field(default_factory=dict)  # casefolded name -> BDC code
     business_groups: tuple[int | str, ...] = ()  # group ids or names
     consumer_groups: tuple[int | str, ...] = ()
+    offers: Mapping[int, OfferEntry] = field(default_factory=dict)  # [offers."CODE"] (bdc.offers)
     source: str = "(defaults)"
 
 
@@ -102,6 +105,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> BdcConfig:
         names=_names(_table(technology, "names", source, "[technology.names]"), source),
         business_groups=_groups(consumer, "business_groups", source),
         consumer_groups=_groups(consumer, "consumer_groups", source),
+        offers=parse_offers(_table(data, "offers", source), source, BDC_CODES),
         source=source,
     )
 

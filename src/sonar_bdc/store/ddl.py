@@ -269,7 +269,37 @@ def v5(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {1: v1, 2: v2, 3: v3, 4: v4, 5: v5}
+def v6(prefix: Prefix) -> list[sql.Composed]:
+    """Coverage areas (the filer's service areas or propagation polygons) with their offer,
+    for the BDC availability file."""
+    return [
+        # One row per polygon loaded; the offer columns are NULL when the area takes its
+        # technology's offer from the filing's configuration (or its default).
+        _fmt(
+            "CREATE TABLE IF NOT EXISTS {coverage_areas} ("
+            " id bigserial PRIMARY KEY,"
+            " technology smallint NOT NULL"
+            " CHECK (technology IN (0, 10, 40, 50, 60, 61, 70, 71, 72)),"
+            " download_mbps integer CHECK (download_mbps >= 0),"
+            " upload_mbps integer CHECK (upload_mbps >= 0),"
+            " low_latency boolean,"
+            " business_residential_code text CHECK (business_residential_code IN ('R', 'B', 'X')),"
+            " source text NOT NULL, feature integer NOT NULL, source_crs text NOT NULL,"
+            " loaded_at timestamptz NOT NULL DEFAULT now(),"
+            " geom geometry(MultiPolygon, 4326) NOT NULL,"
+            " CHECK ((download_mbps IS NULL) = (upload_mbps IS NULL)))",
+            prefix,
+            coverage_areas="coverage_areas",
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(
+            _index(prefix, "coverage_areas", "geom_idx"), prefix.table("coverage_areas")
+        ),
+    ]
+
+
+MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {
+    1: v1, 2: v2, 3: v3, 4: v4, 5: v5, 6: v6,
+}  # fmt: skip
 LATEST_VERSION = max(MIGRATIONS)
 
 
@@ -295,6 +325,7 @@ TABLES = (
     "fabric_locations",
     "fabric_addresses",
     "fabric_matches",
+    "coverage_areas",
 )
 
 
@@ -308,7 +339,8 @@ def derived_names(prefix: Prefix) -> list[str]:
         "fabric_locations_zip_idx",
         "fabric_addresses_loc_idx",
         "fabric_addresses_zip_idx",
+        "coverage_areas_geom_idx",
     ]
     pkeys = [f"{table}_pkey" for table in tables if table != "fabric_addresses"]
-    sequences = ["import_runs_id_seq", "filing_runs_id_seq"]
+    sequences = ["import_runs_id_seq", "filing_runs_id_seq", "coverage_areas_id_seq"]
     return [prefix.name(name) for name in tables + indexes + pkeys + sequences]
