@@ -17,8 +17,8 @@ import random
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 from sonar_bdc.errors import ConfigError
@@ -39,7 +39,7 @@ SECONDARY_COLUMNS = (
 FILLER_FIRST_ID = 5_000_000_000
 FILLER_NOBSL_SHARE = 0.05
 _KEEP_AWAY_M = 150.0
-_FILLER_STREETS = ("Ranch Rd 2", "Farm Rd 1", "County Rd 9", "Sendero Rd", "Rio Grande St")
+_FILLER_STREETS = ("RANCH RD 2", "FARM RD 1", "COUNTY RD 9", "SENDERO RD", "RIO GRANDE ST")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,51 +124,78 @@ def write_fabric(
     for addr in fabric.addresses:
         seconds[addr.county_geoid].append(addr)
     fill = _filler_counts(filler)
-    avoid = _keep_away(fabric.geocodes) if filler else None
-    directory.mkdir(parents=True, exist_ok=True)
+    avoid = _keep_away(fabric.geocodes) if filler and fabric.geocodes else None
     path = directory / zip_name(rel)
-    # Level 1: a 2-million-row file is written in seconds; the loader reads any level.
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for county in sorted(set(by_county) | set(fill) | set(seconds)):
-            extra = synthetic_locations(fill.get(county, 0), county, seed=seed, avoid=avoid)
-            _write_locations(zf, rel, lay, county, chain(by_county.get(county, []), extra))
-            _write_csv(zf, csv_name(lay.secondary_kind, rel, county), lay.secondary_header(),
-                       (secondary_row(a, rel, lay) for a in seconds.get(county, [])))  # fmt: skip
+    with _writing(path):
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_zip(path, lay, rel, by_county, seconds, fill, avoid, seed)
     return path
 
 
-def _write_locations(
-    zf: zipfile.ZipFile, rel: Release, lay: Layout, county: str, rows: Iterable[Location]
+def _write_zip(
+    path: Path,
+    lay: Layout,
+    rel: Release,
+    by_county: dict[str, list[Location]],
+    seconds: dict[str, list[SecondaryAddress]],
+    fill: dict[str, int],
+    avoid: Grid | None,
+    seed: int,
 ) -> None:
-    nobsl: list[Location] = []
+    # Level 1: a 2-million-row file is written in seconds; the loader reads any level.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for county in sorted(set(by_county) | set(fill) | set(seconds)):
+            rows = by_county.get(county, [])
+            for bsl, kind in ((True, "Active_BSL"), (False, "Active_NoBSL")):
+                n = fill.get(county, 0)
+                n = n - round(n * FILLER_NOBSL_SHARE) if bsl else round(n * FILLER_NOBSL_SHARE)
+                _write_csv(
+                    zf, csv_name(kind, rel, county), lay.location_header(),
+                    (location_row(loc, rel, lay) for loc in rows if loc.bsl_flag == bsl),
+                    synthetic_lines(n, county, rel, lay, bsl, seed, avoid),
+                )  # fmt: skip
+            _write_csv(zf, csv_name(lay.secondary_kind, rel, county), lay.secondary_header(),
+                       (secondary_row(a, rel, lay) for a in seconds.get(county, [])))  # fmt: skip
 
-    def bsl_rows() -> Iterator[list[str]]:
-        for loc in rows:
-            if loc.bsl_flag:
-                yield location_row(loc, rel, lay)
-            else:
-                nobsl.append(loc)  # a few percent: kept for their own file
 
-    _write_csv(zf, csv_name("Active_BSL", rel, county), lay.location_header(), bsl_rows())
-    _write_csv(zf, csv_name("Active_NoBSL", rel, county), lay.location_header(),
-               (location_row(loc, rel, lay) for loc in nobsl))  # fmt: skip
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` becomes one line naming it (exit 2)."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}; choose a writable directory"
+        ) from exc
 
 
 def _write_csv(
-    zf: zipfile.ZipFile, name: str, header: list[str], rows: Iterable[list[str]]
+    zf: zipfile.ZipFile,
+    name: str,
+    header: list[str],
+    rows: Iterable[list[str]],
+    lines: Iterable[str] = (),
 ) -> None:
+    """One CSV member: the header, ``rows`` through ``csv``, then ready-made ``lines``."""
     with (
         zf.open(name, "w", force_zip64=True) as raw,
         io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
     ):
-        writer = csv.writer(text)
+        writer = csv.writer(text, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
+        batch: list[str] = []
+        for line in lines:  # joined in batches: one write per few thousand lines
+            batch.append(line)
+            if len(batch) == 4096:
+                text.write("".join(batch))
+                batch.clear()
+        text.write("".join(batch))
 
 
 def write_truth(fabric: Fabric, path: Path) -> Path:
     """The right answer of every account as CSV (for tests and benchmarks only)."""
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with _writing(path), path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["account_id", "location_id", "case", "why", "distance_m", "candidates"])
         for account_id, p in sorted(fabric.placements.items()):
@@ -197,45 +224,39 @@ def _keep_away(geocodes: list[tuple[float, float]]) -> Grid:
     return grid
 
 
-def synthetic_locations(
-    count: int, county: str, seed: int = 1, avoid: Grid | None = None, first_id: int | None = None
-) -> Iterator[Location]:
-    """``count`` unrelated locations in ``county`` (a county of the simulator's places),
-    none within 150 m of a point of ``avoid``. Ids count up from ``first_id`` (by default
-    a block of 5,000,000,000 + 10,000,000 per county index), so they never meet
-    ``make_fabric``'s."""
+def synthetic_lines(
+    count: int,
+    county: str,
+    rel: Release,
+    lay: Layout,
+    bsl: bool = True,
+    seed: int = 1,
+    avoid: Grid | None = None,
+) -> Iterator[str]:
+    """``count`` CSV lines (newline-terminated, the location header's columns) of
+    unrelated BSLs (or NoBSL structures) in ``county``, one of the simulator's, none
+    within 150 m of a point of ``avoid``. Ids count up from a block of their own (from
+    5,000,000,000, 100 million per county and kind), never one of ``make_fabric``'s.
+    Written as plain text, not through ``csv``: no value holds a comma or a quote, and a
+    2-million-row file takes seconds instead of minutes."""
     place = next((p for p in cat.PLACES if p.county_fips == county), None)
     if place is None:
         raise ConfigError(f"no simulated county {county!r}")
-    rng = random.Random(f"filler-{seed}-{county}")
-    start = first_id or FILLER_FIRST_ID + cat.PLACES.index(place) * 100_000_000
-    for n in range(count):
-        lat, lon = place.lat + rng.uniform(-0.2, 0.2), place.lon + rng.uniform(-0.2, 0.2)
-        while avoid is not None and next(avoid.near(lat, lon, _KEEP_AWAY_M), None):
-            lat, lon = place.lat + rng.uniform(-0.2, 0.2), place.lon + rng.uniform(-0.2, 0.2)
-        yield _filler(rng, place, start + n, round(lat, 6), round(lon, 6))
-
-
-def _filler(
-    rng: random.Random, place: cat.Place, location_id: int, lat: float, lon: float
-) -> Location:
-    bsl = rng.random() >= FILLER_NOBSL_SHARE
-    tract = rng.randint(100, 990000)
-    return Location(
-        location_id=location_id,
-        address_primary=f"{rng.randint(1, 29999)} {rng.choice(_FILLER_STREETS).upper()}",
-        city=place.city.upper(),
-        state=place.state,
-        zip=f"{place.zip_prefix}{rng.randint(0, 99):02d}",
-        zip_suffix="",
-        unit_count=1 if bsl else 0,
-        bsl_flag=bsl,
-        building_type_code="R" if bsl else "",
-        land_use_code="1" if bsl else "",
-        address_confidence_code="1",
-        county_geoid=place.county_fips,
-        block_geoid=f"{place.county_fips}{tract:06d}{rng.randint(1000, 4999)}",
-        h3_9=f"89{location_id % 16**9:09x}ffff",
-        latitude=lat,
-        longitude=lon,
-    )
+    if count >= 50_000_000:
+        raise ConfigError(f"at most 49,999,999 filler rows per county and kind, not {count}")
+    r = random.Random(f"filler-{seed}-{county}-{bsl}").random
+    first = FILLER_FIRST_ID + (cat.PLACES.index(place) * 2 + (0 if bsl else 1)) * 50_000_000
+    tail = f",{rel.fcc_rel}\n" if lay.fcc_rel else "\n"
+    fixed = f"{place.city.upper()},{place.state}"
+    codes = "1,True,R,1,1" if bsl else "0,False,,,1"
+    for location_id in range(first, first + count):
+        lat, lon = place.lat + 0.4 * r() - 0.2, place.lon + 0.4 * r() - 0.2
+        while avoid is not None and avoid.any_within(lat, lon, _KEEP_AWAY_M):
+            lat, lon = place.lat + 0.4 * r() - 0.2, place.lon + 0.4 * r() - 0.2
+        street = _FILLER_STREETS[int(r() * len(_FILLER_STREETS))]
+        yield (
+            f"{location_id},{int(r() * 29999) + 1} {street},{fixed},"
+            f"{place.zip_prefix}{int(r() * 100):02d},,{codes},{county},"
+            f"{county}{int(r() * 989_900) + 100:06d}{int(r() * 4000) + 1000},"
+            f"89{location_id % 16**9:09x}ffff,{lat:.6f},{lon:.6f}{tail}"
+        )

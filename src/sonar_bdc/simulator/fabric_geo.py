@@ -57,6 +57,10 @@ class Grid:
                     if d < radius_m:
                         yield key, d
 
+    def any_within(self, lat: float, lon: float, radius_m: float) -> bool:
+        """Whether a point lies within ``radius_m`` (at most ~200 m)."""
+        return next(self.near(lat, lon, radius_m), None) is not None
+
 
 def _cell(lat: float, lon: float) -> tuple[int, int]:
     return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
