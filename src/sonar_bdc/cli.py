@@ -172,6 +172,43 @@ def _add_simulate(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--unknown-technology", action="store_true", help="v2: one unknown TechnologyCode name"
     )
+    _add_write_fabric(p)
+
+
+def _add_write_fabric(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "simulated Fabric (a look-alike of the licensed one, for tests and benchmarks)"
+    )
+    g.add_argument(
+        "--write-fabric",
+        metavar="DIR",
+        help="write the Fabric ZIP of these accounts into DIR and exit (serves nothing)",
+    )
+    g.add_argument(
+        "--fabric-release",
+        action="append",
+        metavar="MMDDYYYY",
+        help="release as-of date, June 30 or December 31 (12312025); repeat for more ZIPs",
+    )
+    g.add_argument(
+        "--fabric-layout",
+        choices=("secondary", "supplemental", "legacy"),
+        default="secondary",
+        help="file generation: fcc_rel + Secondary (default), fcc_rel + Supplemental, "
+        "or legacy (no fcc_rel)",
+    )
+    g.add_argument(
+        "--fabric-filler",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add N unrelated synthetic rows (benchmarks: a large file without N accounts)",
+    )
+    g.add_argument(
+        "--fabric-truth",
+        metavar="FILE",
+        help="for testing only: also write each account's right location_id as CSV",
+    )
 
 
 def settings_from_args(args: argparse.Namespace, *, sonar: bool = True) -> Settings:

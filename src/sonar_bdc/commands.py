@@ -7,6 +7,8 @@ import dataclasses
 import logging
 import shlex
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import stopping
 from .importer import run_import
@@ -14,6 +16,9 @@ from .importer.malloc import limit_arenas
 from .importer.summary import Summary
 from .logsetup import setup_logging
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .simulator.model import Dataset
 
 log = logging.getLogger("sonar_bdc")
 
@@ -107,6 +112,26 @@ def _print_psql_hint(s: Settings) -> None:
     )
 
 
+def _write_fabric(args: argparse.Namespace, dataset: Dataset) -> int:
+    """``simulate --write-fabric``: the look-alike Fabric of ``dataset``, one ZIP a release."""
+    from .simulator.fabric import make_fabric
+    from .simulator.fabric_files import write_fabric, write_truth
+    from .simulator.fabric_model import DEFAULT_RELEASE
+
+    directory = Path(args.write_fabric)
+    for release in args.fabric_release or [DEFAULT_RELEASE]:
+        fabric = make_fabric(dataset, seed=args.seed, release=release)
+        path = write_fabric(fabric, directory, args.fabric_layout, filler=args.fabric_filler)
+        print(f"wrote {path}: {len(fabric.locations) + args.fabric_filler} locations, "
+              f"{len(fabric.addresses)} secondary addresses")  # fmt: skip
+        if args.fabric_truth:
+            truth = Path(args.fabric_truth)
+            if len(args.fabric_release or ()) > 1:  # one truth file per release
+                truth = truth.with_name(f"{truth.stem}_{release}{truth.suffix}")
+            print(f"wrote {write_truth(fabric, truth)} (for testing: the right answers)")
+    return 0
+
+
 def simulate_command(args: argparse.Namespace) -> int:
     from .simulator import Faults, Simulator, generate
 
@@ -121,6 +146,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         session_expiry_every=args.session_expiry,
     )
     dataset = generate(accounts=args.accounts, seed=args.seed, models=args.models)
+    if args.write_fabric is not None:
+        return _write_fabric(args, dataset)
     if args.api == "v2":
         from .simulator.v2 import GraphQLSimulator
 

@@ -2,7 +2,8 @@
 
 One ``random.Random(seed)`` drives everything, so the same (accounts, seed) always
 gives the same dataset. Catalogs are fixed (see :mod:`.catalogs`); accounts get
-realistic Texas-area data with the nasty kinds of :mod:`.nasty` mixed in.
+realistic Texas-area data with the nasty kinds of :mod:`.nasty` mixed in, and about 5%
+of them are tenants of apartment buildings (:mod:`.buildings`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.simulator import catalogs as cat
+from sonar_bdc.simulator.buildings import place_buildings
 from sonar_bdc.simulator.model import Account, Address, Dataset, Item, Raw
 from sonar_bdc.simulator.nasty import (
     ADDRESS_KINDS,
@@ -45,6 +47,7 @@ def generate(accounts: int = 1000, seed: int = 1, models: int = cat.DEFAULT_MODE
         ds.accounts[account_id] = _account(rng, account_id)
         account_id += 1 + (rng.randint(1, 5) if rng.random() < 0.1 else 0)
     _inventory(ds, rng)
+    place_buildings(ds, seed)  # its own rng: the values drawn above stay as they are
     return ds
 
 
