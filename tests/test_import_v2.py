@@ -208,8 +208,20 @@ def test_v1_and_v2_imports_of_one_dataset_store_the_same_rows(
     assert count(pg_conn, schema_v1, "customers", "deleted_at IS NOT NULL") == len(ds.deleted_ids())
     assert count(pg_conn, schema_v2, "customers", "deleted_at IS NOT NULL") == 0
     assert v2_truth(pg_conn, schema_v2, ds) == []
+    # v2 sends each block's census year (the simulator: 2010 for ids 5 mod 16); v1 none.
+    assert count(pg_conn, schema_v1, "customers", "census_year IS NOT NULL") == 0
+    assert count(pg_conn, schema_v2, "customers", "census_year = 2010") > 0
+    assert count(pg_conn, schema_v2, "customers", "census_year = 2010 AND id % 16 <> 5") == 0
+    assert count(pg_conn, schema_v2, "customers", "(fips IS NULL) <> (census_year IS NULL)") == 0
 
     if nested_limit is None:  # the BDC outputs read both databases the same way
+        # ... the census year aside: a 2010 block needs tract polygons (test_bdc_tract_sources)
+        pg_conn.execute(
+            sql.SQL("UPDATE {} SET census_year = NULL").format(
+                sql.Identifier(schema_v2, "customers")
+            )
+        )
+        pg_conn.commit()
         files = [_filing(settings(None, s), tmp_path / s) for s in two_schemas]
         assert files[0] == files[1]
 

@@ -183,11 +183,9 @@ def test_generate_is_deterministic() -> None:
     assert generate(accounts=300, seed=7) != generate(accounts=300, seed=8)
 
 
-def test_generate_is_fast() -> None:
-    started = time.perf_counter()
-    ds = generate(accounts=10_000, seed=1)
-    assert len(ds.accounts) == 10_000
-    assert time.perf_counter() - started < 5
+def test_generate_makes_as_many_accounts_as_asked() -> None:
+    # Its speed is a figure for bench/, not a test (timing fails on a loaded machine).
+    assert len(generate(accounts=10_000, seed=1).accounts) == 10_000
 
 
 def test_dataset_holds_every_nasty_kind(big: Dataset) -> None:

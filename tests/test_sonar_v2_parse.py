@@ -268,3 +268,22 @@ def test_walk_goes_through_one_entity_lists() -> None:
     data = {"accounts": {"entities": [{"account_groups": {"entities": [1]}}]}}
     assert walk(data, ("accounts", "account_groups")) == {"entities": [1]}
     assert walk({"accounts": {"entities": []}}, ("accounts", "account_groups")) is None
+
+
+@pytest.mark.parametrize(
+    ("fips", "year", "stored"),
+    [
+        ("481870001001000", 2020, 2020),
+        ("481870001001000", "2010", 2010),
+        ("481870001001000", None, None),
+        ("481870001001000", "soon", None),
+        ("481870001001000", 1066, None),
+        ("4818700010", 2020, None),  # no block, so no census year either
+    ],
+)
+def test_the_census_year_is_kept_beside_a_block(
+    fips: str, year: object, stored: int | None
+) -> None:
+    address = {**ACCOUNT["addresses"]["entities"][1], "fips": fips, "census_year": year}
+    got = parse_account({**ACCOUNT, "addresses": connection(address)}, TechnologyTable(), True)
+    assert got is not None and got.detail is not None and got.detail.census_year == stored

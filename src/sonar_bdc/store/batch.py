@@ -30,6 +30,7 @@ class Customer:
     account_status_id: int | None = None
     account_type_id: int | None = None
     fips: str | None = None
+    census_year: int | None = None
     updated_at: datetime | None = None  # set: the detail was refreshed
     inventory_updated_at: datetime | None = None
     deleted_at: datetime | None = None
@@ -43,7 +44,7 @@ class Customer:
     def staged(self) -> CustomerRow:
         return rows.new_customer((
             self.id, self.name, self.account_status_id, self.account_type_id, self.fips,
-            self.updated_at, self.inventory_updated_at, self.deleted_at,
+            self.census_year, self.updated_at, self.inventory_updated_at, self.deleted_at,
         ))  # fmt: skip
 
 

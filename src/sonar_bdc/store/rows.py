@@ -38,6 +38,7 @@ class CustomerRow(NamedTuple):
     account_status_id: int | None = None
     account_type_id: int | None = None
     fips: str | None = None
+    census_year: int | None = None
     updated_at: datetime | None = None
     inventory_updated_at: datetime | None = None
     deleted_at: datetime | None = None

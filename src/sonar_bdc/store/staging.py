@@ -59,6 +59,7 @@ CUSTOMERS = Stage(
         ("account_status_id", "int8"),
         ("account_type_id", "int8"),
         ("fips", "text"),
+        ("census_year", "int2"),
         ("updated_at", "timestamptz"),
         ("inventory_updated_at", "timestamptz"),
         ("deleted_at", "timestamptz"),

@@ -22,7 +22,7 @@ from sonar_bdc.store.rendered import once
 from sonar_bdc.store.staging import Stage
 
 REPORT_FIELDS = staging.REPORT.column_names[1:]
-DETAIL_FIELDS = ("account_status_id", "account_type_id", "fips")
+DETAIL_FIELDS = ("account_status_id", "account_type_id", "fips", "census_year")
 CUSTOMER_STAMPS = staging.CUSTOMERS.column_names[1:]
 VALID_POINT = sql.SQL(
     "(s.latitude BETWEEN -90 AND 90 AND s.longitude BETWEEN -180 AND 180"

@@ -46,6 +46,7 @@ class Writer:
         rows.require_aware(fetched_at, "fetched_at")
         customer = self._slot(detail.id, deleting=False)
         customer.name, customer.fips = detail.name, detail.fips
+        customer.census_year = detail.census_year
         customer.account_status_id = detail.account_status_id
         customer.account_type_id = detail.account_type_id
         customer.updated_at = fetched_at

@@ -86,12 +86,21 @@ def parse_account(raw: Raw, table: TechnologyTable, full: bool) -> V2Account | N
         account_status_id=_id_of(raw, "account_status"),
         account_type_id=_id_of(raw, "account_type"),
         fips=parse_fips(fips),
+        census_year=_census_year(address, parse_fips(fips)),
         groups=tuple(parse_all(entities(raw.get("account_groups")), parse_group, "groups")),
         services=tuple(_services(entities(raw.get("account_services")), table)),
     )
     inventory = CustomerInventory(account_id, tuple(_items(addresses)))
     rejected = fips if fips is not None and detail.fips is None else None
     return V2Account(report, detail, inventory, rejected)
+
+
+def _census_year(address: Raw | None, fips: str | None) -> int | None:
+    """The census the block is from (2010 and 2020 tracts differ); only with a block."""
+    if address is None or fips is None:
+        return None
+    year = parse_int(address.get("census_year"))
+    return year if year is not None and 1990 <= year <= 2100 else None
 
 
 def _id_of(raw: Raw, relation: str) -> int | None:

@@ -25,7 +25,7 @@ FRAGMENTS = {
   value inventory_model_field { name primary type }
 }""",
     "FullAddress": """fragment FullAddress on Address {
-  ...ReportAddress fips addressable_type
+  ...ReportAddress fips census_year addressable_type
   inventory_items { page_info { total_count } entities { ...Item } }
 }""",
     "LightAddress": """fragment LightAddress on Address {
