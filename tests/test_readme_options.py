@@ -27,9 +27,9 @@ class Row:
     description: str
 
 
-def table_rows(text: str) -> list[Row]:
-    """The rows of the table under ``SECTION`` (up to the next heading)."""
-    section = text.split(SECTION, 1)[1].split("\n#", 1)[0]
+def table_rows(text: str, heading: str = SECTION) -> list[Row]:
+    """The rows of the table under ``heading`` (up to the next heading)."""
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
     rows = []
     for line in section.splitlines():
         if not line.startswith("| `"):
@@ -118,3 +118,28 @@ def test_every_option_taking_a_value_with_a_default_states_it() -> None:
 def test_the_days_limit_stated_is_the_one_enforced() -> None:
     (days,) = [row for row in ROWS if "--days" in row.options]
     assert f"at most {MAX_DAYS}" in days.description
+
+
+FABRIC_LOAD_SECTION = "### `sonar-bdc fabric load` options"
+
+
+def fabric_load_options() -> dict[str, argparse.Action]:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    fabric = commands.choices["fabric"]
+    (subs,) = [a for a in fabric._actions if isinstance(a, argparse._SubParsersAction)]
+    return {
+        option: action
+        for action in subs.choices["load"]._actions
+        if not isinstance(action, argparse._HelpAction)
+        for option in action.option_strings
+    }
+
+
+def test_the_fabric_load_table_has_every_option_of_its_parser_and_no_other() -> None:
+    rows = table_rows(README.read_text(encoding="utf-8"), FABRIC_LOAD_SECTION)
+    options = fabric_load_options()
+    in_readme = [option for row in rows for option in row.options]
+    assert sorted(in_readme) == sorted(options)
+    for row in rows:
+        assert set(row.options) == set(options[row.options[0]].option_strings), row

@@ -107,3 +107,20 @@ class RunLocked(StoreError):
 
 class FilingValidationError(SonarBdcError):
     """A BDC filing failed a check before writing: nothing was written (exit 1)."""
+
+
+class FabricFileError(ConfigError):
+    """A Fabric file a load cannot take (not a Fabric file, a missing column, a damaged
+    ZIP, a rejected id, mixed releases): nothing was changed (exit 2)."""
+
+
+class FabricNotRecognised(FabricFileError):
+    """A CSV whose header is no Fabric file's (skipped with a warning inside a ZIP)."""
+
+
+class FabricDuplicateLocation(FabricFileError):
+    """One location_id on two rows of one load; the loader names the two lines."""
+
+    def __init__(self, message: str, location_id: int) -> None:
+        super().__init__(message)
+        self.location_id = location_id

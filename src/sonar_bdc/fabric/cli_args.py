@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import TypeVar
 
 from sonar_bdc.errors import ConfigError
@@ -61,14 +62,34 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 # --- fabric load (owned by the load work) ------------------------------------------------
 
 
+LOAD_DESCRIPTION = (
+    "Load your licensed Fabric (CostQuest, through the BDC system) from the ZIPs as "
+    "delivered or their CSV files, recognised by their header: Active BSL/NoBSL and "
+    "Secondary/Supplemental. Give every file of one release at once: the load replaces "
+    "the release loaded before, in one transaction, and empties the matches."
+)
+
+
 def _add_load(sub: argparse._SubParsersAction[P]) -> None:
-    load = sub.add_parser("load", help="load Fabric ZIP or CSV files (one release)")
-    load.add_argument("files", nargs="+", help="Fabric ZIPs or CSV files, as delivered")
+    load = sub.add_parser(
+        "load", help="load Fabric ZIP or CSV files (one release)", description=LOAD_DESCRIPTION
+    )
+    load.add_argument("files", nargs="+", type=Path, help="Fabric ZIPs or CSV files, as delivered")
+    load.add_argument(
+        "--release",
+        metavar="NAME",
+        help="the release of files without an fcc_rel column (default: the files' fcc_rel)",
+    )
     _add_common(load)
 
 
 def _load(settings: Settings, args: argparse.Namespace) -> int:
-    raise ConfigError("sonar-bdc fabric load is not built yet")
+    from .load import load_fabric  # late: `--help` stays fast
+
+    loaded = load_fabric(settings, args.files, args.release)
+    for line in loaded.lines():
+        log.info("%s", line)
+    return 0
 
 
 # --- fabric match (owned by the match work) ----------------------------------------------

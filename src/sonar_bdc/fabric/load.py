@@ -1,0 +1,208 @@
+"""``sonar-bdc fabric load``: the user's Fabric files into the prefix's tables, one release.
+
+Before anything changes, every file is opened and recognised by its header, and the
+release of the load is settled: every file's ``fcc_rel`` (read from its first row) must
+be the same, and files without the column take ``--release``. Then the store replaces
+the loaded release in one transaction while the rows stream from the files (memory
+stays flat); every row is checked on the way, and any bad row, a duplicate id, Ctrl-C
+or SIGTERM rolls the whole load back: the old release stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sonar_bdc import stopping
+from sonar_bdc.errors import FabricDuplicateLocation, FabricFileError, FabricNotRecognised
+from sonar_bdc.importer.progress import Progress, make_progress
+from sonar_bdc.settings import Settings
+from sonar_bdc.store import parse_prefix
+from sonar_bdc.store.fabric import ADDRESSES, LOCATIONS, Batch, FabricDb, Replaced
+
+from .files import (
+    ADDRESS_TABLE_COLUMNS,
+    LOCATION_TABLE_COLUMNS,
+    Kind,
+    Source,
+    lines_of,
+    reading,
+    sources,
+)
+
+log = logging.getLogger("sonar_bdc.fabric")
+MAX_RELEASE = 64  # characters
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a load will read: its release and the Fabric CSVs with their kinds."""
+
+    release: str
+    files: list[tuple[Source, Kind]]
+
+    @property
+    def size(self) -> int:
+        return sum(source.size for source, _ in self.files)
+
+
+@dataclass(frozen=True)
+class FabricLoaded:
+    prefix: str
+    release: str
+    replaced: Replaced
+    files: int
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return self.replaced.bsl + self.replaced.nobsl + self.replaced.addresses
+
+    def lines(self) -> list[str]:
+        r = self.replaced
+        rate = self.rows / max(self.seconds, 1e-9)
+        lines = [
+            f"Fabric release {self.release} loaded into {self.prefix}: {r.bsl:,} BSL and "
+            f"{r.nobsl:,} NoBSL locations, {r.addresses:,} Secondary/Supplemental addresses, "
+            f"from {self.files} CSV files in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+        ]
+        if r.previous is None:
+            lines.append("the first Fabric release at this prefix")
+        elif r.previous == self.release:
+            lines.append(f"release {self.release} was loaded already: replaced whole")
+        else:
+            lines.append(f"replaced release {r.previous}")
+        if r.matches_cleared:
+            lines.append(
+                f"emptied {self.prefix}fabric_matches ({r.matches_cleared:,} matches named "
+                "the old locations): run sonar-bdc fabric match again"
+            )
+        return lines
+
+
+def load_fabric(
+    settings: Settings, files: Sequence[Path], release: str | None = None, *, progress: bool = True
+) -> FabricLoaded:
+    """Load one release from ``files`` (ZIPs or CSVs), replacing what the prefix holds."""
+    start = time.monotonic()
+    plan = make_plan([Path(f) for f in files], release)
+    prefix = parse_prefix(settings.prefix)
+    with (
+        stopping.stop_signals_as_flag() as stop,
+        FabricDb.connect(settings.postgres_conninfo(), prefix) as db,
+    ):
+
+        def proceed() -> None:
+            if stop.is_set():
+                raise stopping.stopped()
+
+        bar = make_progress(plan.size, "Fabric", unit="B", enabled=progress)
+        try:
+            replaced = db.replace(plan.release, _batches(plan, bar, stop), proceed)
+        except FabricDuplicateLocation as exc:
+            raise duplicate_error(plan, exc) from exc
+        finally:
+            bar.close()
+    return FabricLoaded(str(prefix), plan.release, replaced, len(plan.files),
+                        time.monotonic() - start)  # fmt: skip
+
+
+def make_plan(paths: list[Path], release: str | None) -> Plan:
+    """Recognise every file and settle the release; FabricFileError before any change."""
+    found: list[tuple[Source, Kind, str | None]] = []
+    zips_with_fabric: dict[Path, int] = {}
+    seen: set[str] = set()
+    for source in sources(paths):
+        if source.name in seen:
+            raise FabricFileError(f"{source.name} is given twice; nothing changed")
+        seen.add(source.name)
+        if source.member is not None:
+            zips_with_fabric.setdefault(source.path, 0)
+        try:
+            with reading(source) as reader:
+                found.append((source, reader.layout.kind, reader.first_release()))
+        except FabricNotRecognised:
+            if source.member is None:
+                raise
+            log.warning("%s: not a Fabric file, skipped", source.name)
+            continue
+        if source.member is not None:
+            zips_with_fabric[source.path] += 1
+    for path, count in zips_with_fabric.items():
+        if count == 0:
+            raise FabricFileError(
+                f"{path}: no Fabric CSV in the ZIP (no Active BSL/NoBSL or "
+                "Secondary/Supplemental header); nothing changed"
+            )
+    if not any(kind is Kind.LOCATIONS for _, kind, _ in found):
+        raise FabricFileError(
+            "no Active BSL/NoBSL file among the files: a load replaces the whole release, "
+            "so give all of its files at once; nothing changed"
+        )
+    return Plan(settle_release(found, release), [(s, k) for s, k, _ in found])
+
+
+def settle_release(found: list[tuple[Source, Kind, str | None]], option: str | None) -> str:
+    """The one release of the load: --release, else the files' common fcc_rel."""
+    if option is not None:
+        option = check_release(option)
+        for source, _, release in found:
+            if release is not None and release != option:
+                raise FabricFileError(
+                    f"{source.name} holds release {release}, not --release {option}: "
+                    "load one release at a time; nothing changed"
+                )
+        return option
+    lacking = [source.name for source, _, release in found if release is None]
+    if lacking:
+        raise FabricFileError(
+            f"{lacking[0]} has no fcc_rel column (or no rows): pass --release NAME, the "
+            "release the files belong to (e.g. the Fabric's as-of date); nothing changed"
+        )
+    releases = {release: source.name for source, _, release in reversed(found) if release}
+    if len(releases) > 1:
+        listed = ", ".join(f"{rel} in {name}" for rel, name in sorted(releases.items()))
+        raise FabricFileError(
+            f"the files hold more than one release ({listed}): load one release at a time; "
+            "nothing changed"
+        )
+    return check_release(next(iter(releases)))
+
+
+def check_release(release: str) -> str:
+    text = release.strip()
+    if not text or len(text) > MAX_RELEASE or not text.isprintable():
+        raise FabricFileError(
+            f"release {release!r} is not a release name (printable, 1 to {MAX_RELEASE} characters)"
+        )
+    return text
+
+
+def _batches(plan: Plan, bar: Progress, stop: threading.Event) -> Iterator[Batch]:
+    """One Batch per file, opened only when the store reaches it (one file open at a time)."""
+    for source, kind in plan.files:
+        with reading(source, bar.update) as reader:
+            log.debug("%s: %s", source.name, kind.value)
+            table, columns = (
+                (LOCATIONS, LOCATION_TABLE_COLUMNS)
+                if kind is Kind.LOCATIONS
+                else (ADDRESSES, ADDRESS_TABLE_COLUMNS)
+            )
+            yield Batch(source.name, table, columns,
+                        stopping.until_stopped(reader.rows(plan.release), stop))  # fmt: skip
+
+
+def duplicate_error(plan: Plan, exc: FabricDuplicateLocation) -> FabricFileError:
+    """The duplicate the database found, with the two lines that carry it."""
+    files = [source for source, _ in plan.files]
+    where = lines_of(files, str(exc.location_id), Kind.LOCATIONS)
+    if len(where) < 2:
+        return exc
+    return FabricFileError(
+        f"location_id {exc.location_id} is on two rows, {where[0]} and {where[1]}: a "
+        "location is one row of the Fabric (a file given twice?); nothing changed"
+    )
