@@ -236,6 +236,8 @@ def broken_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
                                   "r.csv line 7: fcc_rel is not"),
         "ragged row": (tmp_path / "g.csv", "fields where the header has"),
         "not utf-8": (tmp_path / "u.csv", "not UTF-8"),
+        "nul byte": (loc_csv("nul.csv", [*good, location(7, city="SAMPLE\x00TOWN")]),
+                     "nul.csv line 7: a field holds a NUL byte"),
         "no locations": (write_zip(tmp_path / "addr.zip", {"s.csv": csv_text([address(1)],
                                                                             ADDR_HEADER)}),
                          "no Active BSL/NoBSL file"),
@@ -256,7 +258,7 @@ BAD = [
     "not fabric", "missing column", "truncated zip", "corrupt zip", "zip without fabric",
     "zip without csv", "short id", "id below 1e9", "id not a number", "latitude",
     "longitude text", "bsl_flag", "duplicate", "release inside a file", "ragged row",
-    "not utf-8", "no locations",
+    "not utf-8", "no locations", "nul byte",
 ]  # fmt: skip
 
 

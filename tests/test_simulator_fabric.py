@@ -345,3 +345,17 @@ def test_generate_makes_about_5_percent_apartment_tenants(dataset: Dataset) -> N
     assert [a.address for a in again.accounts.values()] == [
         a.address for a in dataset.accounts.values()
     ]
+
+
+def test_the_fabric_holds_no_hostile_text_from_sonar(fabric: Fabric) -> None:
+    """Sonar's hostile values (NUL, control characters) never reach the Fabric, whose
+    addresses come from clean records: a hostile line gets a generated address instead."""
+    import dataclasses
+
+    texts = [
+        value
+        for record in [*fabric.locations, *fabric.addresses]
+        for value in dataclasses.astuple(record)
+        if isinstance(value, str)
+    ]
+    assert texts and not [t for t in texts if any(ord(c) < 0x20 for c in t)]

@@ -193,7 +193,8 @@ def _batches(plan: Plan, bar: Progress, stop: threading.Event) -> Iterator[Batch
                 else (ADDRESSES, ADDRESS_TABLE_COLUMNS)
             )
             yield Batch(source.name, table, columns,
-                        stopping.until_stopped(reader.rows(plan.release), stop))  # fmt: skip
+                        stopping.until_stopped(reader.rows(plan.release), stop),
+                        reader.where)  # fmt: skip
 
 
 def duplicate_error(plan: Plan, exc: FabricDuplicateLocation) -> FabricFileError:

@@ -164,13 +164,15 @@ def _draft(
 ) -> _Draft:
     """A location at ``point`` with the account's address as the Fabric spells it."""
     addr = account.address
-    street = parse_line(addr.line1)
+    typed = addr.line1
+    street = parse_line(typed)
     place = _place_of(account)
     if street is None:  # Sonar's line is garbage; the Fabric holds a clean address
-        street = parse_line(f"{b.rng.randint(1, 29999)} {b.rng.choice(EXTRA_STREETS)}")
+        typed = f"{b.rng.randint(1, 29999)} {b.rng.choice(EXTRA_STREETS)}"
+        street = parse_line(typed)
     assert street is not None
     style = pick_style(b.rng)
-    line = spell(street, style, addr.line1).line
+    line = spell(street, style, typed).line
     unit_line = unit_text(addr.line2, style) if addr.line2 and unit else None
     if unit_line is not None and b.rng.random() < 0.4:  # a lot or trailer in the one line
         line = f"{line} {unit_line}"

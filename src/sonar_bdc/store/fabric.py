@@ -70,6 +70,7 @@ class Batch:
     table: str
     columns: Sequence[str]
     rows: Iterable[Sequence[str | None]]
+    where: Callable[[], str] | None = None  # "FILE line N" of the row last read
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,8 @@ class FabricDb:
                 for row in batch.rows:
                     write(row)
         except psycopg.errors.DataError as exc:
+            if exc.sqlstate is None and batch.where is not None:  # refused before sending
+                raise FabricFileError(unsendable_message(batch.where(), exc)) from exc
             raise FabricFileError(refused_message(batch.name, exc)) from exc
 
     def _rebuild(self) -> None:
@@ -265,6 +268,12 @@ class FabricDb:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def unsendable_message(where: str, exc: psycopg.Error) -> str:
+    """A row psycopg cannot send (a NUL byte in a text field), at the line just read."""
+    what = "a field holds a NUL byte" if "NUL" in str(exc) else "a field cannot be stored"
+    return f"{where}: {what} (a damaged file?); nothing changed"
 
 
 def refused_message(name: str, exc: psycopg.Error) -> str:
