@@ -197,7 +197,7 @@
     }
     if (C.lat[i] !== null) {
       highlight.setLatLng([C.lat[i], C.lon[i]]).addTo(map);
-      if (centre) map.setView([C.lat[i], C.lon[i]], Math.max(map.getZoom(), 16));
+      if (centre) map.setView([C.lat[i], C.lon[i]], Math.max(map.getZoom(), 16), { animate: false });
     } else {
       highlight.remove();
     }
