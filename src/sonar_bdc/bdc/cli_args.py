@@ -221,6 +221,14 @@ def _output(text: str) -> Path:
     return Path(text)
 
 
+def previous_filing_date(today: date) -> date:
+    """The last June 30 or December 31 before ``today`` (the demo's as-of date)."""
+    candidates = [
+        date(year, m, d) for year in (today.year - 1, today.year) for m, d in FILING_DATES
+    ]
+    return max(c for c in candidates if c < today)
+
+
 def check_as_of(as_of: date, any_date: bool) -> None:
     """BDC filings are as of June 30 or December 31; another date only with --any-date."""
     if (as_of.month, as_of.day) in FILING_DATES:
