@@ -30,7 +30,7 @@ from sonar_bdc.simulator.coverage import write_coverage
 from sonar_bdc.store.coverage import AreaOffer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from review_fabric import load_lookalike_fabric  # noqa: E402 - the tests' look-alike loader
+from review_fabric import load_lookalike_fabric  # the tests' look-alike loader
 
 ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 SCHEMA = "bench"

@@ -4,6 +4,7 @@ no request but tiles when asked); and the data-quality findings (pure)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import html
 import json
@@ -252,3 +253,21 @@ def test_far_matches_and_subscribers_outside_coverage() -> None:
     assert [x.customer_id for x in f.outside_coverage(points, [70])] == [1]
     everything = f.all_findings(points, [70], ["the import is old"])
     assert f.counts(everything)[f.IMPORT] == 1 and everything[0].customer_id is None
+
+
+def test_the_docs_table_lists_every_option_of_bdc_review() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "bdc.md").read_text("utf-8")
+    section = docs.split("## `sonar-bdc bdc review`", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`(-[-\w]+)", line.split("|")[1])
+    }
+    parser = cli.build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    (bdc,) = [a for a in commands.choices["bdc"]._actions
+              if isinstance(a, argparse._SubParsersAction)]  # fmt: skip
+    options = {o for a in bdc.choices["review"]._actions for o in a.option_strings}
+    common = {"-h", "--help", "-p", "--prefix", "--env-file", "-v", "--verbose"}
+    assert documented == options - common
