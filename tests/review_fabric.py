@@ -25,8 +25,8 @@ def load_lookalike_fabric(conn: psycopg.Connection, schema: str, dataset: Datase
         ) as copy:
             for loc in fabric.locations:
                 copy.write_row((
-                    loc.location_id, loc.address_primary, loc.city, loc.state, loc.zip,
-                    loc.bsl_flag, loc.block_geoid, loc.unit_count, rel,
+                    loc.location_id, _text(loc.address_primary), _text(loc.city), loc.state,
+                    loc.zip, loc.bsl_flag, loc.block_geoid, loc.unit_count, rel,
                     f"SRID=4326;POINT({loc.longitude} {loc.latitude})",
                 ))  # fmt: skip
         matches = [
@@ -43,6 +43,11 @@ def load_lookalike_fabric(conn: psycopg.Connection, schema: str, dataset: Datase
         )
     conn.commit()
     return len(matches)
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text holds no NUL: the look-alike's nasty spellings may."""
+    return value.replace("\x00", "")
 
 
 def drop_schema(conninfo: dict, schema: str) -> None:
