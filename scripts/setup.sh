@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up sonar-bdc on this machine: the .venv with the package, a running
 # PostgreSQL with PostGIS, and the design document's default database
-# (POSTGRES_DB=propagation, POSTGRES_USER=propagation) for the main job.
+# (POSTGRES_DB=propagation, POSTGRES_USER=propagation) for the main job, and
+# Chromium for the review page's browser tests.
 # Idempotent: run it as often as you like; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,4 +67,12 @@ if [ "$(pg_super -d postgres -c "select count(*) from pg_database where datname 
 fi
 # PostGIS needs a superuser to install; after that the owner can use it.
 pg_super -d "$db" -c "create extension if not exists postgis" >/dev/null
+
+# 5. Chromium, for the review page's tests (Debian's package, driven by Playwright from
+#    pytest: no browser download). Only when missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium (the review page's browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 say "ready"

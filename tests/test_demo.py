@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -14,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from sonar_bdc import cli
+from sonar_bdc.bdc.cli_args import previous_filing_date
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import ENV_FIELDS, Settings
@@ -85,7 +87,15 @@ def test_the_demo_runs_again_on_its_own_prefix(
     _, schema = pg_schema
     prefix = f"{schema}."
     assert cli.main(["demo", "-p", prefix, *demo_env]) == 0
-    assert f"prefix {prefix}" in capsys.readouterr().out  # the psql hint says where
+    out = capsys.readouterr().out
+    assert f"prefix {prefix}" in out  # the psql hint says where
+    # It ends with the end product: the subscription file and the review page, as of the
+    # last filing date, their paths printed.
+    as_of = previous_filing_date(date.today())
+    page = Path("demo_review.html").resolve()
+    assert f"demo_subscription_{as_of}.csv" in out and str(page) in out
+    assert Path(f"demo_subscription_{as_of}.exceptions.csv").is_file()
+    assert 'id="review-data"' in page.read_text(encoding="utf-8")
     assert cli.main(["demo", "-p", prefix, "--seed", "3", *demo_env]) == 0
     mark = pg_conn.execute(
         sql.SQL("SELECT value FROM {} WHERE key = %s").format(sql.Identifier(schema, "metadata")),
@@ -187,3 +197,10 @@ def test_the_demo_from_the_root_directory_exits_2_naming_the_log_file(
     assert cli.main(["demo", *without_log_file]) == 2
     assert "--log-file bdc_import.log would be written in /" in capsys.readouterr().err
     assert not Path("/bdc_import.log").exists()
+
+
+def test_the_demo_files_as_of_the_last_filing_date_before_today() -> None:
+    assert previous_filing_date(date(2026, 7, 1)) == date(2026, 6, 30)
+    assert previous_filing_date(date(2026, 6, 30)) == date(2025, 12, 31)
+    assert previous_filing_date(date(2026, 1, 1)) == date(2025, 12, 31)
+    assert previous_filing_date(date(2026, 12, 31)) == date(2026, 6, 30)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import shlex
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,28 @@ def demo_command(settings: Settings, accounts: int, seed: int) -> int:
     limit_arenas()
     code = _stoppable(lambda: _demo_import(settings, accounts, seed))
     _print_psql_hint(settings)
+    if code == 0 and not settings.dry_run:
+        _demo_files(settings, date.today())
     return code
+
+
+def _demo_files(settings: Settings, today: date) -> None:
+    """The end product of the demo data: its subscription file and its review page, as of
+    the last filing date, through the filing's own checks."""
+    from .bdc.cli_args import previous_filing_date
+    from .bdc.run import SubscriptionOptions, subscription
+    from .review.run import ReviewOptions, review
+
+    as_of = previous_filing_date(today)
+    filed = subscription(
+        settings, SubscriptionOptions(as_of, Path(f"demo_subscription_{as_of}.csv"))
+    )
+    page = review(settings, ReviewOptions(Path("demo_review.html"), as_of))
+    print(
+        f"\nThe demo's BDC subscription file as of {as_of} ({filed.connections} connections) "
+        f"and its exceptions:\n  {filed.csv_path}\n  {filed.exceptions_path}\n"
+        f"See it before you file, on a map (open it in a browser):\n  {page.path.resolve()}"
+    )
 
 
 def _demo_import(settings: Settings, accounts: int, seed: int) -> Summary:

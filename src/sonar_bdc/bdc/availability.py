@@ -131,14 +131,9 @@ def build(snap: Snapshot, config: BdcConfig, options: AvailabilityOptions) -> Av
     connections = [o for o in map(rules.decide, customers) if isinstance(o, Connection)]
     summary = AvailabilitySummary(options.as_of, releases=snap.releases())
     summary.coverage = snap.coverage()
-    offers, summary.assumptions = _offers(config, connections, summary.coverage)
+    offers, summary.assumptions = technology_offers(config, connections, summary.coverage)
     summary.offers = offers
-    as_tuples: dict[int, tuple[int | None, int | None, bool, str]] = {
-        code: (o.download_mbps, o.upload_mbps, o.low_latency, o.business_residential_code)
-        for code, o in offers.items()
-    }
-    for code in set(summary.coverage) - set(offers):  # every area carries its own speeds
-        as_tuples[code] = (None, None, code != GSO_SATELLITE, "X")
+    as_tuples = offer_tuples(offers, summary.coverage)
     names = {c.id: c.name for c in customers}
     served, checks = served_locations(connections, names, snap.matches())
     keys = sorted({s.key for s in served})
@@ -163,7 +158,20 @@ def build(snap: Snapshot, config: BdcConfig, options: AvailabilityOptions) -> Av
     return summary
 
 
-def _offers(
+def offer_tuples(
+    offers: dict[int, Offer], coverage: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int | None, int | None, bool, str]]:
+    """The offers as the location query takes them: (down, up, low latency, R/B/X)."""
+    as_tuples: dict[int, tuple[int | None, int | None, bool, str]] = {
+        code: (o.download_mbps, o.upload_mbps, o.low_latency, o.business_residential_code)
+        for code, o in offers.items()
+    }
+    for code in set(coverage) - set(offers):  # every area carries its own speeds
+        as_tuples[code] = (None, None, code != GSO_SATELLITE, "X")
+    return as_tuples
+
+
+def technology_offers(
     config: BdcConfig, connections: Sequence[Connection], coverage: dict[int, tuple[int, int]]
 ) -> tuple[dict[int, Offer], dict[int, str]]:
     """Each technology with coverage or subscribers: its offer, and what was assumed."""

@@ -1,4 +1,4 @@
-"""The BDC subcommands: ``sonar-bdc bdc subscription`` and ``sonar-bdc tracts load``.
+"""The BDC subcommands: ``sonar-bdc bdc subscription|availability|review`` and ``tracts load``.
 
 ``cli.py`` calls ``add_bdc_commands(subparsers)`` when building its parser and
 ``run_bdc_command(args)`` for these commands. Options are parsed here, the work is
@@ -34,6 +34,12 @@ AVAILABILITY_DESCRIPTION = (
     "a coverage area (sonar-bdc coverage load), plus every BSL with a subscriber, one row "
     "per location and technology, and FILE.exceptions.csv with the cross-checks against "
     "the subscription file. Nothing is written when a check fails."
+)
+REVIEW_DESCRIPTION = (
+    "Write one self-contained HTML page to look at before filing: the headline figures of "
+    "both files, a map of the subscribers (coloured by outcome), their Fabric matches, the "
+    "coverage and tract outlines, data-quality findings and every exception, searchable. "
+    "It works offline and sends nothing anywhere; it holds customers' names and addresses."
 )
 TRACTS_DESCRIPTION = (
     "Load census tract polygons from the Census Bureau's TIGER/Line tract files "
@@ -79,6 +85,7 @@ def add_bdc_commands(
     _add_import_checks(sub)
     _add_common(sub)
     _add_availability(bdc_sub)
+    _add_review(bdc_sub)
     tracts = subparsers.add_parser("tracts", help="census tract polygons for the BDC files")
     tracts_sub = tracts.add_subparsers(dest="tracts_command", required=True)
     load = tracts_sub.add_parser(
@@ -117,6 +124,46 @@ def _add_availability(bdc_sub: argparse._SubParsersAction[P]) -> None:
                     help="technology mapping, consumer groups and [offers]")  # fmt: skip
     _add_import_checks(av)
     _add_common(av)
+
+
+def _add_review(bdc_sub: argparse._SubParsersAction[P]) -> None:
+    rv = bdc_sub.add_parser(
+        "review", help="write the review page (HTML, with a map)", description=REVIEW_DESCRIPTION
+    )
+    rv.add_argument(
+        "-o",
+        "--output",
+        type=_output,
+        metavar="FILE.html",
+        help="output file (default: bdc_review.html)",
+    )
+    rv.add_argument(
+        "--as-of",
+        type=parse_date,
+        metavar="YYYY-MM-DD",
+        help="check the import's age against this date (default: today)",
+    )
+    rv.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="the filing's configuration (technology mapping, groups, [offers])",
+    )
+    rv.add_argument(
+        "--tile-url",
+        metavar="URL",
+        help="background map tiles, e.g. https://tile.example.org/{z}/{x}/{y}.png "
+        "(default: none; the page then makes no request at all)",
+    )
+    rv.add_argument(
+        "--max-detail-age",
+        type=parse_days,
+        default=MAX_DETAIL_AGE_DAYS,
+        metavar="DAYS",
+        help="as for the filing files, for the import's findings "
+        f"(default: {MAX_DETAIL_AGE_DAYS:g})",
+    )
+    _add_common(rv)
 
 
 def _add_import_checks(p: argparse.ArgumentParser) -> None:
@@ -174,6 +221,14 @@ def _output(text: str) -> Path:
     return Path(text)
 
 
+def previous_filing_date(today: date) -> date:
+    """The last June 30 or December 31 before ``today`` (the demo's as-of date)."""
+    candidates = [
+        date(year, m, d) for year in (today.year - 1, today.year) for m, d in FILING_DATES
+    ]
+    return max(c for c in candidates if c < today)
+
+
 def check_as_of(as_of: date, any_date: bool) -> None:
     """BDC filings are as of June 30 or December 31; another date only with --any-date."""
     if (as_of.month, as_of.day) in FILING_DATES:
@@ -196,6 +251,8 @@ def run_bdc_command(args: argparse.Namespace) -> int:
         return _tracts_load(settings, args)
     if args.bdc_command == "availability":
         return _availability(settings, args)
+    if args.bdc_command == "review":
+        return _review(settings, args)
     return _subscription(settings, args)
 
 
@@ -212,6 +269,18 @@ def _availability(settings: Settings, args: argparse.Namespace) -> int:
         log.info("%s", line)
     for warning in summary.warnings():
         log.warning("%s", warning)
+    return 0
+
+
+def _review(settings: Settings, args: argparse.Namespace) -> int:
+    from sonar_bdc.review.run import ReviewOptions, review
+
+    result = review(
+        settings,
+        ReviewOptions(args.output, args.as_of, args.config, args.tile_url, args.max_detail_age),
+    )
+    for line in result.lines():
+        log.info("%s", line)
     return 0
 
 

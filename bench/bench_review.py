@@ -1,0 +1,115 @@
+"""Benchmark the review page: a simulator import of 50,000 customers with a look-alike
+Fabric matched and coverage loaded, then the page's size, the time to write it, and the
+time headless Chromium (Debian's, via Playwright) takes to open it until it is
+interactive, and to answer a table-row click. Goals (issue 19): under 15 MB, under 3 s.
+
+Creates its own database (dropped at the end); never real Fabric data.
+
+    .venv/bin/python bench/bench_review.py --accounts 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from sonar_bdc.coverage.run import load_coverage
+from sonar_bdc.importer import run_import
+from sonar_bdc.review.run import ReviewOptions, review
+from sonar_bdc.settings import Settings
+from sonar_bdc.simulator import Simulator, generate
+from sonar_bdc.simulator.coverage import write_coverage
+from sonar_bdc.store.coverage import AreaOffer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from review_fabric import load_lookalike_fabric  # the tests' look-alike loader
+
+ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
+SCHEMA = "bench"
+
+
+def fill(conninfo: dict, accounts: int, where: Path) -> Settings:
+    dataset = generate(accounts=accounts, seed=1)
+    base = {
+        "postgres_host": conninfo["host"], "postgres_port": conninfo["port"],
+        "postgres_user": conninfo["user"], "postgres_db": conninfo["dbname"],
+        "prefix": f"{SCHEMA}.", "log_file": None, "workers": 10,
+    }  # fmt: skip
+    started = time.perf_counter()
+    with Simulator(dataset) as sim:
+        settings = Settings(
+            **base, sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
+            sonar_username="admin", sonar_password="sonar",
+        )  # fmt: skip
+        run_import(settings, show_progress=False)
+    print(f"import of {accounts} accounts: {time.perf_counter() - started:.1f} s")
+    with psycopg.connect(**conninfo) as conn:
+        load_lookalike_fabric(conn, SCHEMA, dataset)
+    load_coverage(settings, [write_coverage(dataset, where / "towers.geojson").path], AreaOffer(70))
+    return Settings(**base)
+
+
+def open_page(path: Path, runs: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("no chromium: run scripts/setup.sh")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium)
+        for run in range(1, runs + 1):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            started = time.perf_counter()
+            page.goto(path.as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+            ready = time.perf_counter() - started
+            row = page.locator("[data-listing=exclusions] tr.pick").first
+            started = time.perf_counter()
+            row.click()
+            page.wait_for_selector("#info[data-customer-id]")
+            click = time.perf_counter() - started
+            markers = page.get_attribute("body", "data-markers")
+            print(
+                f"open #{run}: interactive in {ready:.2f} s ({markers} markers); "
+                f"a row click selected its customer in {click * 1000:.0f} ms"
+            )
+            page.close()
+        browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3, help="page openings measured")
+    args = parser.parse_args()
+    name = f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conninfo = {**ADMIN, "dbname": name}
+    try:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = fill(conninfo, args.accounts, Path(tmp))
+            started = time.perf_counter()
+            result = review(settings, ReviewOptions(Path(tmp) / "review.html"))
+            print(f"page written in {time.perf_counter() - started:.1f} s: "
+                  f"{result.size / 1e6:.1f} MB (goal < 15 MB)")  # fmt: skip
+            for line in result.lines()[1:]:
+                print(line)
+            open_page(result.path, args.runs)
+    finally:
+        with psycopg.connect(**ADMIN, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()

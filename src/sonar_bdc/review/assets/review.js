@@ -1,0 +1,281 @@
+// The review page's behaviour, over Leaflet (inlined before this script).
+// Data comes from the JSON block #review-data. Names and addresses come from Sonar and
+// are untrusted: every text reaches the page through textContent, never innerHTML.
+"use strict";
+(function () {
+  const D = JSON.parse(document.getElementById("review-data").textContent);
+  const C = D.customers;
+  const H = D.headline;
+  const N = C.id.length;
+  const ROW_LIMIT = 500; // table rows drawn at once: the search narrows the rest
+  const FABRIC_DEFAULT_MAX = 5000; // more matches than this: the Fabric layer starts off
+  const COLOURS = {
+    counted: "#1a9850", counted_nobsl: "#91cf60", counted_unmatched: "#fd8d3c",
+    counted_not_matched_yet: "#f7b731", "excluded:unknown_status": "#6a3d9a",
+    "excluded:no_data_service": "#999999", "excluded:unmapped_technology": "#b15928",
+    "excluded:no_coordinates": "#000000", "excluded:no_tract": "#e31a1c",
+    "excluded:conflicting_tract": "#c51b7d",
+  };
+  const TECH_COLOURS = ["#2b8cbe", "#f03b20", "#31a354", "#756bb1", "#dd1c77", "#636363"];
+  const idx = new Map();
+  for (let i = 0; i < N; i++) idx.set(C.id[i], i);
+
+  function el(tag, text, attrs) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    return node;
+  }
+  function fmt(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"); }
+
+  // ---- headline figures --------------------------------------------------------
+  function figure(parent, key, label, value) {
+    const box = el("div", null, { class: "figure" });
+    box.append(el("span", value, { class: "value", "data-figure": key }), el("span", label, { class: "label" }));
+    parent.append(box);
+  }
+  function smallTable(parent, title, head, rows, key) {
+    const t = el("table", null, { class: "small", "data-table": key });
+    t.append(el("caption", title));
+    const tr = el("tr");
+    head.forEach((h) => tr.append(el("th", h)));
+    t.append(tr);
+    rows.forEach((r) => {
+      const row = el("tr");
+      r.forEach((v, i) => row.append(el("td", i === 0 ? v : fmt(v))));
+      t.append(row);
+    });
+    parent.append(t);
+  }
+  function headline() {
+    const sub = document.getElementById("subtitle");
+    sub.textContent = `prefix ${H.prefix} · Sonar imported ${H.imported_at || "never"} · ` +
+      `oldest account detail ${H.oldest_detail || "none"} · checked as of ${H.as_of || "today"} · page written ${H.generated_at}`;
+    if (H.demo) document.getElementById("demo").textContent = `Simulated data of sonar-bdc demo (${H.demo}): a trial, not your customers.`;
+    const box = document.getElementById("figures");
+    figure(box, "customers", "customers in the database", fmt(H.customers));
+    figure(box, "in_latest_report", "in the latest report", fmt(H.in_latest_report));
+    figure(box, "subscribers", "active data customers", fmt(H.subscribers));
+    figure(box, "counted", "connections counted", fmt(H.counted));
+    figure(box, "consumer", "of them consumer", fmt(H.consumer));
+    const excluded = Object.values(H.excluded).reduce((a, b) => a + b, 0);
+    figure(box, "excluded", "excluded", fmt(excluded));
+    figure(box, "fabric_matched", "matched to the Fabric", fmt(H.fabric_matched));
+    figure(box, "markers", "points on the map", "…");
+    const tables = document.getElementById("breakdowns");
+    smallTable(tables, "Connections (subscription) and locations (availability) per technology and speed tier",
+      ["technology · tier", "subscription", "availability"],
+      H.tiers.map((t) => [`${t.technology} · ${t.tier}`, t.subscription, t.availability]), "tiers");
+    smallTable(tables, "Subscription exceptions by reason", ["reason", "customers"],
+      [...Object.entries(H.excluded), ...Object.entries(H.warnings).map(([k, v]) => [`${k} (counted)`, v])], "excluded");
+    smallTable(tables, "Availability cross-checks", ["check", "rows"], Object.entries(H.checks), "checks");
+    smallTable(tables, "Data-quality findings", ["finding", "rows"], Object.entries(H.findings), "findings");
+    smallTable(tables, "Not subscribers (not listed)", ["why", "customers"], Object.entries(H.skipped), "skipped");
+    if (H.availability_note) tables.append(el("p", H.availability_note, { class: "note", "data-note": "availability" }));
+    if (H.last_filing) {
+      const f = H.last_filing;
+      tables.append(el("p", `last file written: ${f.kind} as of ${f.as_of}, ${f.written_at}: ${f.path || ""}`, { class: "note" }));
+    }
+  }
+
+  // ---- the map -----------------------------------------------------------------
+  const map = L.map("map", { preferCanvas: true, zoomControl: true });
+  const renderer = L.canvas({ padding: 0.3 });
+  if (D.tile_url) L.tileLayer(D.tile_url, { maxZoom: 19, attribution: D.tile_attribution || "" }).addTo(map);
+  const overlays = {};
+  const bounds = L.latLngBounds([]);
+
+  function swatch(colour, label) { return `<span class="swatch" style="background:${colour}"></span>${label}`; }
+
+  function coverageLayers() {
+    const byTech = new Map();
+    D.coverage.forEach((a) => {
+      if (!byTech.has(a.technology)) byTech.set(a.technology, []);
+      byTech.get(a.technology).push({ type: "Feature", properties: {}, geometry: JSON.parse(a.geojson) });
+    });
+    let n = 0;
+    for (const [tech, features] of byTech) {
+      const colour = TECH_COLOURS[n++ % TECH_COLOURS.length];
+      const layer = L.geoJSON({ type: "FeatureCollection", features }, {
+        renderer, interactive: false, style: { color: colour, weight: 1, fillOpacity: 0.12 },
+      }).addTo(map);
+      overlays[swatch(colour, `coverage, technology ${Number(tech)} (${features.length} areas)`)] = layer;
+      bounds.extend(layer.getBounds());
+    }
+  }
+  function tractLayer() {
+    if (!D.tracts.length) return;
+    const features = D.tracts.map((t) => ({ type: "Feature", properties: {}, geometry: JSON.parse(t.geojson) }));
+    const layer = L.geoJSON({ type: "FeatureCollection", features }, {
+      renderer, interactive: false, style: { color: "#555", weight: 1, dashArray: "4 4", fill: false },
+    }).addTo(map);
+    overlays[swatch("#555", `census tracts (${features.length})`)] = layer;
+  }
+
+  let drawn = 0;
+  function subscriberLayers() {
+    const groups = D.categories.map(() => L.featureGroup());
+    for (let i = 0; i < N; i++) {
+      if (C.lat[i] === null) continue;
+      const colour = COLOURS[D.categories[C.cat[i]].key];
+      L.circleMarker([C.lat[i], C.lon[i]], {
+        renderer, radius: 4, weight: 1, color: "#222", fillColor: colour, fillOpacity: 0.85, idx: i,
+      }).addTo(groups[C.cat[i]]);
+      bounds.extend([C.lat[i], C.lon[i]]);
+      drawn++;
+    }
+    D.categories.forEach((c, k) => {
+      const count = groups[k].getLayers().length;
+      if (!count) return;
+      groups[k].on("click", (e) => select(e.layer.options.idx, false));
+      groups[k].addTo(map);
+      overlays[swatch(COLOURS[c.key], `${c.label} (${count.toLocaleString("en-US")})`)] = groups[k];
+    });
+  }
+  function fabricLayer() {
+    let matched = 0;
+    for (let i = 0; i < N; i++) if (C.flat[i] !== null && C.lat[i] !== null) matched++;
+    if (!matched) return;
+    const layer = L.layerGroup();
+    let filled = false;
+    function fill() {
+      if (filled) return;
+      filled = true;
+      for (let i = 0; i < N; i++) {
+        if (C.flat[i] === null || C.lat[i] === null) continue;
+        L.polyline([[C.lat[i], C.lon[i]], [C.flat[i], C.flon[i]]], { renderer, weight: 1, color: "#7b3294", interactive: false }).addTo(layer);
+        L.circleMarker([C.flat[i], C.flon[i]], { renderer, radius: 2, weight: 1, color: "#7b3294", fillOpacity: 1, interactive: false }).addTo(layer);
+      }
+    }
+    map.on("overlayadd", (e) => { if (e.layer === layer) fill(); });
+    overlays[swatch("#7b3294", `matched Fabric locations (${matched.toLocaleString("en-US")}), line to the subscriber`)] = layer;
+    if (matched <= FABRIC_DEFAULT_MAX) { fill(); layer.addTo(map); }
+  }
+
+  // ---- selection and the info panel --------------------------------------------
+  const highlight = L.circleMarker([0, 0], { renderer, radius: 10, weight: 3, color: "#000", fill: false, interactive: false });
+  const categoryOf = (i) => D.categories[C.cat[i]].label;
+  const lists = { exclusions: new Map(), checks: new Map(), findings: new Map() };
+  for (const key of Object.keys(lists)) {
+    D[key].forEach((r) => {
+      if (r.customer_id === null) return;
+      if (!lists[key].has(r.customer_id)) lists[key].set(r.customer_id, []);
+      lists[key].get(r.customer_id).push(r);
+    });
+  }
+
+  function select(i, centre) {
+    const info = document.getElementById("info");
+    info.replaceChildren();
+    if (i === undefined) return;
+    const id = C.id[i];
+    window.review.selected = id;
+    info.setAttribute("data-customer-id", String(id));
+    info.append(el("h2", C.name[i] || "(no name)", { "data-field": "name" }));
+    const dl = el("dl");
+    const field = (label, key, value) => { dl.append(el("dt", label), el("dd", value === null || value === undefined ? "–" : value, { "data-field": key })); };
+    field("customer id", "id", id);
+    field("address", "addr", C.addr[i]);
+    field("status", "status", C.status[i]);
+    field("plan", "plan", C.plan[i] || "no data service");
+    field("outcome", "outcome", categoryOf(i));
+    field("technology", "tech", C.tech[i]);
+    field("tract", "tract", C.tract[i]);
+    field("point", "point", C.lat[i] === null ? "no coordinates" : `${C.lat[i]}, ${C.lon[i]}`);
+    field("Fabric location_id", "loc", C.loc[i]);
+    field("matched", "how", C.how[i]);
+    info.append(dl);
+    const notes = [
+      ...(lists.exclusions.get(id) || []).map((r) => `${r.reason}: ${r.detail}`),
+      ...(lists.checks.get(id) || []).map((r) => `${r.check}: ${r.detail}`),
+      ...(lists.findings.get(id) || []).map((r) => `${r.kind}: ${r.detail}`),
+    ];
+    if (notes.length) {
+      const ul = el("ul", null, { class: "notes" });
+      notes.forEach((n) => ul.append(el("li", n)));
+      info.append(ul);
+    }
+    if (C.lat[i] !== null) {
+      highlight.setLatLng([C.lat[i], C.lon[i]]).addTo(map);
+      if (centre) map.setView([C.lat[i], C.lon[i]], Math.max(map.getZoom(), 16), { animate: false });
+    } else {
+      highlight.remove();
+    }
+  }
+
+  // ---- the tables: search, sort, a row selects its customer ---------------------
+  function table(parent, key, title, columns, rows) {
+    const box = el("section", null, { class: "listing", "data-listing": key });
+    box.append(el("h2", `${title} (${rows.length.toLocaleString("en-US")})`));
+    const search = el("input", null, { type: "search", placeholder: "search", "aria-label": `search ${title}` });
+    const shown = el("p", null, { class: "shown" });
+    const t = el("table");
+    const head = el("tr");
+    let sortKey = null, ascending = true;
+    columns.forEach(([k, label]) => {
+      const th = el("th", label, { "data-sort": k });
+      th.addEventListener("click", () => { ascending = sortKey === k ? !ascending : true; sortKey = k; draw(); });
+      head.append(th);
+    });
+    const body = el("tbody");
+    t.append(el("thead"), body);
+    t.tHead.append(head);
+    const text = rows.map((r) => columns.map(([k]) => (r[k] === null ? "" : String(r[k]))).join("\u0001").toLowerCase());
+    function draw() {
+      const q = search.value.trim().toLowerCase();
+      let order = rows.map((_, n) => n).filter((n) => !q || text[n].includes(q));
+      if (sortKey !== null) {
+        const value = (n) => rows[n][sortKey];
+        order.sort((a, b) => {
+          const x = value(a), y = value(b);
+          const c = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
+          return ascending ? c : -c;
+        });
+      }
+      shown.textContent = order.length > ROW_LIMIT ? `showing ${ROW_LIMIT} of ${order.length}: search to narrow` : `${order.length} rows`;
+      body.replaceChildren();
+      order.slice(0, ROW_LIMIT).forEach((n) => {
+        const r = rows[n];
+        const tr = el("tr");
+        if (r.customer_id !== null && idx.has(r.customer_id)) {
+          tr.setAttribute("data-customer-id", String(r.customer_id));
+          tr.classList.add("pick");
+          tr.addEventListener("click", () => select(idx.get(r.customer_id), true));
+        }
+        columns.forEach(([k]) => tr.append(el("td", r[k])));
+        body.append(tr);
+      });
+    }
+    search.addEventListener("input", draw);
+    box.append(search, shown, t);
+    parent.append(box);
+    draw();
+  }
+  function nameOf(id) { return id === null || !idx.has(id) ? null : C.name[idx.get(id)]; }
+  function tables() {
+    const parent = document.getElementById("tables");
+    table(parent, "exclusions", "Subscription exceptions",
+      [["customer_id", "customer"], ["name", "name"], ["reason", "reason"], ["detail", "detail"]], D.exclusions);
+    table(parent, "checks", "Availability cross-checks",
+      [["check", "check"], ["customer_id", "customer"], ["name", "name"], ["location_id", "location_id"], ["technology", "technology"], ["detail", "detail"]], D.checks);
+    table(parent, "findings", "Data-quality findings",
+      [["kind", "finding"], ["customer_id", "customer"], ["name", "name"], ["detail", "detail"]],
+      D.findings.map((f) => ({ ...f, name: nameOf(f.customer_id) })));
+  }
+
+  window.review = { map, selected: null, select: (id) => select(idx.get(id), true), markers: 0 };
+  headline();
+  coverageLayers();
+  tractLayer();
+  fabricLayer(); // under the subscribers' points: the canvas draws in the order added
+  subscriberLayers();
+  L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+  L.control.scale().addTo(map);
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 });
+  else map.setView([39.8, -98.6], 4); // the contiguous US: nothing to show
+  tables();
+  window.review.markers = drawn;
+  document.querySelector('[data-figure="markers"]').textContent = fmt(drawn);
+  document.body.setAttribute("data-markers", String(drawn));
+  document.body.setAttribute("data-ready", "1");
+})();
