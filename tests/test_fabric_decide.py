@@ -186,3 +186,14 @@ def test_match_settings_from_the_toml_file() -> None:
 def test_bad_match_settings_are_refused(match: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=f"bdc.toml: .*{message}"):
         parse_config({"match": match}, "bdc.toml")
+
+
+def test_an_unconfirmed_point_yields_to_its_address_found_in_the_zip() -> None:
+    nearest = [bsl(1, 10, "102 N MAIN ST")]  # its own house was not among the candidates
+    d = decide_by_point(HOME, nearest, CONFIG)
+    assert (d.location_id, d.method, d.unconfirmed) == (1, POINT, True)
+    in_zip = [bsl(1, 10, "102 N MAIN ST"), bsl(2, 120, "100 NORTH MAIN STREET")]
+    found = fall_back_to_address(d, HOME, in_zip, CONFIG)
+    assert (found.location_id, found.method, found.distance_m) == (2, POINT_ADDRESS, 120)
+    too_far = [bsl(2, 900, "100 N MAIN ST")]
+    assert fall_back_to_address(d, HOME, too_far, CONFIG) == d

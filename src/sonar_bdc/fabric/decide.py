@@ -8,6 +8,7 @@ equally good candidates are never guessed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ AMBIGUOUS = "ambiguous"
 NEAREST_NOT_BSL = "nearest_not_bsl"
 REASONS = (NO_COORDINATES_NO_ADDRESS, NOTHING_WITHIN_REACH, AMBIGUOUS, NEAREST_NOT_BSL)
 METHODS = (POINT, POINT_ADDRESS, ADDRESS)
+FALLBACK_REASONS = (NOTHING_WITHIN_REACH, NEAREST_NOT_BSL)  # a point may retry by address
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class Decision:
     candidates: int = 0  # BSLs considered
     reason: str | None = None
     candidate_ids: tuple[int, ...] = field(default=())  # ambiguous: the tied locations
+    unconfirmed: bool = False  # a point match whose address disagrees, none nearby agreeing
 
 
 def decide_by_point(
@@ -96,8 +99,8 @@ def _clear_nearest(
     if best_agreement(address, first.addresses, config.street_similarity) != Agreement.DISAGREES:
         return _matched(customer, first, POINT, bsls)
     other, _ = _by_address(address, bsls[1:], config)
-    if other is None:
-        return _matched(customer, first, POINT, bsls)
+    if other is None:  # its house may be beyond the candidates: see fall_back_to_address
+        return dataclasses.replace(_matched(customer, first, POINT, bsls), unconfirmed=True)
     return _matched(customer, other, POINT_ADDRESS, bsls)
 
 
@@ -120,14 +123,22 @@ def fall_back_to_address(
     candidates: Sequence[Candidate],
     config: MatchConfig,
 ) -> Decision:
-    """A point that found nothing may still match by address within its ZIP (if enabled):
-    its geocode may be the road's or the ZIP's centre rather than the house."""
-    if not config.address_fallback or decision.reason not in (
-        NOTHING_WITHIN_REACH,
-        NEAREST_NOT_BSL,
-    ):
-        return decision
+    """A second look, by address within the ZIP, for two kinds of point decision.
+
+    An unconfirmed point match yields to the one BSL of its ZIP whose address agrees,
+    if that one is within reach (only the nearest ``max_candidates`` were looked at).
+    A point that found nothing may match by address alone (if ``address_fallback``):
+    its geocode may be the road's or the ZIP's centre rather than the house.
+    """
     bsls = [c for c in candidates if c.bsl]
+    if decision.unconfirmed:
+        near = [c for c in bsls if _distance(c) <= config.address_radius_m]
+        winner, _ = _by_address(customer.address, near, config)
+        if winner is None or winner.location_id == decision.location_id:
+            return decision
+        return _matched(customer, winner, POINT_ADDRESS, bsls)
+    if not config.address_fallback or decision.reason not in FALLBACK_REASONS:
+        return decision
     winner, _ = _by_address(customer.address, bsls, config)
     if winner is None:
         return decision

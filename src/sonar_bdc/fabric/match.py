@@ -17,9 +17,8 @@ from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.matching import CandidateRow, CustomerRow, MatchDb
 
 from .decide import (
+    FALLBACK_REASONS,
     METHODS,
-    NEAREST_NOT_BSL,
-    NOTHING_WITHIN_REACH,
     REASONS,
     Candidate,
     Customer,
@@ -138,11 +137,13 @@ def _address_candidates(
     config: MatchConfig,
     clock: _Clock,
 ) -> dict[int, list[Candidate]]:
-    """ZIP candidates of customers without a point, and of points that found nothing."""
-    fallback = (NOTHING_WITHIN_REACH, NEAREST_NOT_BSL) if config.address_fallback else ()
+    """ZIP candidates of customers without a point, of unconfirmed point matches and of
+    points that found nothing."""
+    fallback = FALLBACK_REASONS if config.address_fallback else ()
     wanted = []
     for c in customers:
-        if c.has_point and decisions[c.id].reason not in fallback:
+        decision = decisions.get(c.id)
+        if decision is not None and not decision.unconfirmed and decision.reason not in fallback:
             continue
         address = _customer(c).address
         if address is not None and c.zip:

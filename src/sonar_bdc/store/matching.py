@@ -68,7 +68,7 @@ def knn_candidates_sql(prefix: Prefix, batched: bool = False) -> sql.Composed:
         "   ST_Distance(f.geom::geography, c.geom::geography, false) AS distance"
         "   FROM {locations} f ORDER BY f.geom <-> c.geom LIMIT %(k)s) f"
         " WHERE {latest} AND c.geom IS NOT NULL{only} AND f.distance <= %(radius)s"
-        " ORDER BY c.id, f.distance"
+        " ORDER BY c.id"
     ).format(
         customers=prefix.table("customers"),
         locations=prefix.table("fabric_locations"),
@@ -111,12 +111,15 @@ def zip_candidates_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL(
         "WITH wanted AS (SELECT * FROM unnest(%(ids)s::bigint[], %(zips)s::text[],"
         "   %(numbers)s::text[]) AS w(customer_id, zip, number)),"
-        " hits AS (SELECT w.customer_id, f.location_id FROM wanted w"
-        "   JOIN {locations} f ON f.zip = w.zip"
-        "   AND upper(split_part(f.address_primary, ' ', 1)) = w.number"
-        "  UNION SELECT w.customer_id, a.location_id FROM wanted w"
-        "   JOIN {addresses} a ON a.zip = w.zip"
-        "   AND upper(split_part(coalesce(a.address, a.address_range), ' ', 1)) = w.number)"
+        # Each Fabric row's first word computed once, then one hash join on (zip, number).
+        " numbered AS (SELECT f.location_id, f.zip,"
+        "   upper(split_part(f.address_primary, ' ', 1)) AS number FROM {locations} f"
+        "   WHERE f.zip = ANY(%(zips)s)"
+        "  UNION ALL SELECT a.location_id, a.zip,"
+        "   upper(split_part(coalesce(a.address, a.address_range), ' ', 1)) FROM {addresses} a"
+        "   WHERE a.zip = ANY(%(zips)s)),"
+        " hits AS (SELECT DISTINCT w.customer_id, n.location_id FROM wanted w"
+        "   JOIN numbered n ON n.zip = w.zip AND n.number = w.number)"
         " SELECT h.customer_id, f.location_id, f.bsl_flag,"
         "  ST_Distance(f.geom::geography, c.geom::geography, false),"
         "  array_prepend(f.address_primary, {more})"
