@@ -45,8 +45,9 @@ SUFFIXES = [("ST", "Street"), ("AVE", "Avenue"), ("RD", "Road"), ("DR", "Drive")
 LOCATIONS_SQL = """
 INSERT INTO bench.fabric_locations (location_id, address_primary, city, state, zip,
   unit_count, bsl_flag, block_geoid, fcc_rel, geom)
-SELECT 1000000000 + i, (100 + 2 * (i %% 200))::text || ' ' || (%(first)s::text[])[1 + (i / 200) %% 10]
-  || ' ' || (%(second)s::text[])[1 + (i / 2000) %% 9] || ' ' || (i / 18000)::text || ' '
+SELECT 1000000000 + i, (100 + 2 * (i %% 200))::text || ' '
+  || (%(first)s::text[])[1 + (i / 200) %% 10] || ' '
+  || (%(second)s::text[])[1 + (i / 2000) %% 9] || ' ' || (i / 18000)::text || ' '
   || (%(suffix)s::text[])[1 + (i / 200) %% 5], 'TOWN', 'TX', (70000 + i / 10000)::text, 1, true,
   '480291101001000', 'bench', ST_SetSRID(ST_MakePoint(
     -98.0 + (((i / 200) %% 100) * 5200 + (i %% 200) * 25) / 96405.0,

@@ -27,9 +27,9 @@ class Row:
     description: str
 
 
-def table_rows(text: str) -> list[Row]:
-    """The rows of the table under ``SECTION`` (up to the next heading)."""
-    section = text.split(SECTION, 1)[1].split("\n#", 1)[0]
+def table_rows(text: str, heading: str = SECTION) -> list[Row]:
+    """The rows of the table under ``heading`` (up to the next heading)."""
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
     rows = []
     for line in section.splitlines():
         if not line.startswith("| `"):
@@ -118,3 +118,22 @@ def test_every_option_taking_a_value_with_a_default_states_it() -> None:
 def test_the_days_limit_stated_is_the_one_enforced() -> None:
     (days,) = [row for row in ROWS if "--days" in row.options]
     assert f"at most {MAX_DAYS}" in days.description
+
+
+def subcommand_options(*path: str) -> set[str]:
+    parser = build_parser()
+    for name in path:
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = commands.choices[name]
+    return {
+        option
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction)
+        for option in action.option_strings
+    }
+
+
+def test_the_fabric_match_table_has_every_option_and_no_other() -> None:
+    rows = table_rows(README.read_text(encoding="utf-8"), "### `fabric match` options")
+    in_readme = [option for row in rows for option in row.options]
+    assert sorted(in_readme) == sorted(subcommand_options("fabric", "match"))
