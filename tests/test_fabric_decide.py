@@ -20,6 +20,7 @@ from sonar_bdc.fabric.decide import (
     decide_by_address,
     decide_by_point,
     fall_back_to_address,
+    settled,
 )
 
 CONFIG = MatchConfig()
@@ -197,3 +198,18 @@ def test_an_unconfirmed_point_yields_to_its_address_found_in_the_zip() -> None:
     assert (found.location_id, found.method, found.distance_m) == (2, POINT_ADDRESS, 120)
     too_far = [bsl(2, 900, "100 N MAIN ST")]
     assert fall_back_to_address(d, HOME, too_far, CONFIG) == d
+
+
+def test_a_decision_from_the_first_few_points_stands_only_when_nothing_unseen_can_change_it() -> (
+    None
+):
+    few = [bsl(1, 5, "100 N MAIN ST"), nobsl(9, 30)]
+    assert settled(decide_by_point(HOME, few, CONFIG), few, 3, CONFIG, 30.0)  # all in reach seen
+    three = [bsl(1, 5, "100 N MAIN ST"), nobsl(9, 8), nobsl(8, 40)]
+    clear = decide_by_point(HOME, three, CONFIG)
+    assert settled(clear, three, 3, CONFIG, 30.0)  # 40 m * cos(30) is beyond 5 + 5 m
+    assert not settled(clear, three, 3, CONFIG, 80.0)  # near the pole degrees shrink more
+    close = [bsl(1, 5, "100 N MAIN ST"), nobsl(9, 6), nobsl(8, 7)]
+    assert not settled(decide_by_point(HOME, close, CONFIG), close, 3, CONFIG, 30.0)
+    apart = [bsl(1, 10, "7 OAK RD"), bsl(2, 70, "100 N MAIN ST"), nobsl(9, 90)]
+    assert not settled(decide_by_point(HOME, apart[:1] + apart[2:], CONFIG), apart, 3, CONFIG, 30)

@@ -9,6 +9,7 @@ equally good candidates are never guessed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class Customer:
     line1: str | None
     line2: str | None = None
     has_point: bool = True
+    latitude: float | None = None
 
     @property
     def address(self) -> Address | None:
@@ -87,6 +89,29 @@ def decide_by_point(
         return _unmatched(customer, AMBIGUOUS, reach, bsls, ids)
     reason = NOTHING_WITHIN_REACH if reach[0].bsl else NEAREST_NOT_BSL
     return _unmatched(customer, reason, reach, bsls)
+
+
+def settled(
+    decision: Decision,
+    candidates: Sequence[Candidate],
+    k: int,
+    config: MatchConfig,
+    latitude: float | None,
+) -> bool:
+    """Whether ``decision``, made from the ``k`` nearest points only, stands whatever
+    lies beyond them: all points in reach were seen, or it is a confirmed clear nearest
+    and every unseen point is at least ``clear_margin_m`` farther.
+
+    The index orders points in degrees, where a degree of longitude is cos(latitude)
+    of one of latitude: an unseen point is no nearer than the farthest seen times that.
+    """
+    if len(candidates) < k:
+        return True
+    if decision.method != POINT or decision.unconfirmed or decision.distance_m is None:
+        return False
+    shrink = math.cos(math.radians(abs(latitude))) if latitude is not None else 0.3
+    farthest = max(_distance(c) for c in candidates)
+    return farthest * shrink - decision.distance_m >= config.clear_margin_m
 
 
 def _clear_nearest(

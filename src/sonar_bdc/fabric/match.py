@@ -26,18 +26,23 @@ from .decide import (
     decide_by_address,
     decide_by_point,
     fall_back_to_address,
+    settled,
 )
 from .exceptions import exception_rows, staged_exceptions
 
 DEFAULT_EXCEPTIONS = Path("fabric_match_exceptions.csv")
-STRATEGIES = ("knn", "knn-batched", "dwithin")  # how candidates are found (bench compares)
+# How candidates are found (the bench compares them): "two-pass" asks for the FIRST_K
+# nearest of everyone, then the max_candidates nearest of those not settled by them;
+# the others ask for the max_candidates nearest of everyone at once.
+STRATEGIES = ("two-pass", "knn", "knn-batched", "dwithin")
+FIRST_K = 3
 
 
 @dataclass(frozen=True)
 class MatchOptions:
     output: Path | None = None  # the exceptions CSV; None: DEFAULT_EXCEPTIONS
     config: Path | None = None  # the BDC TOML file; None: the defaults
-    strategy: str = "knn"
+    strategy: str = "two-pass"
 
 
 @dataclass
@@ -98,7 +103,7 @@ def decide_all(
     db: MatchDb,
     customers: list[CustomerRow],
     config: MatchConfig,
-    strategy: str = "knn",
+    strategy: str = "two-pass",
     timings: Timings | None = None,
 ) -> dict[int, Decision]:
     """Every customer's decision: by point, then by address in the ZIP where needed."""
@@ -106,13 +111,25 @@ def decide_all(
     by_id = {c.id: _customer(c) for c in customers}
     clock = _Clock(timings)
     decisions: dict[int, Decision] = {}
-    found = _point_candidates(db, config, strategy)
+    k = config.max_candidates
+    if strategy == "two-pass" and k > FIRST_K:
+        first = {}
+        for cid, candidates in clock.groups(db.knn_candidates(FIRST_K, config.address_radius_m)):
+            decision = clock.decide(decide_by_point, by_id[cid], candidates, config)
+            if settled(decision, candidates, FIRST_K, config, by_id[cid].latitude):
+                decisions[cid] = decision
+            else:
+                first[cid] = decision
+        found = db.knn_candidates(k, config.address_radius_m, ids=sorted(first))
+    else:
+        found = _point_candidates(db, config, strategy)
     for cid, candidates in clock.groups(found):
         decisions[cid] = clock.decide(decide_by_point, by_id[cid], candidates, config)
     for c in customers:
         if c.has_point and c.id not in decisions:  # nothing in reach
             decisions[c.id] = decide_by_point(by_id[c.id], [], config)
     by_zip = _address_candidates(db, customers, decisions, config, clock)
+    started = time.perf_counter()
     for c in customers:
         if not c.has_point:
             decisions[c.id] = decide_by_address(by_id[c.id], by_zip.get(c.id, []), config)
@@ -120,6 +137,7 @@ def decide_all(
             decisions[c.id] = fall_back_to_address(
                 decisions[c.id], by_id[c.id], by_zip[c.id], config
             )
+    timings.decisions += time.perf_counter() - started
     return {c.id: decisions[c.id] for c in customers}
 
 
@@ -152,7 +170,7 @@ def _address_candidates(
 
 
 def _customer(row: CustomerRow) -> Customer:
-    return Customer(row.id, row.address, row.street2, row.has_point)
+    return Customer(row.id, row.address, row.street2, row.has_point, row.latitude)
 
 
 def _row(decision: Decision, release: str) -> tuple[object, ...]:

@@ -46,9 +46,10 @@ _LATEST = sql.SQL(
 
 def customers_sql(prefix: Prefix) -> sql.Composed:
     """The customers of the latest report (not deleted): id, name, address, street2,
-    zip (5 digits), has_point; ordered by id."""
+    zip (5 digits), has_point, latitude; ordered by id."""
     return sql.SQL(
-        "SELECT c.id, c.name, c.address, c.street2, left(c.zip, 5), c.geom IS NOT NULL"
+        "SELECT c.id, c.name, c.address, c.street2, left(c.zip, 5), c.geom IS NOT NULL,"
+        " ST_Y(c.geom)"
         " FROM {customers} c WHERE {latest} ORDER BY c.id"
     ).format(customers=prefix.table("customers"), latest=_latest(prefix))
 
@@ -165,6 +166,7 @@ class CustomerRow:
     street2: str | None
     zip: str | None
     has_point: bool
+    latitude: float | None
 
 
 # (customer_id, location_id, bsl_flag, distance_m, addresses)
@@ -202,19 +204,23 @@ class MatchDb:
             raise StoreUnavailable(self._no_import())
         return [CustomerRow(*row) for row in rows]
 
-    def knn_candidates(self, k: int, radius: float, batch: int = 0) -> Iterator[CandidateRow]:
-        """Every customer's nearby Fabric points, ordered by customer; ``batch`` > 0 asks
-        ``batch`` customers per query instead of one query over all of them."""
+    def knn_candidates(
+        self, k: int, radius: float, batch: int = 0, ids: list[int] | None = None
+    ) -> Iterator[CandidateRow]:
+        """Nearby Fabric points of every customer (or of ``ids``), ordered by customer;
+        ``batch`` > 0 asks ``batch`` customers per query instead of one query."""
         with translated(f"finding Fabric locations near the customers at {self.prefix}"):
             self.conn.execute(NO_JIT)
-            if batch <= 0:
+            if ids is None and batch <= 0:
                 yield from self._stream(knn_candidates_sql(self.prefix), {"k": k, "radius": radius})
                 return
-            ids = [c.id for c in self.customers() if c.has_point]
+            if ids is None:
+                ids = [c.id for c in self.customers() if c.has_point]
             query = knn_candidates_sql(self.prefix, batched=True)
-            for start in range(0, len(ids), batch):
-                params = {"k": k, "radius": radius, "ids": ids[start : start + batch]}
-                yield from self.conn.execute(query, params).fetchall()
+            step = batch if batch > 0 else max(1, len(ids))
+            for start in range(0, len(ids), step):
+                params = {"k": k, "radius": radius, "ids": ids[start : start + step]}
+                yield from self._stream(query, params)
 
     def dwithin_candidates(self, k: int, radius: float) -> Iterator[CandidateRow]:
         with translated(f"finding Fabric locations near the customers at {self.prefix}"):
