@@ -14,11 +14,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from sonar_bdc.bdc.config import MatchConfig
 from sonar_bdc.cli import main
+from sonar_bdc.fabric.match import STRATEGIES, decide_all
 from sonar_bdc.importer import run_import
 from sonar_bdc.settings import Settings
 from sonar_bdc.simulator import Account, Address, Dataset, Simulator
 from sonar_bdc.simulator.data import empty_dataset
+from sonar_bdc.store import parse_prefix
+from sonar_bdc.store.matching import MatchDb
 
 LAT, LON, ZIP = 32.45, -86.45, "36000"
 REL = "2026-06-30"
@@ -294,3 +298,13 @@ def test_no_fabric_is_refused(
     err = capsys.readouterr().err
     assert f"no Fabric loaded at {schema}.: run sonar-bdc fabric load" in err
     assert not (tmp_path / "fabric_match_exceptions.csv").exists()
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_candidate_strategy_decides_alike(
+    imported: str, pg_database: dict, strategy: str
+) -> None:
+    with MatchDb(psycopg.connect(**pg_database), parse_prefix(f"{imported}.")) as db:
+        decisions = decide_all(db, db.customers(), MatchConfig(), strategy)
+    found = {cid: (d.location_id, d.method, d.reason) for cid, d in decisions.items()}
+    assert found == EXPECTED

@@ -110,21 +110,7 @@ def decide_all(
     timings = timings or Timings()
     by_id = {c.id: _customer(c) for c in customers}
     clock = _Clock(timings)
-    decisions: dict[int, Decision] = {}
-    k = config.max_candidates
-    if strategy == "two-pass" and k > FIRST_K:
-        first = {}
-        for cid, candidates in clock.groups(db.knn_candidates(FIRST_K, config.address_radius_m)):
-            decision = clock.decide(decide_by_point, by_id[cid], candidates, config)
-            if settled(decision, candidates, FIRST_K, config, by_id[cid].latitude):
-                decisions[cid] = decision
-            else:
-                first[cid] = decision
-        found = db.knn_candidates(k, config.address_radius_m, ids=sorted(first))
-    else:
-        found = _point_candidates(db, config, strategy)
-    for cid, candidates in clock.groups(found):
-        decisions[cid] = clock.decide(decide_by_point, by_id[cid], candidates, config)
+    decisions = _by_points(db, by_id, config, strategy, clock)
     for c in customers:
         if c.has_point and c.id not in decisions:  # nothing in reach
             decisions[c.id] = decide_by_point(by_id[c.id], [], config)
@@ -139,6 +125,28 @@ def decide_all(
             )
     timings.decisions += time.perf_counter() - started
     return {c.id: decisions[c.id] for c in customers}
+
+
+def _by_points(
+    db: MatchDb, by_id: dict[int, Customer], config: MatchConfig, strategy: str, clock: _Clock
+) -> dict[int, Decision]:
+    """Decisions of the customers with a point in reach of some Fabric point."""
+    decisions: dict[int, Decision] = {}
+    k, radius = config.max_candidates, config.address_radius_m
+    if strategy == "two-pass" and k > FIRST_K:
+        unsettled = []
+        for cid, candidates in clock.groups(db.knn_candidates(FIRST_K, radius)):
+            decision = clock.decide(decide_by_point, by_id[cid], candidates, config)
+            if settled(decision, candidates, FIRST_K, config, by_id[cid].latitude):
+                decisions[cid] = decision
+            else:
+                unsettled.append(cid)
+        found = db.knn_candidates(k, radius, ids=unsettled)
+    else:
+        found = _point_candidates(db, config, strategy)
+    for cid, candidates in clock.groups(found):
+        decisions[cid] = clock.decide(decide_by_point, by_id[cid], candidates, config)
+    return decisions
 
 
 def _point_candidates(db: MatchDb, config: MatchConfig, strategy: str) -> Iterator[CandidateRow]:
