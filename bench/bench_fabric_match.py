@@ -41,11 +41,12 @@ SECOND = ["RIDGE", "HOLLOW", "CREEK", "VALLEY", "MEADOW", "FOREST", "SPRING", "H
 SUFFIXES = [("ST", "Street"), ("AVE", "Avenue"), ("RD", "Road"), ("DR", "Drive"), ("LN", "Lane")]
 
 # Houses: street s = i / 200, house h = i % 200; 100 streets side by side (5.2 km apart),
-# rows of streets 60 m apart. Location ids: houses 1e9 + i, sheds 1.5e9 + j.
+# rows of streets 60 m apart. House numbers run by block (s % 10 thousands), so in a ZIP
+# (50 streets) five houses share each number, as on a real grid of numbered blocks. Location ids: houses 1e9 + i, sheds 1.5e9 + j.
 LOCATIONS_SQL = """
 INSERT INTO bench.fabric_locations (location_id, address_primary, city, state, zip,
   unit_count, bsl_flag, block_geoid, fcc_rel, geom)
-SELECT 1000000000 + i, (100 + 2 * (i %% 200))::text || ' '
+SELECT 1000000000 + i, (100 + 2 * (i %% 200) + 1000 * ((i / 200) %% 10))::text || ' '
   || (%(first)s::text[])[1 + (i / 200) %% 10] || ' '
   || (%(second)s::text[])[1 + (i / 2000) %% 9] || ' ' || (i / 18000)::text || ' '
   || (%(suffix)s::text[])[1 + (i / 200) %% 5], 'TOWN', 'TX', (70000 + i / 10000)::text, 1, true,

@@ -30,7 +30,7 @@ MATCH_COLUMNS = (
     "candidate_ids",
 )  # fmt: skip
 MATCH_TYPES = ("int8", "int8", "text", "text", "float8", "int4", "text", "int8[]")
-BATCH = 5000  # customers per candidate query in the per-batch strategy
+STREAM_ROWS = 2000  # rows per chunk received while the query goes on
 NO_JIT = sql.SQL("SET LOCAL jit = off")  # JIT costs more than it saves on these queries
 
 # A location's Secondary / Supplemental lines: the full line, else its parts.
@@ -104,8 +104,8 @@ def dwithin_candidates_sql(prefix: Prefix) -> sql.Composed:
 
 
 def zip_candidates_sql(prefix: Prefix) -> sql.Composed:
-    """Locations in a customer's ZIP whose primary or Secondary address starts with its
-    house number: (customer_id, location_id, bsl_flag, distance_m or NULL, addresses).
+    """BSLs in a customer's ZIP whose primary or Secondary address starts with its
+    house number (only a BSL can match): (customer_id, location_id, bsl_flag, distance_m or NULL, addresses).
 
     Parameters (by name): ids, zips, numbers (arrays of one length).
     """
@@ -115,16 +115,16 @@ def zip_candidates_sql(prefix: Prefix) -> sql.Composed:
         # Each Fabric row's first word computed once, then one hash join on (zip, number).
         " numbered AS (SELECT f.location_id, f.zip,"
         "   upper(split_part(f.address_primary, ' ', 1)) AS number FROM {locations} f"
-        "   WHERE f.zip = ANY(%(zips)s)"
+        "   WHERE f.zip IN (SELECT zip FROM wanted)"
         "  UNION ALL SELECT a.location_id, a.zip,"
         "   upper(split_part(coalesce(a.address, a.address_range), ' ', 1)) FROM {addresses} a"
-        "   WHERE a.zip = ANY(%(zips)s)),"
+        "   WHERE a.zip IN (SELECT zip FROM wanted)),"
         " hits AS (SELECT DISTINCT w.customer_id, n.location_id FROM wanted w"
         "   JOIN numbered n ON n.zip = w.zip AND n.number = w.number)"
         " SELECT h.customer_id, f.location_id, f.bsl_flag,"
         "  ST_Distance(f.geom::geography, c.geom::geography, false),"
         "  array_prepend(f.address_primary, {more})"
-        " FROM hits h JOIN {locations} f ON f.location_id = h.location_id"
+        " FROM hits h JOIN {locations} f ON f.location_id = h.location_id AND f.bsl_flag"
         " JOIN {customers} c ON c.id = h.customer_id"
         " ORDER BY h.customer_id, f.location_id"
     ).format(
@@ -237,13 +237,14 @@ class MatchDb:
             "numbers": [w[2] for w in wanted],
         }
         with translated(f"finding Fabric locations by address at {self.prefix}"):
+            self.conn.execute(NO_JIT)
             yield from self._stream(zip_candidates_sql(self.prefix), params)
 
     def _stream(self, query: sql.Composed, params: dict[str, object]) -> Iterator[CandidateRow]:
-        with self.conn.cursor(name="sonar_bdc_fabric_candidates") as cur:
-            cur.itersize = 10_000
-            cur.execute(query, params)
-            yield from cur
+        """Rows as the server makes them: it goes on while the caller decides (two cores
+        busy, not one then the other as with a server-side cursor's FETCH)."""
+        with self.conn.cursor() as cur:
+            yield from cur.stream(query, params, size=STREAM_ROWS)
 
     def write(self, rows: Iterable[Sequence[object]], release: str, matched_at: str) -> int:
         """Replace every match with ``rows`` (MATCH_COLUMNS) in one transaction."""
