@@ -42,7 +42,8 @@ SUFFIXES = [("ST", "Street"), ("AVE", "Avenue"), ("RD", "Road"), ("DR", "Drive")
 
 # Houses: street s = i / 200, house h = i % 200; 100 streets side by side (5.2 km apart),
 # rows of streets 60 m apart. House numbers run by block (s % 10 thousands), so in a ZIP
-# (50 streets) five houses share each number, as on a real grid of numbered blocks. Location ids: houses 1e9 + i, sheds 1.5e9 + j.
+# (50 streets) five houses share each number, as on a real grid of numbered blocks.
+# Location ids: houses 1e9 + i, sheds 1.5e9 + j.
 LOCATIONS_SQL = """
 INSERT INTO bench.fabric_locations (location_id, address_primary, city, state, zip,
   unit_count, bsl_flag, block_geoid, fcc_rel, geom)

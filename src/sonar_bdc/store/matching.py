@@ -104,8 +104,9 @@ def dwithin_candidates_sql(prefix: Prefix) -> sql.Composed:
 
 
 def zip_candidates_sql(prefix: Prefix) -> sql.Composed:
-    """BSLs in a customer's ZIP whose primary or Secondary address starts with its
-    house number (only a BSL can match): (customer_id, location_id, bsl_flag, distance_m or NULL, addresses).
+    """BSLs (only a BSL can match) in a customer's ZIP whose primary or Secondary address
+    starts with its house number: (customer_id, location_id, bsl_flag, distance_m or
+    NULL, addresses).
 
     Parameters (by name): ids, zips, numbers (arrays of one length).
     """
