@@ -30,7 +30,7 @@ from psycopg import sql
 
 from sonar_bdc.bdc.config import MatchConfig
 from sonar_bdc.fabric.address import clear_cache
-from sonar_bdc.fabric.match import STRATEGIES, Timings, decide_all
+from sonar_bdc.fabric.match import STRATEGIES, Timings, decide_all, match_row
 from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.matching import MatchDb
 from sonar_bdc.store.migrate import ensure_schema
@@ -151,23 +151,21 @@ def run(conninfo: dict, strategy: str, args: argparse.Namespace) -> None:
             db, rows, MatchConfig(max_candidates=args.max_candidates), strategy, timings
         )
         write_started = time.perf_counter()
-        db.write(((d.customer_id, d.location_id, "bench" if d.location_id else None,
-                   d.method, d.distance_m, d.candidates, d.reason,
-                   list(d.candidate_ids) or None) for d in decisions.values()),
-                 "bench", "now")  # fmt: skip
+        db.write((match_row(d, "bench") for d in decisions.values()), "bench", "now")
         timings.write = time.perf_counter() - write_started
     wall = time.perf_counter() - started
     houses = locations * 9 // 10
     step = max(1, houses // customers)
     matched = [d for d in decisions.values() if d.location_id is not None]
-    right = sum(1 for d in matched if d.location_id == 1_000_000_000 + (d.customer_id - 1) * step)
     wrong = [d for d in matched if d.location_id != 1_000_000_000 + (d.customer_id - 1) * step]
-    print("wrong by method:", dict(Counter(d.method for d in wrong)),
-          "by distance:", sorted(round(d.distance_m or -1) for d in wrong)[:40])  # fmt: skip
+    if wrong:
+        print("  wrong by method:", dict(Counter(d.method for d in wrong)),
+              "at distances:", sorted(round(d.distance_m or -1) for d in wrong)[:20])  # fmt: skip
     print(
         f"{strategy:12} wall {wall:5.1f} s = candidates {timings.candidates:5.1f} s"
         f" + decisions {timings.decisions:5.1f} s + write {timings.write:4.1f} s (+ rest);"
-        f" matched {len(matched):,}/{len(decisions):,}, right {right / max(1, len(matched)):.4f}"
+        f" matched {len(matched):,}/{len(decisions):,},"
+        f" right {1 - len(wrong) / max(1, len(matched)):.4f}"
     )
 
 

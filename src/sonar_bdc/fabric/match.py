@@ -87,7 +87,7 @@ def match(settings: Settings, options: MatchOptions) -> MatchSummary:
         decisions = decide_all(db, customers, config, options.strategy, summary.timings)
         started = time.perf_counter()
         with staged_exceptions(path, exception_rows(customers, decisions)):
-            rows = (_row(d, summary.release) for d in decisions.values())
+            rows = (match_row(d, summary.release) for d in decisions.values())
             db.write(rows, summary.release, datetime.now(timezone.utc).isoformat())
         summary.timings.write = time.perf_counter() - started
     summary.customers = len(customers)
@@ -181,7 +181,8 @@ def _customer(row: CustomerRow) -> Customer:
     return Customer(row.id, row.address, row.street2, row.has_point, row.latitude)
 
 
-def _row(decision: Decision, release: str) -> tuple[object, ...]:
+def match_row(decision: Decision, release: str) -> tuple[object, ...]:
+    """The fabric_matches row (MATCH_COLUMNS) of one decision."""
     return (
         decision.customer_id,
         decision.location_id,
