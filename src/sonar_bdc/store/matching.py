@@ -149,6 +149,14 @@ def release_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL("SELECT fcc_rel FROM {} LIMIT 1").format(prefix.table("fabric_locations"))
 
 
+def lock_matches_sql(prefix: Prefix) -> sql.Composed:
+    """One writer at a time (a second run waits, then replaces the first's rows); readers
+    go on reading the previous matches until the commit."""
+    return sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(
+        prefix.table("fabric_matches")
+    )
+
+
 def delete_matches_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL("DELETE FROM {}").format(prefix.table("fabric_matches"))
 
@@ -251,6 +259,7 @@ class MatchDb:
         """Replace every match with ``rows`` (MATCH_COLUMNS) in one transaction."""
         try:
             with translated(f"writing the matches into {self.prefix}fabric_matches"):
+                self.conn.execute(lock_matches_sql(self.prefix))
                 self.conn.execute(delete_matches_sql(self.prefix))
                 count = 0
                 with self.conn.cursor() as cur, cur.copy(copy_matches_sql(self.prefix)) as copy:
