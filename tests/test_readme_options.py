@@ -136,6 +136,19 @@ def fabric_load_options() -> dict[str, argparse.Action]:
     }
 
 
+def subcommand_options(*path: str) -> set[str]:
+    parser = build_parser()
+    for name in path:
+        (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = commands.choices[name]
+    return {
+        option
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction)
+        for option in action.option_strings
+    }
+
+
 def test_the_fabric_load_table_has_every_option_of_its_parser_and_no_other() -> None:
     rows = table_rows(README.read_text(encoding="utf-8"), FABRIC_LOAD_SECTION)
     options = fabric_load_options()
@@ -143,3 +156,9 @@ def test_the_fabric_load_table_has_every_option_of_its_parser_and_no_other() -> 
     assert sorted(in_readme) == sorted(options)
     for row in rows:
         assert set(row.options) == set(options[row.options[0]].option_strings), row
+
+
+def test_the_fabric_match_table_has_every_option_and_no_other() -> None:
+    rows = table_rows(README.read_text(encoding="utf-8"), "### `fabric match` options")
+    in_readme = [option for row in rows for option in row.options]
+    assert sorted(in_readme) == sorted(subcommand_options("fabric", "match"))

@@ -1,4 +1,5 @@
-"""The BDC configuration file (TOML): technology mapping and consumer/business overrides.
+"""The BDC configuration file (TOML): technology mapping, consumer/business overrides and
+the rules that match customers to Fabric locations.
 
 Every key is optional; an absent file means the defaults. Unknown keys and invalid
 values are refused with a ConfigError that names the file, the key and the fix, so a
@@ -50,7 +51,7 @@ DEFAULT_FORM477 = {
     90: 0,
 }
 
-_TOP_KEYS = ("technology", "consumer", "offers")
+_TOP_KEYS = ("technology", "consumer", "offers", "match")
 _TECHNOLOGY_KEYS = ("service", "names")
 _SERVICE_KEYS = ("id", "name_pattern", "technology_code")
 _CONSUMER_KEYS = ("business_groups", "consumer_groups")
@@ -66,6 +67,29 @@ class ServiceRule:
 
 
 @dataclass(frozen=True)
+class MatchConfig:
+    """``[match]``: how ``sonar-bdc fabric match`` ties customers to Fabric locations."""
+
+    point_radius_m: float = 15.0  # the nearest BSL this close is taken by its point alone ...
+    clear_margin_m: float = 5.0  # ... when every other BSL is this much farther
+    address_radius_m: float = 150.0  # farther (or crowded): the address must agree
+    street_similarity: float = 85.0  # rapidfuzz ratio (0-100) from which street names agree
+    max_candidates: int = 20  # nearest Fabric points considered per customer
+    confirm_point: bool = True  # a point match whose address disagrees yields to one that agrees
+    address_fallback: bool = True  # a point with nothing in reach may match by address in its ZIP
+
+
+_MATCH_LIMITS: dict[str, tuple[float, float]] = {
+    "point_radius_m": (1, 1000),
+    "clear_margin_m": (0, 1000),
+    "address_radius_m": (1, 5000),
+    "street_similarity": (50, 100),
+    "max_candidates": (1, 1000),
+}
+_MATCH_FLAGS = ("confirm_point", "address_fallback")
+
+
+@dataclass(frozen=True)
 class BdcConfig:
     form477: Mapping[int, int] = field(default_factory=lambda: dict(DEFAULT_FORM477))
     services: tuple[ServiceRule, ...] = ()
@@ -73,6 +97,7 @@ class BdcConfig:
     business_groups: tuple[int | str, ...] = ()  # group ids or names
     consumer_groups: tuple[int | str, ...] = ()
     offers: Mapping[int, OfferEntry] = field(default_factory=dict)  # [offers."CODE"] (bdc.offers)
+    match: MatchConfig = field(default_factory=MatchConfig)
     source: str = "(defaults)"
 
 
@@ -106,6 +131,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> BdcConfig:
         business_groups=_groups(consumer, "business_groups", source),
         consumer_groups=_groups(consumer, "consumer_groups", source),
         offers=parse_offers(_table(data, "offers", source), source, BDC_CODES),
+        match=_match(_table(data, "match", source), source),
         source=source,
     )
 
@@ -194,3 +220,43 @@ def _groups(consumer: Mapping[str, Any], key: str, source: str) -> tuple[int | s
     if not ok:
         raise ConfigError(f"{source}: [consumer] {key} must be a list of group names or ids")
     return tuple(values)
+
+
+def _match(match: Mapping[str, Any], source: str) -> MatchConfig:
+    _known_keys(match, (*_MATCH_LIMITS, *_MATCH_FLAGS), "[match]", source)
+    d = MatchConfig()
+    config = MatchConfig(
+        point_radius_m=_number(match, "point_radius_m", d.point_radius_m, source),
+        clear_margin_m=_number(match, "clear_margin_m", d.clear_margin_m, source),
+        address_radius_m=_number(match, "address_radius_m", d.address_radius_m, source),
+        street_similarity=_number(match, "street_similarity", d.street_similarity, source),
+        max_candidates=int(_number(match, "max_candidates", d.max_candidates, source)),
+        confirm_point=_flag(match, "confirm_point", d.confirm_point, source),
+        address_fallback=_flag(match, "address_fallback", d.address_fallback, source),
+    )
+    if config.point_radius_m > config.address_radius_m:
+        raise ConfigError(
+            f"{source}: [match] point_radius_m ({config.point_radius_m:g}) must not exceed "
+            f"address_radius_m ({config.address_radius_m:g})"
+        )
+    return config
+
+
+def _number(match: Mapping[str, Any], key: str, default: float, source: str) -> float:
+    value = match.get(key, default)
+    low, high = _MATCH_LIMITS[key]
+    integral = key == "max_candidates"
+    kinds = (int,) if integral else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        kind = "a whole number" if integral else "a number"
+        raise ConfigError(
+            f"{source}: [match] {key} = {value!r} must be {kind} from {low:g} to {high:g}"
+        )
+    return float(value)
+
+
+def _flag(match: Mapping[str, Any], key: str, default: bool, source: str) -> bool:
+    value = match.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{source}: [match] {key} = {value!r} must be true or false")
+    return value

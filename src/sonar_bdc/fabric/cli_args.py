@@ -95,10 +95,50 @@ def _load(settings: Settings, args: argparse.Namespace) -> int:
 # --- fabric match (owned by the match work) ----------------------------------------------
 
 
+MATCH_DESCRIPTION = (
+    "Match every customer of the latest import to the location_id of the loaded Fabric: "
+    "its point first (the nearest BSL within 15 m), its address to confirm or to decide "
+    "(farther, up to 150 m, or when several are close), its address alone in its ZIP "
+    "without coordinates. Rewrites the fabric_matches table whole and lists every "
+    "unmatched customer, with its reason, in the exceptions CSV. Radii and rules: the "
+    "[match] section of the BDC configuration file (docs/fabric-match.md)."
+)
+
+
 def _add_match(sub: argparse._SubParsersAction[P]) -> None:
-    match = sub.add_parser("match", help="match every customer to its Fabric location_id")
+    match = sub.add_parser(
+        "match",
+        help="match every customer to its Fabric location_id",
+        description=MATCH_DESCRIPTION,
+    )
+    match.add_argument(
+        "-o",
+        "--output",
+        type=_csv_path,
+        metavar="FILE.csv",
+        help="the exceptions CSV: every unmatched customer and why "
+        "(default: fabric_match_exceptions.csv)",
+    )
+    match.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="the BDC configuration file; its [match] section sets the radii and rules "
+        "(see docs/bdc.example.toml)",
+    )
     _add_common(match)
 
 
+def _csv_path(text: str) -> Path:
+    if text == "-":
+        raise argparse.ArgumentTypeError("standard output (-) is not supported; give a file name")
+    return Path(text)
+
+
 def _match(settings: Settings, args: argparse.Namespace) -> int:
-    raise ConfigError("sonar-bdc fabric match is not built yet")
+    from .match import MatchOptions, match  # late: `--help` stays fast
+
+    summary = match(settings, MatchOptions(output=args.output, config=args.config))
+    for line in summary.lines():
+        log.info("%s", line)
+    return 0
