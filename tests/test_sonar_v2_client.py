@@ -29,6 +29,7 @@ from sonar_bdc.simulator.v2 import (
     UNKNOWN_TECHNOLOGY_SERVICE_IDS,
     GraphQLSimulator,
 )
+from sonar_bdc.simulator.v2.entities import census_year
 from sonar_bdc.sonar.v2 import GraphQLClient, GraphQLConfig, GraphQLErrors, V2Account
 
 pytestmark = pytest.mark.timeout(60)
@@ -78,7 +79,9 @@ def mismatches(ds: Dataset, accounts: list[V2Account]) -> list[str]:
         want = expected.customer(ds, account.report.id)
         assert want.detail is not None and want.inventory is not None
         detail = dataclasses.replace(
-            want.detail, services=tuple(map(v2_service, want.detail.services))
+            want.detail,
+            services=tuple(map(v2_service, want.detail.services)),
+            census_year=None if want.detail.fips is None else census_year(want.detail.id),
         )
         got = stored((account.report, account.detail, account.inventory))
         truth = (want.report._replace(source=None), detail, want.inventory)

@@ -87,9 +87,9 @@ class CustomerDetail:
     account_status_id: int | None = None
     account_type_id: int | None = None
     fips: str | None = None  # 15-digit census block of the physical address
-    census_year: int | None = None  # of ``fips`` (Sonar v2); None: not sent (v1)
     groups: tuple[Group, ...] = field(default_factory=tuple)
     services: tuple[Service, ...] = field(default_factory=tuple)
+    census_year: int | None = None  # of ``fips`` (Sonar v2); None: not sent (v1)
 
 
 @dataclass(frozen=True, slots=True)
