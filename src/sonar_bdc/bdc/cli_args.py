@@ -11,7 +11,7 @@ import argparse
 import logging
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sonar_bdc.cli_common import add_common, common_settings
 from sonar_bdc.errors import ConfigError
@@ -246,12 +246,7 @@ def _availability(settings: Settings, args: argparse.Namespace) -> int:
         args.as_of, args.provider_id, args.brand_name, args.output, args.config,
         args.max_detail_age, args.allow_incomplete_import,
     )  # fmt: skip
-    summary = availability(settings, options)
-    for line in summary.lines():
-        log.info("%s", line)
-    for warning in summary.warnings():
-        log.warning("%s", warning)
-    return 0
+    return _log_summary(availability(settings, options))
 
 
 def _review(settings: Settings, args: argparse.Namespace) -> int:
@@ -277,7 +272,16 @@ def _subscription(settings: Settings, args: argparse.Namespace) -> int:
         max_detail_age=args.max_detail_age,
         allow_incomplete_import=args.allow_incomplete_import,
     )
-    summary = subscription(settings, options)
+    return _log_summary(subscription(settings, options))
+
+
+class _Summary(Protocol):
+    def lines(self) -> list[str]: ...
+    def warnings(self) -> list[str]: ...
+
+
+def _log_summary(summary: _Summary) -> int:
+    """A file's summary, then its warnings; exit code 0."""
     for line in summary.lines():
         log.info("%s", line)
     for warning in summary.warnings():
