@@ -19,9 +19,9 @@ from sonar_bdc.simulator import generate
 from sonar_bdc.simulator.buildings import is_plain
 from sonar_bdc.simulator.fabric import make_fabric
 from sonar_bdc.simulator.fabric_files import (
+    ADDRESS_COLUMNS,
     LAYOUTS,
     LOCATION_COLUMNS,
-    SECONDARY_COLUMNS,
     synthetic_lines,
     write_fabric,
     write_truth,
@@ -330,7 +330,7 @@ def test_headers_match_the_issue() -> None:
         "building_type_code,land_use_code,address_confidence_code,county_geoid,block_geoid,"
         "h3_9,latitude,longitude"
     )
-    assert ",".join(SECONDARY_COLUMNS) == (
+    assert ",".join(ADDRESS_COLUMNS) == (
         "location_id,address_id,parcel_id,address_confidence_code,address_range,"
         "pre_direction,street_name,suffix,post_direction,primary_secondary,address,city,"
         "state,zip,zip_suffix,address_source"

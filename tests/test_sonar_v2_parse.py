@@ -20,7 +20,7 @@ from sonar_bdc.sonar.v2.parse import (
     split_zip,
     state_of,
 )
-from sonar_bdc.sonar.v2.technology import BUILT_IN, TechnologyTable, parse_name_table
+from sonar_bdc.sonar.v2.technology_names import BUILT_IN, TechnologyTable, parse_name_table
 
 
 def connection(*rows: dict, total: int | None = None) -> dict:

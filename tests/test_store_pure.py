@@ -89,7 +89,7 @@ def test_lock_key_is_stable_and_distinct() -> None:
 
 def test_ddl_uses_only_qualified_identifiers() -> None:
     prefix = parse_prefix("sch.p_")
-    text = " ".join(repr(statement) for statement in ddl.v1(prefix) + ddl.v2(prefix))
+    text = " ".join(repr(statement) for statement in ddl.schema_v1(prefix) + ddl.schema_v2(prefix))
     assert "Identifier('sch', 'p_customers')" in text
     assert "Identifier('p_customers_geom_idx')" in text
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sonar_bdc.errors import ConfigError, StoreError
+from sonar_bdc.errors import ConfigError
 from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import parse_prefix
@@ -31,10 +31,11 @@ from .crosscheck import (
     served_locations,
     sorted_checks,
 )
-from .gate import check_import
+from .gate import gate
 from .model import Connection, CustomerRow, Status
 from .offers import GSO_SATELLITE, KBPS, Offer, resolve
 from .rules import Rules, StatusResolver
+from .run import record_file
 
 log = logging.getLogger("sonar_bdc.bdc")
 
@@ -113,13 +114,11 @@ def availability(settings: Settings, options: AvailabilityOptions) -> Availabili
     config = load_config(options.config)
     with AvailabilityDb.connect(settings.postgres_conninfo(), parse_prefix(settings.prefix)) as db:
         with db.snapshot() as snap:
-            data = snap.filing
-            warnings = check_import(
-                data.state, options.max_detail_age, options.allow_incomplete_import, options.as_of
-            )
+            warnings = gate(snap.filing.state, options)
             summary = build(snap, config, options)
             summary.import_warnings = warnings
-        _record(db, summary)
+        s, w = summary, summary.written
+        record_file(db, "availability", s.as_of, s.csv_path, w.rows, w.locations, s.checks)
     return summary
 
 
@@ -193,14 +192,3 @@ def technology_offers(
         if resolved.assumed:
             assumed[code] = resolved.assumed
     return offers, assumed
-
-
-def _record(db: AvailabilityDb, summary: AvailabilitySummary) -> None:
-    path = str(Path(summary.csv_path or "").resolve())
-    try:
-        db.record_availability(
-            summary.as_of, path, summary.written.rows, summary.written.locations,
-            dict(summary.checks),
-        )  # fmt: skip
-    except StoreError as exc:
-        log.warning("the file was written but not recorded for sonar-bdc status: %s", exc)

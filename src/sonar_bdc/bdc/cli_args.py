@@ -11,12 +11,12 @@ import argparse
 import logging
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from sonar_bdc.cli_common import add_common, common_settings
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.logsetup import setup_logging
 from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
-from sonar_bdc.settings import MAX_DAYS, Settings, load_settings, valid_days
+from sonar_bdc.settings import MAX_DAYS, Settings, valid_days
 
 log = logging.getLogger("sonar_bdc.bdc")
 
@@ -83,7 +83,7 @@ def add_bdc_commands(
         help="technology mapping and consumer groups (see docs/bdc.example.toml)",
     )
     _add_import_checks(sub)
-    _add_common(sub)
+    add_common(sub)
     _add_availability(bdc_sub)
     _add_review(bdc_sub)
     tracts = subparsers.add_parser("tracts", help="census tract polygons for the BDC files")
@@ -103,7 +103,7 @@ def add_bdc_commands(
         action="store_true",
         help="remove every loaded tract first (default: add or replace by GEOID)",
     )
-    _add_common(load)
+    add_common(load)
 
 
 def _add_availability(bdc_sub: argparse._SubParsersAction[P]) -> None:
@@ -123,7 +123,7 @@ def _add_availability(bdc_sub: argparse._SubParsersAction[P]) -> None:
     av.add_argument("--config", type=Path, metavar="FILE.toml",
                     help="technology mapping, consumer groups and [offers]")  # fmt: skip
     _add_import_checks(av)
-    _add_common(av)
+    add_common(av)
 
 
 def _add_review(bdc_sub: argparse._SubParsersAction[P]) -> None:
@@ -163,7 +163,7 @@ def _add_review(bdc_sub: argparse._SubParsersAction[P]) -> None:
         help="as for the filing files, for the import's findings "
         f"(default: {MAX_DETAIL_AGE_DAYS:g})",
     )
-    _add_common(rv)
+    add_common(rv)
 
 
 def _add_import_checks(p: argparse.ArgumentParser) -> None:
@@ -191,21 +191,6 @@ def parse_days(text: str) -> float:
     if not valid_days(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 to {MAX_DAYS})")
     return value
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    d = Settings()
-    p.add_argument(
-        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
-    )
-    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=None,
-        help="debug output, tracebacks on errors",
-    )
 
 
 def parse_date(text: str) -> date:
@@ -243,10 +228,7 @@ def check_as_of(as_of: date, any_date: bool) -> None:
 
 def run_bdc_command(args: argparse.Namespace) -> int:
     """Run ``bdc subscription`` or ``tracts load``; return the exit code."""
-    settings = load_settings(
-        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file, sonar=False
-    )
-    setup_logging(settings.verbose, None)
+    settings = common_settings(args)
     if args.command == "tracts":
         return _tracts_load(settings, args)
     if args.bdc_command == "availability":
@@ -264,12 +246,7 @@ def _availability(settings: Settings, args: argparse.Namespace) -> int:
         args.as_of, args.provider_id, args.brand_name, args.output, args.config,
         args.max_detail_age, args.allow_incomplete_import,
     )  # fmt: skip
-    summary = availability(settings, options)
-    for line in summary.lines():
-        log.info("%s", line)
-    for warning in summary.warnings():
-        log.warning("%s", warning)
-    return 0
+    return _log_summary(availability(settings, options))
 
 
 def _review(settings: Settings, args: argparse.Namespace) -> int:
@@ -295,7 +272,16 @@ def _subscription(settings: Settings, args: argparse.Namespace) -> int:
         max_detail_age=args.max_detail_age,
         allow_incomplete_import=args.allow_incomplete_import,
     )
-    summary = subscription(settings, options)
+    return _log_summary(subscription(settings, options))
+
+
+class _Summary(Protocol):
+    def lines(self) -> list[str]: ...
+    def warnings(self) -> list[str]: ...
+
+
+def _log_summary(summary: _Summary) -> int:
+    """A file's summary, then its warnings; exit code 0."""
     for line in summary.lines():
         log.info("%s", line)
     for warning in summary.warnings():

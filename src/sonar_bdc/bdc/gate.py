@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 
 from sonar_bdc import readiness
 from sonar_bdc.errors import FilingValidationError
@@ -13,6 +14,24 @@ OVERRIDE = "--allow-incomplete-import"
 
 class ImportNotReady(FilingValidationError):
     """The import is not complete or recent enough to file from: nothing was written."""
+
+
+class GateOptions(Protocol):
+    """What a file's options say about the import it may be filed from."""
+
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def max_detail_age(self) -> float: ...
+    @property
+    def allow_incomplete_import(self) -> bool: ...
+
+
+def gate(state: ImportState, options: GateOptions) -> list[str]:
+    """``check_import`` with a file's options (both files pass the same gate)."""
+    return check_import(
+        state, options.max_detail_age, options.allow_incomplete_import, options.as_of
+    )
 
 
 def check_import(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,7 +15,7 @@ from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.filing import FilingData, FilingDb, TractsLoaded
 
 from .config import BdcConfig, load_config
-from .gate import check_import
+from .gate import gate
 from .model import Connection, CustomerRow, Exclusion, Status
 from .output import aggregate, write_files
 from .rules import Rules, StatusResolver, unused_config
@@ -44,22 +44,27 @@ def subscription(settings: Settings, options: SubscriptionOptions) -> FilingSumm
     prefix = parse_prefix(settings.prefix)
     with FilingDb.connect(settings.postgres_conninfo(), prefix) as db:
         data = db.read_filing()
-        warnings = check_import(
-            data.state, options.max_detail_age, options.allow_incomplete_import, options.as_of
-        )
+        warnings = gate(data.state, options)
         summary = build_files(data, config, options)
         summary.import_warnings = warnings
-        _record(db, summary)
+        s = summary
+        record_file(db, "subscription", s.as_of, s.csv_path, s.rows, s.connections, s.excluded)
     return summary
 
 
-def _record(db: FilingDb, summary: FilingSummary) -> None:
-    """Remember the file for ``sonar-bdc status``; the file stands if this fails."""
-    path = str(Path(summary.csv_path or "").resolve())
+def record_file(
+    db: FilingDb,
+    kind: str,
+    as_of: date,
+    csv_path: Path | None,
+    rows: int,
+    counted: int,
+    checks: Mapping[str, int],
+) -> None:
+    """Remember a file written for ``sonar-bdc status``; the file stands if this fails."""
+    path = str(Path(csv_path or "").resolve())
     try:
-        db.record_filing(
-            summary.as_of, path, summary.rows, summary.connections, dict(summary.excluded)
-        )
+        db.record_filing(kind, as_of, path, rows, counted, dict(checks))
     except StoreError as exc:
         log.warning("the file was written but not recorded for sonar-bdc status: %s", exc)
 

@@ -7,12 +7,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from sonar_bdc.bdc.cli_args import _add_common
 from sonar_bdc.bdc.config import BDC_CODES
 from sonar_bdc.bdc.offers import CODES_BRC, speeds_problem
+from sonar_bdc.cli_common import add_common, common_settings
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.logsetup import setup_logging
-from sonar_bdc.settings import load_settings
 
 if TYPE_CHECKING:  # the store imports psycopg: only commands that run load it
     from sonar_bdc.store.coverage import AreaOffer, AreaRow
@@ -72,15 +70,15 @@ def add_coverage_commands(subparsers: argparse._SubParsersAction[P]) -> None:
     load.add_argument(
         "--replace", action="store_true", help="remove the technology's loaded areas first"
     )
-    _add_common(load)
-    _add_common(sub.add_parser("list", help="list the loaded coverage areas"))
+    add_common(load)
+    add_common(sub.add_parser("list", help="list the loaded coverage areas"))
     remove = sub.add_parser("remove", help="remove coverage areas by id or technology")
     which = remove.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--id", type=int, nargs="+", dest="ids", metavar="ID", help="area ids (see list)"
     )
     which.add_argument("--technology", type=bdc_code, metavar="CODE", help="every area of it")
-    _add_common(remove)
+    add_common(remove)
 
 
 def bdc_code(text: str) -> int:
@@ -109,10 +107,7 @@ def area_offer(args: argparse.Namespace) -> AreaOffer:
 def run_coverage_command(args: argparse.Namespace) -> int:
     from .run import list_coverage, load_coverage, remove_coverage  # late: --help stays fast
 
-    settings = load_settings(
-        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file, sonar=False
-    )
-    setup_logging(settings.verbose, None)
+    settings = common_settings(args)
     if args.coverage_command == "load":
         loaded = load_coverage(settings, args.files, area_offer(args), args.replace)
         log.info(

@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 from typing import TypeVar
 
+from sonar_bdc.cli_common import add_common, common_settings
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.logsetup import setup_logging
-from sonar_bdc.settings import Settings, load_settings
+from sonar_bdc.settings import Settings
 
 log = logging.getLogger("sonar_bdc.fabric")
 
@@ -33,30 +33,12 @@ def add_fabric_commands(subparsers: argparse._SubParsersAction[P]) -> None:
 
 def run_fabric_command(args: argparse.Namespace) -> int:
     """Run ``fabric load`` or ``fabric match``; return the exit code."""
-    settings = load_settings(
-        {"prefix": args.prefix, "verbose": args.verbose}, env_file=args.env_file, sonar=False
-    )
-    setup_logging(settings.verbose, None)
+    settings = common_settings(args)
     if args.fabric_command == "load":
         return _load(settings, args)
     if args.fabric_command == "match":
         return _match(settings, args)
     raise ConfigError(f"unknown fabric command {args.fabric_command}")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    d = Settings()
-    p.add_argument(
-        "-p", "--prefix", help=f"table prefix: [schema.][table_prefix] (default: {d.prefix})"
-    )
-    p.add_argument("--env-file", help="read variables from this file (default: ./.env if present)")
-    p.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=None,
-        help="debug output, tracebacks on errors",
-    )
 
 
 # --- fabric load (owned by the load work) ------------------------------------------------
@@ -80,7 +62,7 @@ def _add_load(sub: argparse._SubParsersAction[P]) -> None:
         metavar="NAME",
         help="the release of files without an fcc_rel column (default: the files' fcc_rel)",
     )
-    _add_common(load)
+    add_common(load)
 
 
 def _load(settings: Settings, args: argparse.Namespace) -> int:
@@ -126,7 +108,7 @@ def _add_match(sub: argparse._SubParsersAction[P]) -> None:
         help="the BDC configuration file; its [match] section sets the radii and rules "
         "(see docs/bdc.example.toml)",
     )
-    _add_common(match)
+    add_common(match)
 
 
 def _csv_path(text: str) -> Path:

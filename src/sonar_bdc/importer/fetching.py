@@ -38,7 +38,7 @@ class Job:
     inventory: bool
 
 
-class Plan(Sequence[Job]):
+class FetchPlan(Sequence[Job]):
     """Jobs in fetch order, held as two flat arrays: a full run plans one per account."""
 
     def __init__(self, jobs: Iterable[tuple[int, bool, bool]] = ()) -> None:
@@ -53,10 +53,10 @@ class Plan(Sequence[Job]):
     @overload
     def __getitem__(self, index: int) -> Job: ...
     @overload
-    def __getitem__(self, index: slice) -> Plan: ...
-    def __getitem__(self, index: int | slice) -> Job | Plan:
+    def __getitem__(self, index: slice) -> FetchPlan: ...
+    def __getitem__(self, index: int | slice) -> Job | FetchPlan:
         if isinstance(index, slice):
-            part = Plan()
+            part = FetchPlan()
             part._ids, part._parts = self._ids[index], self._parts[index]
             return part
         parts = self._parts[index]

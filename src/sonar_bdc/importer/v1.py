@@ -17,7 +17,7 @@ from ..settings import Settings
 from ..sonar.v1 import InventoryCatalog, SonarClient, SonarConfig
 from ..sonar.v1.model_fields import ModelFields
 from ..store import ReportWriteResult, Store
-from .fetching import Plan, fetch_and_write
+from .fetching import FetchPlan, fetch_and_write
 from .progress import counted, make_progress
 from .run import META_CATALOGS, META_DETAIL, META_INVENTORY, META_REPORT, left_by_limit
 from .summary import Summary, plural
@@ -113,7 +113,7 @@ def _inventory_catalog(
     store: Store,
     client: SonarClient,
     seen_at: datetime,
-    plan: Plan,
+    plan: FetchPlan,
     early: Future[InventoryCatalog] | None,
 ) -> InventoryCatalog | None:
     """The inventory catalog, only when some customer's inventory is to be refreshed."""
@@ -192,7 +192,7 @@ def _plan_refresh(
     seen_at: datetime,
     want_detail: bool,
     want_inventory: bool,
-) -> Plan:
+) -> FetchPlan:
     cutoff = None if settings.force else seen_at - timedelta(days=settings.days)
     # All stale ids (ints: small), so the counts stay true with -l.
     detail_ids = store.stale_customer_ids("detail", seen_at, cutoff, None) if want_detail else []
@@ -208,10 +208,10 @@ def _plan_refresh(
     return plan
 
 
-def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> Plan:
+def _plan(detail_ids: list[int], inventory_ids: list[int], limit: int | None) -> FetchPlan:
     """(customer id, fetch detail?, fetch inventory?) in the order the store ranked them."""
     want_detail, want_inventory = set(detail_ids), set(inventory_ids)
     order = list(dict.fromkeys([*detail_ids, *inventory_ids]))
     if limit is not None:
         order = order[:limit]
-    return Plan((cid, cid in want_detail, cid in want_inventory) for cid in order)
+    return FetchPlan((cid, cid in want_detail, cid in want_inventory) for cid in order)

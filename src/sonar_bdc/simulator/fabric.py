@@ -35,7 +35,7 @@ from sonar_bdc.simulator.fabric_model import (
     SecondaryAddress,
     parse_release,
 )
-from sonar_bdc.simulator.fabric_plan import Plan, plan_accounts
+from sonar_bdc.simulator.fabric_plan import AccountPlan, plan_accounts
 from sonar_bdc.simulator.fabric_text import Street, parse_line, pick_style, spell, unit_text
 from sonar_bdc.simulator.model import Account, Dataset
 from sonar_bdc.simulator.nasty import choose
@@ -105,7 +105,7 @@ def make_fabric(dataset: Dataset, seed: int = 1, release: str = DEFAULT_RELEASE)
     return _fabric(b, rel, ids, plans)
 
 
-def _guard(b: _Builder, plans: list[Plan]) -> None:
+def _guard(b: _Builder, plans: list[AccountPlan]) -> None:
     for plan in plans:
         addr = plan.account.address
         if plan.street is not None:
@@ -191,11 +191,11 @@ def _block(b: _Builder, fips: str | None, place: cat.Place) -> str:
     return f"{tract}{b.rng.randint(1000, 4999)}"
 
 
-def _answer(b: _Builder, plan: Plan, index: int | None, why: str | None = None) -> None:
+def _answer(b: _Builder, plan: AccountPlan, index: int | None, why: str | None = None) -> None:
     b.answers[plan.account.id] = _Answer(index, plan.case, why)
 
 
-def _building(b: _Builder, tenants: list[Plan]) -> None:
+def _building(b: _Builder, tenants: list[AccountPlan]) -> None:
     anchor = next(p for p in tenants if p.account.address.lat is not None)
     owners = frozenset(p.account.id for p in tenants)
     point = _near(b, anchor.account, b.rng.uniform(1, 4), owners)
@@ -206,7 +206,7 @@ def _building(b: _Builder, tenants: list[Plan]) -> None:
         _answer(b, plan, index)
 
 
-def _account(b: _Builder, plan: Plan) -> None:
+def _account(b: _Builder, plan: AccountPlan) -> None:
     account = plan.account
     if plan.case in ("no_coordinates", "unknowable"):
         _without_coordinates(b, plan)
@@ -227,7 +227,7 @@ def _account(b: _Builder, plan: Plan) -> None:
             _neighbour(b, account, draft, plan.distance)
 
 
-def _without_coordinates(b: _Builder, plan: Plan) -> None:
+def _without_coordinates(b: _Builder, plan: AccountPlan) -> None:
     place = _place_of(plan.account)
     point = _anywhere(b, place, frozenset({plan.account.id}))
     if point is None:  # the box is full of guards: very unlikely; it has no BSL then
@@ -238,7 +238,7 @@ def _without_coordinates(b: _Builder, plan: Plan) -> None:
     _answer(b, plan, index if known else None, None if known else NO_COORDINATES_NO_ADDRESS)
 
 
-def _no_bsl(b: _Builder, plan: Plan) -> None:
+def _no_bsl(b: _Builder, plan: AccountPlan) -> None:
     account = plan.account
     if account.address.lat is None:
         _answer(b, plan, None, NO_COORDINATES_NO_ADDRESS)
@@ -255,7 +255,7 @@ def _no_bsl(b: _Builder, plan: Plan) -> None:
     _answer(b, plan, None, NEAREST_NOT_BSL)
 
 
-def _twins(b: _Builder, plan: Plan) -> None:
+def _twins(b: _Builder, plan: AccountPlan) -> None:
     """Two BSLs with the account's address, equally far on opposite sides."""
     account = plan.account
     lat, lon = account.address.lat, account.address.lon
@@ -335,7 +335,7 @@ def _extra(b: _Builder, place: cat.Place, point: tuple[float, float], bsl: bool)
                   _block(b, None, place), 1 if bsl else 0)  # fmt: skip
 
 
-def _settle_address_only(b: _Builder, plans: list[Plan]) -> None:
+def _settle_address_only(b: _Builder, plans: list[AccountPlan]) -> None:
     """An account without coordinates is found by address and ZIP alone: when its address
     names no BSL or several, no matcher can find it, and the truth says so."""
     homes: dict[tuple[Street, str], set[int]] = {}
@@ -368,7 +368,7 @@ def _ids(count: int, dataset_seed: int, seed: int, rel: Release) -> list[int]:
     return ids
 
 
-def _fabric(b: _Builder, rel: Release, ids: list[int], plans: list[Plan]) -> Fabric:
+def _fabric(b: _Builder, rel: Release, ids: list[int], plans: list[AccountPlan]) -> Fabric:
     locations = [_location(b, d, ids[i]) for i, d in enumerate(b.drafts)]
     seconds = [
         _secondary(b.drafts[i], ids[i], n, street, line)

@@ -22,20 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sonar_bdc.errors import ConfigError
+from sonar_bdc.fabric.files import ADDRESS_COLUMNS, LOCATION_COLUMNS  # the FCC's headers
 from sonar_bdc.simulator import catalogs as cat
 from sonar_bdc.simulator.fabric_geo import Grid
 from sonar_bdc.simulator.fabric_model import Fabric, Location, Release, SecondaryAddress
 
-LOCATION_COLUMNS = (
-    "location_id", "address_primary", "city", "state", "zip", "zip_suffix", "unit_count",
-    "bsl_flag", "building_type_code", "land_use_code", "address_confidence_code",
-    "county_geoid", "block_geoid", "h3_9", "latitude", "longitude",
-)  # fmt: skip
-SECONDARY_COLUMNS = (
-    "location_id", "address_id", "parcel_id", "address_confidence_code", "address_range",
-    "pre_direction", "street_name", "suffix", "post_direction", "primary_secondary",
-    "address", "city", "state", "zip", "zip_suffix", "address_source",
-)  # fmt: skip
 FILLER_FIRST_ID = 5_000_000_000
 FILLER_NOBSL_SHARE = 0.05
 _KEEP_AWAY_M = 150.0
@@ -55,7 +46,7 @@ class Layout:
 
     def secondary_header(self) -> list[str]:
         kind = "primary_supplemental" if self.supplemental else "primary_secondary"
-        columns = [kind if c == "primary_secondary" else c for c in SECONDARY_COLUMNS]
+        columns = [kind if c == "primary_secondary" else c for c in ADDRESS_COLUMNS]
         return [*columns, *(("fcc_rel",) if self.fcc_rel else ())]
 
     @property

@@ -34,7 +34,7 @@ BUILDING_SPREAD_M = 50.0
 
 
 @dataclass(slots=True)
-class Plan:
+class AccountPlan:
     """One account's planned case; ``radius`` guards its geocode (0: not guarded)."""
 
     account: Account
@@ -46,13 +46,17 @@ class Plan:
     nothing_near: bool = False  # no_bsl: nothing at all (else a NoBSL structure)
 
 
-def plan_accounts(ds: Dataset, rng: random.Random) -> tuple[list[Plan], list[list[Plan]]]:
+def plan_accounts(
+    ds: Dataset, rng: random.Random
+) -> tuple[list[AccountPlan], list[list[AccountPlan]]]:
     """Every account's plan (id order) and the apartment buildings (lists of tenants)."""
     geocodes = Grid()
     for a in ds.accounts.values():
         if a.address.lat is not None and a.address.lon is not None:
             geocodes.add(a.address.lat, a.address.lon, a.id)
-    plans = [Plan(a, "near", street=parse_line(a.address.line1)) for a in ds.accounts.values()]
+    plans = [
+        AccountPlan(a, "near", street=parse_line(a.address.line1)) for a in ds.accounts.values()
+    ]
     buildings = _buildings(plans)
     mates = {p.account.id: {t.account.id for t in b} for b in buildings for p in b}
     for plan in plans:
@@ -66,12 +70,12 @@ def plan_accounts(ds: Dataset, rng: random.Random) -> tuple[list[Plan], list[lis
     return plans, buildings
 
 
-def _buildings(plans: list[Plan]) -> list[list[Plan]]:
-    by_address: dict[tuple[str, str], list[Plan]] = defaultdict(list)
+def _buildings(plans: list[AccountPlan]) -> list[list[AccountPlan]]:
+    by_address: dict[tuple[str, str], list[AccountPlan]] = defaultdict(list)
     for plan in plans:
         if plan.street is not None:
             by_address[(plan.account.address.line1, plan.account.address.zip)].append(plan)
-    buildings: list[list[Plan]] = []
+    buildings: list[list[AccountPlan]] = []
     for group in by_address.values():
         if len(group) > 1 and _close_together(group):
             for plan in group:
@@ -80,7 +84,7 @@ def _buildings(plans: list[Plan]) -> list[list[Plan]]:
     return buildings
 
 
-def _close_together(group: list[Plan]) -> bool:
+def _close_together(group: list[AccountPlan]) -> bool:
     points = [(p.account.address.lat, p.account.address.lon) for p in group]
     located = [(lat, lon) for lat, lon in points if lat is not None and lon is not None]
     if not located:
@@ -98,19 +102,19 @@ def _separation(geocodes: Grid, account: Account, mates: set[int]) -> float:
     return min(others, default=float("inf"))
 
 
-def _tenant(plan: Plan) -> None:
+def _tenant(plan: AccountPlan) -> None:
     plan.case = "apartment"
     plan.radius = 20.0 if plan.account.address.lat is not None else 0.0
 
 
-def _without_coordinates(rng: random.Random, plan: Plan) -> None:
+def _without_coordinates(rng: random.Random, plan: AccountPlan) -> None:
     if rng.random() < NO_BSL_WITHOUT_COORDINATES:
         plan.case = "no_bsl"
     else:
         plan.case = "no_coordinates" if plan.street is not None else "unknowable"
 
 
-def _with_coordinates(rng: random.Random, plan: Plan, sep: float) -> None:
+def _with_coordinates(rng: random.Random, plan: AccountPlan, sep: float) -> None:
     case = _draw_case(rng)
     if case in _NEEDS_ADDRESS and plan.street is None:
         case = "near"
@@ -147,7 +151,7 @@ def _distance(rng: random.Random, case: str) -> float:
     return rng.uniform(0.5, 12.0)
 
 
-def _radius(plan: Plan) -> float:
+def _radius(plan: AccountPlan) -> float:
     if plan.case == "no_bsl":
         return 160.0 if plan.nothing_near else 25.0
     if plan.case == "twin":

@@ -12,15 +12,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.store import runs
-from sonar_bdc.store.db import ConnInfo, scalar, table_exists, translated
-from sonar_bdc.store.filing import NO_JIT, FilingData, FilingDb
+from sonar_bdc.store.db import scalar, table_exists, translated
+from sonar_bdc.store.filing import FilingData, FilingDb
 from sonar_bdc.store.prefix import Prefix
 
 AREAS = "coverage_areas"
@@ -166,27 +164,14 @@ class Snapshot:
 class AvailabilityDb(FilingDb):
     """The subscription file's connection, plus the Fabric and coverage reads."""
 
-    @classmethod
-    def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> AvailabilityDb:
-        db = FilingDb.connect(conninfo, prefix)
-        return cls(db.conn, db.prefix)
-
-    def __enter__(self) -> AvailabilityDb:
-        return self
-
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        self.conn.read_only = True
-        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        try:
-            with translated(f"reading the imported tables at {self.prefix}"):
-                self.conn.execute(NO_JIT)
-                self._require_import()
-                self._require_fabric()
-                filing = self._read()
+        with self.read_only(f"reading the imported tables at {self.prefix}") as filing:
             yield Snapshot(self.conn, self.prefix, filing)
-        finally:
-            self.conn.rollback()
+
+    def _require(self) -> None:
+        self._require_import()
+        self._require_fabric()
 
     def _require_fabric(self) -> None:
         has = table_exists(self.conn, self.prefix, LOCATIONS) and scalar(
@@ -203,18 +188,3 @@ class AvailabilityDb(FilingDb):
                 f"no Fabric locations at {self.prefix}: run sonar-bdc fabric load with your "
                 "licensed Fabric, then sonar-bdc fabric match, before the availability file"
             )
-
-    def record_availability(
-        self, as_of: date, csv_path: str, rows: int, locations: int, checks: Mapping[str, int]
-    ) -> bool:
-        self.conn.read_only = False
-        self.conn.isolation_level = None
-        try:
-            with translated(f"recording the filing at {self.prefix}"):
-                return runs.record_filing(
-                    self.conn, self.prefix, "availability", as_of, csv_path, rows, locations,
-                    checks,
-                )  # fmt: skip
-        except BaseException:
-            self.conn.rollback()
-            raise

@@ -78,7 +78,7 @@ WRITER_STAGES = (
     staging.ITEMS,
     staging.ITEM_LINKS,
 )
-Plan = list[tuple[sql.SQL, dict[str, str], str]]
+Statements = list[tuple[sql.SQL, dict[str, str], str]]
 
 
 def _ids(ids: Iterable[int]) -> dict[str, str]:
@@ -132,10 +132,10 @@ class Batch:
             cur = st.conn.execute(listing.take_links_sql(), scope)
             self.links += [ItemLink(*link) for link in cur.fetchall()]
 
-    def plan(self, prefix: Prefix) -> Plan:
+    def plan(self, prefix: Prefix) -> Statements:
         """The statements for this batch, in foreign-key order, tagged by what they return."""
         ids = [row.id for row in self.customers]
-        plan: Plan = [(upserts.customers_sql(prefix), _ids(ids), "customers")]
+        plan: Statements = [(upserts.customers_sql(prefix), _ids(ids), "customers")]
         if self.detail_ids:
             scope = _ids(self.detail_ids)
             plan += [

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 
 import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.store.db import ConnInfo, connect, scalar, translated, warn_if_lookalike
+from sonar_bdc.store.db import ConnInfo, PrefixDb, connect_warned, scalar, translated
 from sonar_bdc.store.migrate import ensure_schema
 from sonar_bdc.store.prefix import Prefix
 
@@ -121,23 +120,12 @@ def count_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL("SELECT count(*) FROM {} WHERE technology = %s").format(prefix.table(AREAS))
 
 
-class CoverageDb:
+class CoverageDb(PrefixDb):
     """A connection for ``sonar-bdc coverage``: every change in one transaction."""
-
-    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
-        self.conn = conn
-        self.prefix = prefix
 
     @classmethod
     def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> CoverageDb:
-        conn = connect(conninfo, "sonar-bdc coverage")
-        try:
-            with translated("starting the session"):
-                warn_if_lookalike(conn, prefix)
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, prefix)
+        return cls(connect_warned(conninfo, prefix, "sonar-bdc coverage"), prefix)
 
     def load(
         self, polygons: Iterable[StagedPolygon], offer: AreaOffer, replace: bool = False
@@ -217,17 +205,3 @@ class CoverageDb:
             self.conn.rollback()
             raise
         return removed
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> CoverageDb:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

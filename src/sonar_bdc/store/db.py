@@ -131,7 +131,7 @@ C = TypeVar("C", bound="Closing")
 
 
 class Closing:
-    """A connection's owner, closed at the end of a ``with`` block (``Store``, ``FilingDb``)."""
+    """A connection's owner, closed at the end of a ``with`` block (``Store``, ``PrefixDb``)."""
 
     def close(self) -> None:
         raise NotImplementedError
@@ -146,6 +146,29 @@ class Closing:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class PrefixDb(Closing):
+    """One connection to the tables at one prefix (``FilingDb``, ``CoverageDb``, ``MatchDb``)."""
+
+    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
+        self.conn = conn
+        self.prefix = prefix
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect_warned(conninfo: ConnInfo, prefix: Prefix, application_name: str) -> psycopg.Connection:
+    """``connect``, then ``warn_if_lookalike``; the connection is closed if that fails."""
+    conn = connect(conninfo, application_name)
+    try:
+        with translated("starting the session"):
+            warn_if_lookalike(conn, prefix)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class Transactions:

@@ -44,7 +44,7 @@ def drop_geom_index_sql(prefix: Prefix) -> sql.Composed:
     )
 
 
-def v1(prefix: Prefix) -> list[sql.Composed]:
+def schema_v1(prefix: Prefix) -> list[sql.Composed]:
     """The base tables of the issue."""
     return [
         _fmt(
@@ -111,7 +111,7 @@ def v1(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-def v2(prefix: Prefix) -> list[sql.Composed]:
+def schema_v2(prefix: Prefix) -> list[sql.Composed]:
     """Account status and freshness columns, catalogs, services.technology_name."""
     return [
         _fmt(
@@ -164,7 +164,7 @@ def v2(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-def v3(prefix: Prefix) -> list[sql.Composed]:
+def schema_v3(prefix: Prefix) -> list[sql.Composed]:
     """A record of every import run and every filing written, for the filing's checks."""
     return [
         _fmt(
@@ -192,7 +192,7 @@ def v3(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-def v4(prefix: Prefix) -> list[sql.Composed]:
+def schema_v4(prefix: Prefix) -> list[sql.Composed]:
     """Inventory models and their MAC fields, so a run asks only for models it has not seen."""
     return [
         _fmt(
@@ -205,7 +205,7 @@ def v4(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-def v5(prefix: Prefix) -> list[sql.Composed]:
+def schema_v5(prefix: Prefix) -> list[sql.Composed]:
     """The user's Fabric (one release per prefix), each customer's match to it, and the
     census vintage of a Sonar v2 fips."""
     return [
@@ -269,7 +269,7 @@ def v5(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
-def v6(prefix: Prefix) -> list[sql.Composed]:
+def schema_v6(prefix: Prefix) -> list[sql.Composed]:
     """Coverage areas (the filer's service areas or propagation polygons) with their offer,
     for the BDC availability file."""
     return [
@@ -298,7 +298,7 @@ def v6(prefix: Prefix) -> list[sql.Composed]:
 
 
 MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {
-    1: v1, 2: v2, 3: v3, 4: v4, 5: v5, 6: v6,
+    1: schema_v1, 2: schema_v2, 3: schema_v3, 4: schema_v4, 5: schema_v5, 6: schema_v6,
 }  # fmt: skip
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -8,10 +8,11 @@ mix two states of the data. Builders are pure (``*_sql``); ``FilingDb`` runs the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -19,15 +20,7 @@ from psycopg.rows import dict_row
 
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries, runs
-from sonar_bdc.store.db import (
-    Closing,
-    ConnInfo,
-    connect,
-    scalar,
-    table_exists,
-    translated,
-    warn_if_lookalike,
-)
+from sonar_bdc.store.db import ConnInfo, PrefixDb, connect_warned, scalar, table_exists, translated
 from sonar_bdc.store.migrate import ensure_postgis, schema_version
 from sonar_bdc.store.prefix import Prefix
 
@@ -181,23 +174,15 @@ class FilingData:
         return self.state.latest_report
 
 
-class FilingDb(Closing):
+F = TypeVar("F", bound="FilingDb")
+
+
+class FilingDb(PrefixDb):
     """A connection for the BDC commands: load tracts, read the filing snapshot."""
 
-    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
-        self.conn = conn
-        self.prefix = prefix
-
     @classmethod
-    def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> FilingDb:
-        conn = connect(conninfo, "sonar-bdc bdc")
-        try:
-            with translated("starting the session"):
-                warn_if_lookalike(conn, prefix)
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, prefix)
+    def connect(cls: type[F], conninfo: ConnInfo, prefix: Prefix) -> F:
+        return cls(connect_warned(conninfo, prefix, "sonar-bdc bdc"), prefix)
 
     def load_tracts(
         self, rows: Iterable[tuple[str, str, str]], replace: bool = False
@@ -238,16 +223,28 @@ class FilingDb(Closing):
 
     def read_filing(self) -> FilingData:
         """Everything the subscription file needs, in one read-only snapshot."""
+        with self.read_only(f"reading the imported tables at {self.prefix}") as data:
+            return data
+
+    @contextlib.contextmanager
+    def read_only(self, action: str) -> Iterator[FilingData]:
+        """One read-only REPEATABLE READ transaction, rolled back at the end, so an import
+        running meanwhile cannot mix two states: ``_require`` checks the tables, then the
+        filing's data is read (database errors as StoreError saying ``action``)."""
         self.conn.read_only = True
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
-            with translated(f"reading the imported tables at {self.prefix}"):
+            with translated(action):
                 self.conn.execute(NO_JIT)
-                self._require_import()
+                self._require()
                 data = self._read()
+            yield data
         finally:
             self.conn.rollback()
-        return data
+
+    def _require(self) -> None:
+        """Refuse a snapshot without what it is read for (here, the import's tables)."""
+        self._require_import()
 
     def _read(self) -> FilingData:
         with_tracts = table_exists(self.conn, self.prefix, TRACTS)
@@ -261,17 +258,23 @@ class FilingDb(Closing):
         return FilingData(statuses, customers, int(tracts or 0), state)
 
     def record_filing(
-        self, as_of: date, csv_path: str, rows: int, connections: int, excluded: Mapping[str, int]
+        self,
+        kind: str,
+        as_of: date,
+        csv_path: str,
+        rows: int,
+        counted: int,
+        checks: Mapping[str, int],
     ) -> bool:
-        """Remember a subscription file written (for ``sonar-bdc status``); False before v3."""
+        """Remember a file written, ``kind`` ``subscription`` or ``availability`` (for
+        ``sonar-bdc status``); False before v3."""
         self.conn.read_only = False
         self.conn.isolation_level = None
         try:
             with translated(f"recording the filing at {self.prefix}"):
                 return runs.record_filing(
-                    self.conn, self.prefix, "subscription", as_of, csv_path, rows, connections,
-                    excluded,
-                )  # fmt: skip
+                    self.conn, self.prefix, kind, as_of, csv_path, rows, counted, checks
+                )
         except BaseException:
             self.conn.rollback()
             raise
@@ -285,6 +288,3 @@ class FilingDb(Closing):
                 f"{', '.join(self.prefix.name(t) for t in missing)}): run sonar-bdc import "
                 "first, or pass the -p/--prefix you imported with"
             )
-
-    def close(self) -> None:
-        self.conn.close()

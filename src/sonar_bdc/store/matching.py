@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
-import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import StoreUnavailable
 from sonar_bdc.store import queries
-from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
+from sonar_bdc.store.db import ConnInfo, PrefixDb, connect, scalar, table_exists, translated
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
 
@@ -182,12 +180,8 @@ class CustomerRow:
 CandidateRow = tuple[int, int, bool, float | None, list[str | None]]
 
 
-class MatchDb:
+class MatchDb(PrefixDb):
     """A connection for ``fabric match``: read the inputs, write the matches."""
-
-    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
-        self.conn = conn
-        self.prefix = prefix
 
     @classmethod
     def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> MatchDb:
@@ -287,17 +281,3 @@ class MatchDb:
             f"no Fabric loaded at {self.prefix}: run sonar-bdc fabric load with your "
             "Fabric files first, or pass the -p/--prefix you loaded them with"
         )
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> MatchDb:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

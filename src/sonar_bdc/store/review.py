@@ -16,8 +16,8 @@ import psycopg
 from psycopg import sql
 
 from sonar_bdc.store.availability import AREAS, LOCATIONS, MATCHES, Snapshot
-from sonar_bdc.store.db import ConnInfo, scalar, table_exists, translated
-from sonar_bdc.store.filing import NO_JIT, TRACTS, FilingData, FilingDb
+from sonar_bdc.store.db import scalar, table_exists, translated
+from sonar_bdc.store.filing import TRACTS, FilingData, FilingDb
 from sonar_bdc.store.prefix import Prefix
 
 # Outlines are drawn, not measured: about a metre of precision keeps the page small.
@@ -168,23 +168,8 @@ class ReviewSnapshot:
 class ReviewDb(FilingDb):
     """The filing's connection, read-only: the review page never writes."""
 
-    @classmethod
-    def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> ReviewDb:
-        db = FilingDb.connect(conninfo, prefix)
-        return cls(db.conn, db.prefix)
-
-    def __enter__(self) -> ReviewDb:
-        return self
-
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[ReviewSnapshot]:
-        self.conn.read_only = True
-        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        try:
-            with translated(f"reading the tables at {self.prefix} for the review page"):
-                self.conn.execute(NO_JIT)
-                self._require_import()
-                filing = self._read()
-                yield ReviewSnapshot(self.conn, self.prefix, filing)
-        finally:
-            self.conn.rollback()
+        action = f"reading the tables at {self.prefix} for the review page"
+        with self.read_only(action) as filing, translated(action):
+            yield ReviewSnapshot(self.conn, self.prefix, filing)

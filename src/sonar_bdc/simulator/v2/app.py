@@ -41,7 +41,7 @@ from sonar_bdc.simulator.responses import (
     json_response,
 )
 from sonar_bdc.simulator.v2.entities import Context
-from sonar_bdc.simulator.v2.store import Store
+from sonar_bdc.simulator.v2.store import EntityStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class GraphQLApp:
 
     def __init__(
         self,
-        store: Store,
+        store: EntityStore,
         schema: GraphQLSchema,
         token: str,
         injector: FaultInjector,

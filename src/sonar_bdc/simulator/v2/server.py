@@ -14,7 +14,7 @@ from sonar_bdc.simulator.server import BackgroundServer
 from sonar_bdc.simulator.v2.app import PATH, GraphQLApp
 from sonar_bdc.simulator.v2.relations import attach
 from sonar_bdc.simulator.v2.schema import build
-from sonar_bdc.simulator.v2.store import Store
+from sonar_bdc.simulator.v2.store import EntityStore
 
 
 class GraphQLSimulator(BackgroundServer[GraphQLApp]):
@@ -45,7 +45,7 @@ class GraphQLSimulator(BackgroundServer[GraphQLApp]):
         if nested_limit is not None and nested_limit < 1:
             raise ConfigError(f"simulator nested_limit must be 1 or more, got {nested_limit}")
         injector = FaultInjector(faults or Faults(), clock)
-        self._store = Store(dataset, unknown_technology)
+        self._store = EntityStore(dataset, unknown_technology)
         schema = attach(build(unknown_technology))
         app = GraphQLApp(self._store, schema, token, injector, nested_limit)
         super().__init__(app, injector, host, port)

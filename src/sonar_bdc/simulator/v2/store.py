@@ -50,7 +50,7 @@ class LazyRows(Sequence[Row]):
         return (self._get(i) for i in self._ids)
 
 
-class Store:
+class EntityStore:
     """The dataset behind a lock, its v2 rows, and the root resolvers (``root_value``)."""
 
     def __init__(self, dataset: Dataset, unknown_technology: bool = False) -> None:

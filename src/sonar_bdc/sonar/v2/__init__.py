@@ -10,7 +10,7 @@ Modules: ``config``, ``transport`` (one POST), ``queries`` (documents), ``paging
 from .client import AccountPage, GraphQLClient
 from .config import TOKEN_SETTING, GraphQLConfig
 from .parse import V2Account
-from .technology import BUILT_IN, TechnologyTable, parse_name_table
+from .technology_names import BUILT_IN, TechnologyTable, parse_name_table
 from .transport import GraphQLErrors
 
 __all__ = [

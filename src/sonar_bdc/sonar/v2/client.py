@@ -37,7 +37,7 @@ from .parse import (
     parse_type,
     total_count,
 )
-from .technology import TechnologyTable
+from .technology_names import TechnologyTable
 from .transport import GraphQLErrors, GraphQLTransport
 
 log = logging.getLogger(__name__)

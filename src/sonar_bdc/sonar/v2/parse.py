@@ -25,7 +25,7 @@ from ...records import (
 )
 from ..parse import objects, parse_all, parse_fips, parse_group
 from ..values import parse_bool, parse_coordinates, parse_int, parse_text
-from .technology import TechnologyTable
+from .technology_names import TechnologyTable
 
 Raw = dict[str, Any]
 _ZIP_PLUS4 = re.compile(r"(\d{5})-(\d{4})")
