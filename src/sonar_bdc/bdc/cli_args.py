@@ -114,9 +114,9 @@ def _add_availability(bdc_sub: argparse._SubParsersAction[P]) -> None:
     av.add_argument("--as-of", required=True, type=parse_date, metavar="YYYY-MM-DD",
                     help="the filing's as-of date (June 30 or December 31)")  # fmt: skip
     av.add_argument("--any-date", action="store_true", help="accept another --as-of (a trial)")
-    av.add_argument("--provider-id", required=True, type=int, metavar="N",
+    av.add_argument("--provider-id", required=True, type=parse_provider_id, metavar="N",
                     help="your 6-digit FCC provider id")  # fmt: skip
-    av.add_argument("--brand-name", required=True, metavar="NAME",
+    av.add_argument("--brand-name", required=True, type=parse_brand_name, metavar="NAME",
                     help="the brand the service is sold under")  # fmt: skip
     av.add_argument("-o", "--output", type=_output, metavar="FILE.csv",
                     help="output file (default: bdc_availability_<as-of>.csv)")  # fmt: skip
@@ -181,6 +181,24 @@ def _add_import_checks(p: argparse.ArgumentParser) -> None:
         help="file even when the import is interrupted, incomplete or old (the problems are "
         "printed as warnings); never while an import is running",
     )
+
+
+def parse_provider_id(text: str) -> int:
+    """The FCC's 6-digit provider id, checked before any work (the file checks it again)."""
+    from .availability_output import MAX_PROVIDER_ID, MIN_PROVIDER_ID
+
+    value = int(text) if text.strip().isdigit() else -1
+    if not MIN_PROVIDER_ID <= value <= MAX_PROVIDER_ID:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a 6-digit FCC provider id (see the BDC system's provider list)"
+        )
+    return value
+
+
+def parse_brand_name(text: str) -> str:
+    if not text.strip() or any(ord(c) < 0x20 for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r}: give the brand name, on one line")
+    return text.strip()
 
 
 def parse_days(text: str) -> float:
