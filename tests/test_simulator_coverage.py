@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from sonar_bdc.bdc.availability import AvailabilityOptions, availability
@@ -47,3 +48,16 @@ def test_the_file_lists_exactly_the_covered_accounts(
     availability(settings, options)
     expected = [f"123456,Sim,{1_000_000_000 + i},70,100,20,1,X" for i in sorted(plan.inside)]
     assert out.read_text().splitlines()[1:] == expected
+
+
+def test_simulate_writes_the_coverage_file_or_says_why_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sonar_bdc.cli import main
+
+    path = tmp_path / "towers.geojson"
+    assert main(["simulate", "--accounts", "300", "--write-coverage", str(path)]) == 0
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    assert features and "covers" in capsys.readouterr().out
+    assert main(["simulate", "--accounts", "30", "--write-coverage", str(tmp_path / "no/x")]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -209,6 +209,12 @@ def _add_write_fabric(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="for testing only: also write each account's right location_id as CSV",
     )
+    p.add_argument(
+        "--write-coverage",
+        metavar="FILE",
+        help="write coverage polygons of these accounts (GeoJSON in EPSG:32614, with gaps "
+        "and holes) to FILE and exit (serves nothing)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace, *, sonar: bool = True) -> Settings:

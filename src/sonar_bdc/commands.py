@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import stopping
+from .errors import ConfigError
 from .importer import run_import
 from .importer.malloc import limit_arenas
 from .importer.summary import Summary
@@ -170,6 +171,18 @@ def simulate_command(args: argparse.Namespace) -> int:
     dataset = generate(accounts=args.accounts, seed=args.seed, models=args.models)
     if args.write_fabric is not None:
         return _write_fabric(args, dataset)
+    if args.write_coverage is not None:
+        from .simulator.coverage import write_coverage
+
+        try:
+            plan = write_coverage(dataset, Path(args.write_coverage))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write {args.write_coverage}: {exc.strerror or exc}; choose a writable file"
+            ) from exc
+        print(f"wrote {plan.path}: covers {len(plan.inside)} accounts, "
+              f"{len(plan.outside)} in its gaps and holes")  # fmt: skip
+        return 0
     if args.api == "v2":
         from .simulator.v2 import GraphQLSimulator
 
