@@ -105,3 +105,25 @@ def test_a_new_release_replaces_the_matches_and_the_tracts_come_from_it(
     assert result.precision >= 0.995 and result.recall >= 0.98
     summary = subscription(imported, SubscriptionOptions(date(2025, 12, 31), tmp_path / "s.csv"))
     assert summary.tract_sources["fabric"] > 0.9 * summary.connections
+
+
+def test_status_and_the_files_say_when_the_matches_are_older_than_the_import(
+    imported: Settings, dataset: Dataset, tmp_path: Path
+) -> None:
+    from sonar_bdc.status import status
+
+    load_and_match(imported, write_fabric(make_fabric(dataset), tmp_path), tmp_path / "x.csv")
+    text = "\n".join(status(imported, 14).lines())
+    assert "Fabric: release 12312025, loaded 20" in text and "matches (" not in text
+    schema = imported.prefix.rstrip(".")
+    with psycopg.connect(**imported.postgres_conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(
+            sql.SQL("UPDATE {} SET value = '2020-01-01T00:00:00+00:00' WHERE key = %s").format(
+                sql.Identifier(schema, "metadata")
+            ),
+            ["fabric_matched_at"],
+        )
+    said = "the Fabric matches (2020-01-01 00:00 UTC) are older than the latest import"
+    assert said in "\n".join(status(imported, 14).lines())
+    summary = subscription(imported, SubscriptionOptions(date(2025, 12, 31), tmp_path / "s.csv"))
+    assert any(said in warning for warning in summary.warnings())

@@ -378,6 +378,7 @@ def test_status_after_a_complete_import_and_a_filing(
     excluded = len(exceptions.read_text().splitlines()) - 1
     assert sum(filing["excluded"].values()) == excluded
     assert report["tracts_loaded"] == 0
+    assert report["fabric"] is None  # never loaded at this prefix
 
 
 def test_a_dry_run_records_nothing(sim, pg_schema, pg_conn, settings) -> None:

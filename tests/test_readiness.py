@@ -102,3 +102,21 @@ def test_the_demos_simulated_data_is_named_but_does_not_stop_a_trial() -> None:
     [notice] = notices(demo)
     assert "simulated Sonar of sonar-bdc demo" in notice and "sonar." in notice
     assert notices(state()) == []
+
+
+def test_matches_older_than_the_import_or_of_another_release_are_a_notice() -> None:
+    from sonar_bdc.readiness import notices
+    from sonar_bdc.store.runs import FabricState
+
+    loaded = REPORT - timedelta(days=3)
+    fresh = FabricState("12312025", loaded, REPORT + timedelta(hours=1), "12312025")
+    assert notices(state(fabric=fresh)) == []
+    assert notices(state(fabric=None)) == []
+    old = FabricState("12312025", loaded, REPORT - timedelta(hours=1), "12312025")
+    [said] = notices(state(fabric=old))
+    assert "older than the latest import" in said and "fabric match again" in said
+    unmatched = FabricState("06302026", loaded, REPORT + timedelta(hours=1), "12312025")
+    [said] = notices(state(fabric=unmatched))
+    assert said.startswith("Fabric release 06302026 is loaded but its locations were not matched")
+    never = FabricState("06302026", loaded, None, None)
+    assert notices(state(fabric=never)) == notices(state(fabric=unmatched))

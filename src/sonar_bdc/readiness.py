@@ -67,6 +67,7 @@ def notices(state: ImportState) -> list[str]:
             f"the data at {state.prefix} is the simulated Sonar of sonar-bdc demo "
             f"({state.demo}), not your customers: file from your own import's prefix"
         )
+    found += _fabric_notices(state)
     run = state.last_runs.get("detail")
     if run is not None and run.outcome == "failed_customers" and run.failed:
         found.append(
@@ -74,6 +75,26 @@ def notices(state: ImportState) -> list[str]:
             "their account detail is from an earlier import (see the import's log)"
         )
     return found
+
+
+def _fabric_notices(state: ImportState) -> list[str]:
+    """Matches that no longer describe the customers or the Fabric loaded."""
+    fabric = state.fabric
+    if fabric is None or fabric.release is None:
+        return []
+    if fabric.matched_at is None or fabric.match_release != fabric.release:
+        return [
+            f"Fabric release {fabric.release} is loaded but its locations were not matched to "
+            "the customers: run sonar-bdc fabric match"
+        ]
+    report = state.latest_report
+    if report is not None and fabric.matched_at < report:
+        return [
+            f"the Fabric matches ({when(fabric.matched_at)}) are older than the latest import "
+            f"({when(report)}): customers added or moved since are unmatched or matched to "
+            "their old place; run sonar-bdc fabric match again"
+        ]
+    return []
 
 
 def _run_problems(state: ImportState) -> list[Problem]:

@@ -14,7 +14,14 @@ from sonar_bdc import readiness
 from sonar_bdc.readiness import when
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import parse_prefix
-from sonar_bdc.store.runs import PARTS, FilingRecord, ImportState, RunRecord, read_status
+from sonar_bdc.store.runs import (
+    PARTS,
+    FabricState,
+    FilingRecord,
+    ImportState,
+    RunRecord,
+    read_status,
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class StatusReport:
             f"  failed in the last import: {_failed(s)}",
             f"deleted in Sonar: {s.deleted}",
             f"tracts loaded: {s.tracts}",
+            f"Fabric: {_fabric_line(s.fabric)}",
             f"last filing: {_filing_line(s.last_filing)}",
         ]
         lines += [f"note: {notice}" for notice in self.notices]
@@ -82,6 +90,14 @@ class StatusReport:
             "stale_days": self.stale_days,
             "max_detail_age": self.max_detail_age,
             "tracts_loaded": s.tracts,
+            "fabric": None
+            if s.fabric is None
+            else {
+                "release": s.fabric.release,
+                "loaded_at": _iso(s.fabric.loaded_at),
+                "matched_at": _iso(s.fabric.matched_at),
+                "match_release": s.fabric.match_release,
+            },
             "last_filing": _filing_json(s.last_filing),
         }
 
@@ -162,3 +178,10 @@ def _filing_json(filing: FilingRecord | None) -> dict[str, object] | None:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+
+
+def _fabric_line(fabric: FabricState | None) -> str:
+    if fabric is None or fabric.release is None:
+        return "not loaded (sonar-bdc fabric load)"
+    matched = when(fabric.matched_at) if fabric.match_release == fabric.release else "never"
+    return f"release {fabric.release}, loaded {when(fabric.loaded_at)}, matched {matched}"

@@ -22,6 +22,8 @@ from psycopg.types.json import Jsonb
 from sonar_bdc.store import queries
 from sonar_bdc.store.db import ConnInfo, connect, scalar, table_exists, translated
 from sonar_bdc.store.demo import DEMO_MARK
+from sonar_bdc.store.fabric import META_LOADED_AT, META_RELEASE
+from sonar_bdc.store.matching import META_MATCH_RELEASE, META_MATCHED_AT
 from sonar_bdc.store.migrate import schema_version
 from sonar_bdc.store.prefix import Prefix
 
@@ -60,6 +62,16 @@ class FilingRecord:
 
 
 @dataclass(frozen=True)
+class FabricState:
+    """The Fabric release loaded at the prefix and the last ``fabric match`` (metadata)."""
+
+    release: str | None
+    loaded_at: datetime | None
+    matched_at: datetime | None
+    match_release: str | None
+
+
+@dataclass(frozen=True)
 class ImportState:
     """What the database says about the import, as of one moment."""
 
@@ -79,6 +91,7 @@ class ImportState:
     tracts: int = 0
     last_filing: FilingRecord | None = None
     demo: str | None = None  # the demo's mark: simulated customers, not a real Sonar's
+    fabric: FabricState | None = None  # the loaded Fabric and the last match, if any
 
     @property
     def last_run(self) -> RunRecord | None:
@@ -189,11 +202,9 @@ def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime)
     with_tracts = table_exists(conn, prefix, "tracts")
     tracts = scalar(conn, queries.count_sql(prefix, "tracts")) if with_tracts else 0
     filing = _last_filing(conn, prefix) if recorded else None
-    demo = (
-        scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK])
-        if table_exists(conn, prefix, "metadata")
-        else None
-    )
+    with_meta = table_exists(conn, prefix, "metadata")
+    demo = scalar(conn, queries.get_meta_sql(prefix), [DEMO_MARK]) if with_meta else None
+    fabric = _fabric_state(conn, prefix) if with_meta else None
     return ImportState(
         prefix=str(prefix),
         has_tables=has_tables,
@@ -204,8 +215,28 @@ def read_state(conn: psycopg.Connection, prefix: Prefix, stale_cutoff: datetime)
         tracts=int(tracts or 0),
         last_filing=filing,
         demo=demo,
+        fabric=fabric,
         **counts,
     )
+
+
+def _fabric_state(conn: psycopg.Connection, prefix: Prefix) -> FabricState | None:
+    """None when no Fabric was ever loaded or matched at the prefix."""
+    get = queries.get_meta_sql(prefix)
+    release, loaded, matched, match_release = (
+        scalar(conn, get, [key])
+        for key in (META_RELEASE, META_LOADED_AT, META_MATCHED_AT, META_MATCH_RELEASE)
+    )
+    if release is None and matched is None:
+        return None
+    return FabricState(release, _moment(loaded), _moment(matched), match_release)
+
+
+def _moment(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:  # written by hand or by another tool: not a moment we can use
+        return None
 
 
 def _counts(conn: psycopg.Connection, prefix: Prefix, cutoff: datetime) -> dict[str, Any]:
