@@ -3,7 +3,15 @@
 // are untrusted: every text reaches the page through textContent, never innerHTML.
 "use strict";
 (function () {
+  // Each step of the opening is a performance measure "review:<step>" (bench/ prints them).
+  let mark = 0; // the first step counts from the navigation
+  function step(name) {
+    performance.measure(`review:${name}`, { start: mark });
+    mark = performance.now();
+  }
+  step("before the script"); // the HTML, the JSON block and Leaflet's script
   const D = JSON.parse(document.getElementById("review-data").textContent);
+  step("parse the data");
   const C = D.customers;
   const H = D.headline;
   const N = C.id.length;
@@ -264,16 +272,23 @@
   }
 
   window.review = { map, selected: null, select: (id) => select(idx.get(id), true), markers: 0 };
+  step("index the data");
   headline();
+  step("headline");
   coverageLayers();
   tractLayer();
+  step("coverage and tracts");
   fabricLayer(); // under the subscribers' points: the canvas draws in the order added
+  step("fabric layer");
   subscriberLayers();
+  step("subscriber layers");
   L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale().addTo(map);
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 });
   else map.setView([39.8, -98.6], 4); // the contiguous US: nothing to show
+  step("draw the map");
   tables();
+  step("tables");
   window.review.markers = drawn;
   document.querySelector('[data-figure="markers"]').textContent = fmt(drawn);
   document.body.setAttribute("data-markers", String(drawn));
