@@ -123,14 +123,13 @@ def test_the_figures_equal_the_database(opened: Opened, pg_conn: psycopg.Connect
 
 def test_one_marker_per_subscriber_with_coordinates(opened: Opened) -> None:
     expected = sum(1 for c, _ in decided_with_points(opened.settings))
-    drawn = opened.page.evaluate(
-        "() => { let n = 0; review.map.eachLayer((l) => {"
-        " if (l instanceof L.CircleMarker && l.options.idx !== undefined) n++; }); return n; }"
-    )
+    # The map opens on every subscriber: each one is painted on a canvas tile once.
+    drawn = opened.page.evaluate("() => review.painted()")
     assert drawn == expected == figure(opened.page, "markers")
     assert opened.page.get_attribute("body", "data-markers") == str(expected)
-    # Canvas rendering: one <canvas>, not one DOM node per subscriber.
+    # Canvas rendering: a few canvas tiles, not one DOM node per subscriber.
     assert opened.page.locator(".leaflet-interactive").count() < 10
+    assert opened.page.locator("canvas").count() < 100
 
 
 def decided_with_points(s: Settings) -> list[tuple[CustomerRow, Connection | Exclusion]]:
