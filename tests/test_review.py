@@ -43,9 +43,14 @@ _DATA = re.compile(r'<script type="application/json" id="review-data">(.*?)</scr
 
 
 def page_data(path: Path) -> dict:
+    """The page's data, its coded customer columns decoded (as the page's script does)."""
     block = _DATA.search(path.read_text(encoding="utf-8"))
     assert block is not None
-    return json.loads(block.group(1))
+    data = json.loads(block.group(1))
+    customers = data["customers"]
+    for key, values in data["customer_values"].items():
+        customers[key] = [values[code] for code in customers[key]]
+    return data
 
 
 def import_simulator(

@@ -13,6 +13,8 @@
   const D = JSON.parse(document.getElementById("review-data").textContent);
   step("parse the data");
   const C = D.customers;
+  // Coded columns (name, status, plan, how) hold indexes into their list of values.
+  for (const [key, values] of Object.entries(D.customer_values)) C[key] = C[key].map((v) => values[v]);
   const H = D.headline;
   const N = C.id.length;
   const ROW_LIMIT = 500; // table rows drawn at once: the search narrows the rest
