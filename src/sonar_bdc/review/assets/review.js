@@ -181,15 +181,23 @@
     ctx.stroke();
     return sprite;
   });
+  // Zoomed out, thousands of points fall on one pixel: one stamp per pixel and outcome
+  // per tile is enough. seen[pixel] holds the pass that stamped it last (no clearing).
+  const seen = new Uint32Array(512 * 512); // a 256-pixel tile and its margins
+  let pass = 0;
   function paintSubscribers(ctx, left, top, scale, size) {
     const half = SPRITE / 2;
     D.categories.forEach((c, k) => {
       if (!shown.has(k)) return;
+      pass++;
       for (const i of byCategory[k]) {
-        const x = PX[i] * scale - left, y = PY[i] * scale - top;
-        if (!inside(x, y, size, half)) continue;
-        ctx.drawImage(sprites[k], x - half, y - half, SPRITE, SPRITE);
+        const x = Math.round(PX[i] * scale - left - half), y = Math.round(PY[i] * scale - top - half);
+        if (!inside(x + half, y + half, size, half)) continue;
         painted[i] = 1;
+        const pixel = (y + 128) * 512 + x + 128;
+        if (seen[pixel] === pass) continue;
+        seen[pixel] = pass;
+        ctx.drawImage(sprites[k], x, y, SPRITE, SPRITE); // whole pixels: a plain copy
       }
     });
   }
