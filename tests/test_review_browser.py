@@ -144,9 +144,11 @@ def test_a_table_row_selects_its_customer_on_the_map(opened: Opened) -> None:
     info = page.locator("#info")
     assert info.get_attribute("data-customer-id") == str(cid)
     assert page.inner_text('#info [data-field="id"]') == str(cid)
-    name = page.evaluate("(id) => { const d = JSON.parse("
-                         "document.getElementById('review-data').textContent), c = d.customers;"
-                         " return d.customer_values.name[c.name[c.id.indexOf(id)]]; }", cid)  # fmt: skip
+    name = page.evaluate(
+        "(id) => { const d = JSON.parse(document.getElementById('review-data').textContent);"
+        " const c = d.customers; return d.customer_values.name[c.name[c.id.indexOf(id)]]; }",
+        cid,
+    )
     assert page.inner_text('#info [data-field="name"]') == (name or "(no name)")
     point = page.inner_text('#info [data-field="point"]')
     if point != "no coordinates":
