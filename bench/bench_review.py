@@ -3,9 +3,13 @@ Fabric matched and coverage loaded, then the page's size, the time to write it, 
 time headless Chromium (Debian's, via Playwright) takes to open it until it is
 interactive, and to answer a table-row click. Goals (issue 19): under 15 MB, under 3 s.
 
-Creates its own database (dropped at the end); never real Fabric data.
+Creates its own database (dropped at the end); never real Fabric data. Each phase is
+timed apart: ``--keep`` leaves the database in place and prints its name, and
+``--database NAME`` reuses it (no import), to measure the page alone again.
 
     .venv/bin/python bench/bench_review.py --accounts 50000
+    .venv/bin/python bench/bench_review.py --accounts 50000 --keep
+    .venv/bin/python bench/bench_review.py --database sonar_bdc_bench_1234abcd --keep
 """
 
 from __future__ import annotations
@@ -51,10 +55,22 @@ def fill(conninfo: dict, accounts: int, where: Path) -> Settings:
         )  # fmt: skip
         run_import(settings, show_progress=False)
     print(f"import of {accounts} accounts: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
     with psycopg.connect(**conninfo) as conn:
         load_lookalike_fabric(conn, SCHEMA, dataset)
+    print(f"look-alike Fabric loaded and matched: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
     load_coverage(settings, [write_coverage(dataset, where / "towers.geojson").path], AreaOffer(70))
-    return Settings(**base)
+    print(f"coverage loaded: {time.perf_counter() - started:.1f} s")
+    return settings_for(conninfo)
+
+
+def settings_for(conninfo: dict) -> Settings:
+    return Settings(
+        postgres_host=conninfo["host"], postgres_port=conninfo["port"],
+        postgres_user=conninfo["user"], postgres_db=conninfo["dbname"],
+        prefix=f"{SCHEMA}.", log_file=None,
+    )  # fmt: skip
 
 
 def open_page(path: Path, runs: int) -> None:
@@ -71,16 +87,28 @@ def open_page(path: Path, runs: int) -> None:
             page.goto(path.as_uri())
             page.wait_for_selector("body[data-ready='1']", timeout=60_000)
             ready = time.perf_counter() - started
+            # Leaflet's canvas paints on the next animation frame: wait for it too.
+            page.evaluate(
+                "() => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)))"
+            )
+            painted = time.perf_counter() - started
             row = page.locator("[data-listing=exclusions] tr.pick").first
             started = time.perf_counter()
             row.click()
             page.wait_for_selector("#info[data-customer-id]")
             click = time.perf_counter() - started
+            steps = page.evaluate(
+                "() => performance.getEntriesByType('measure')"
+                ".filter((m) => m.name.startsWith('review:'))"
+                ".map((m) => `${m.name.slice(7)} ${m.duration.toFixed(0)}`)"
+            )
             markers = page.get_attribute("body", "data-markers")
             print(
-                f"open #{run}: interactive in {ready:.2f} s ({markers} markers); "
+                f"open #{run}: interactive in {ready:.2f} s, painted in {painted:.2f} s "
+                f"({markers} markers); "
                 f"a row click selected its customer in {click * 1000:.0f} ms"
             )
+            print(f"  steps (ms): {'; '.join(steps)}")
             page.close()
         browser.close()
 
@@ -89,16 +117,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3, help="page openings measured")
+    parser.add_argument("--keep", action="store_true", help="leave the database in place")
+    parser.add_argument("--database", help="reuse a database a --keep run left (no import)")
     args = parser.parse_args()
-    name = f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    name = args.database or f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
     conninfo = {**ADMIN, "dbname": name}
+    if args.database is None:
+        with psycopg.connect(**ADMIN, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
         with tempfile.TemporaryDirectory() as tmp:
-            settings = fill(conninfo, args.accounts, Path(tmp))
+            if args.database is None:
+                with psycopg.connect(**conninfo, autocommit=True) as conn:
+                    conn.execute("CREATE EXTENSION postgis")
+                settings = fill(conninfo, args.accounts, Path(tmp))
+            else:
+                settings = settings_for(conninfo)
             started = time.perf_counter()
             result = review(settings, ReviewOptions(Path(tmp) / "review.html"))
             print(f"page written in {time.perf_counter() - started:.1f} s: "
@@ -107,8 +141,12 @@ def main() -> None:
                 print(line)
             open_page(result.path, args.runs)
     finally:
-        with psycopg.connect(**ADMIN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        if args.keep:
+            print(f"database kept: {name} (--database {name} to reuse it)")
+        else:
+            with psycopg.connect(**ADMIN, autocommit=True) as admin:
+                drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+                admin.execute(drop)
 
 
 if __name__ == "__main__":

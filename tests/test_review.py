@@ -28,7 +28,7 @@ from sonar_bdc.coverage.run import load_coverage
 from sonar_bdc.errors import ConfigError
 from sonar_bdc.importer import run_import
 from sonar_bdc.review import findings as f
-from sonar_bdc.review.gather import CATEGORY_KEYS, NOT_MATCHED_YET
+from sonar_bdc.review.gather import CATEGORY_KEYS, NOT_MATCHED_YET, _coded
 from sonar_bdc.review.page import build_html, check_tile_url, json_block, write_page
 from sonar_bdc.review.run import ReviewOptions, review
 from sonar_bdc.settings import Settings
@@ -43,9 +43,14 @@ _DATA = re.compile(r'<script type="application/json" id="review-data">(.*?)</scr
 
 
 def page_data(path: Path) -> dict:
+    """The page's data, its coded customer columns decoded (as the page's script does)."""
     block = _DATA.search(path.read_text(encoding="utf-8"))
     assert block is not None
-    return json.loads(block.group(1))
+    data = json.loads(block.group(1))
+    customers = data["customers"]
+    for key, values in data["customer_values"].items():
+        customers[key] = [values[code] for code in customers[key]]
+    return data
 
 
 def import_simulator(
@@ -219,6 +224,13 @@ def test_a_write_failing_midway_leaves_the_old_page(tmp_path: Path) -> None:
 
 def point(cid: int, lat: float | None = 30.0, lon: float | None = -98.0, **kw: object) -> f.Point:
     return f.Point(cid, lat, lon, **kw)  # type: ignore[arg-type]
+
+
+def test_a_coded_column_keeps_each_value_in_its_place() -> None:
+    column: list[object] = ["Active", None, "Suspended", "Active", None]
+    codes, values = _coded(column)
+    assert codes == [0, 1, 2, 0, 1]
+    assert [values[c] for c in codes] == column  # type: ignore[index]
 
 
 def test_stacked_points_need_five_customers_on_one_exact_point() -> None:

@@ -123,14 +123,13 @@ def test_the_figures_equal_the_database(opened: Opened, pg_conn: psycopg.Connect
 
 def test_one_marker_per_subscriber_with_coordinates(opened: Opened) -> None:
     expected = sum(1 for c, _ in decided_with_points(opened.settings))
-    drawn = opened.page.evaluate(
-        "() => { let n = 0; review.map.eachLayer((l) => {"
-        " if (l instanceof L.CircleMarker && l.options.idx !== undefined) n++; }); return n; }"
-    )
+    # The map opens on every subscriber: each one is painted on a canvas tile once.
+    drawn = opened.page.evaluate("() => review.painted()")
     assert drawn == expected == figure(opened.page, "markers")
     assert opened.page.get_attribute("body", "data-markers") == str(expected)
-    # Canvas rendering: one <canvas>, not one DOM node per subscriber.
+    # Canvas rendering: a few canvas tiles, not one DOM node per subscriber.
     assert opened.page.locator(".leaflet-interactive").count() < 10
+    assert opened.page.locator("canvas").count() < 100
 
 
 def decided_with_points(s: Settings) -> list[tuple[CustomerRow, Connection | Exclusion]]:
@@ -145,9 +144,11 @@ def test_a_table_row_selects_its_customer_on_the_map(opened: Opened) -> None:
     info = page.locator("#info")
     assert info.get_attribute("data-customer-id") == str(cid)
     assert page.inner_text('#info [data-field="id"]') == str(cid)
-    name = page.evaluate("(id) => { const c = JSON.parse("
-                         "document.getElementById('review-data').textContent).customers;"
-                         " return c.name[c.id.indexOf(id)]; }", cid)  # fmt: skip
+    name = page.evaluate(
+        "(id) => { const d = JSON.parse(document.getElementById('review-data').textContent);"
+        " const c = d.customers; return d.customer_values.name[c.name[c.id.indexOf(id)]]; }",
+        cid,
+    )
     assert page.inner_text('#info [data-field="name"]') == (name or "(no name)")
     point = page.inner_text('#info [data-field="point"]')
     if point != "no coordinates":

@@ -108,13 +108,14 @@ def gather(
     texts = [p.text for p in readiness.problems(state, max_detail_age, as_of, today)]
     findings = all_findings(points, {a.technology for a in areas}, texts + readiness.notices(state))
     counts.findings = Counter(f.kind for f in findings)
-    customers = _columns(decided, addresses, matches, have_matches=bool(matches))
+    customers, values = _columns(decided, addresses, matches, have_matches=bool(matches))
     counts.drawn = sum(1 for c in decided.customers if _point(c) is not None)
     geoids = sorted({t for c in decided.customers for t in c.polygon_tracts})
     page: Json = {
         "headline": _headline(snap, decided, counts, connections, tiers, as_of),
         "categories": [{"key": k, "label": CATEGORIES[k]} for k in CATEGORY_KEYS],
         "customers": customers,
+        "customer_values": values,
         "exclusions": _exclusions(decided.outcomes),
         "checks": [_check(c) for c in checks],
         "findings": [_finding(f) for f in findings],
@@ -264,57 +265,70 @@ def _category(outcome: Connection | Exclusion, match: Match | None, have_matches
     return COUNTED if match.bsl else COUNTED_NOBSL
 
 
+# Columns with few distinct texts travel as codes into a list of their values (a plan's
+# label or a status repeats for thousands of customers): the page decodes them.
+CODED = ("name", "status", "plan", "how")
+COLUMNS = (
+    *("id", "name", "addr", "status", "plan", "tech", "tract", "lat", "lon", "cat"),
+    *("loc", "how", "flat", "flon"),  # the matched location: id, how, its point
+)
+
+
 def _columns(
     decided: _Decided,
     addresses: dict[int, Address],
     matches: dict[int, Match],
     have_matches: bool,
-) -> Json:
-    """One list per field, one entry per subscriber, in customer id order."""
-    names = (
-        "id",
-        "name",
-        "addr",
-        "status",
-        "plan",
-        "tech",
-        "tract",
-        "lat",
-        "lon",
-        "cat",
-        "loc",
-        "how",
-        "flat",
-        "flon",
-    )
-    cols: dict[str, list[object]] = {n: [] for n in names}
+) -> tuple[Json, Json]:
+    """One list per field, one entry per subscriber, in customer id order; and the values
+    of the coded columns."""
+    cols: dict[str, list[object]] = {n: [] for n in COLUMNS}
+    category = {k: n for n, k in enumerate(CATEGORY_KEYS)}
     for c, o in zip(decided.customers, decided.outcomes, strict=True):
         match = matches.get(c.id)
         address = addresses.get(c.id)
-        plan = fastest_plan(c.services)
         point = _point(c)
-        row: dict[str, object] = {
-            "id": c.id,
-            "name": c.name,
-            "addr": address.line() if address else None,
-            "status": c.status_name,
-            "plan": None
-            if plan is None
-            else f"{plan.label()}: {(plan.download_kbps or 0) / KBPS:g}/"
-            f"{(plan.upload_kbps or 0) / KBPS:g} Mbps",
-            "tech": o.technology_code if isinstance(o, Connection) else None,
-            "tract": o.tract if isinstance(o, Connection) else None,
-            "lat": point[0] if point else None,
-            "lon": point[1] if point else None,
-            "cat": CATEGORY_KEYS.index(_category(o, match, have_matches)),
-            "loc": match.location_id if match else None,
-            "how": _how(match, have_matches),
-            "flat": round(match.lat, 6) if match and match.lat is not None else None,
-            "flon": round(match.lon, 6) if match and match.lon is not None else None,
-        }
-        for n in names:
-            cols[n].append(row[n])
-    return dict(cols)
+        connection = o if isinstance(o, Connection) else None
+        cols["id"].append(c.id)
+        cols["name"].append(c.name)
+        cols["addr"].append(address.line() if address else None)
+        cols["status"].append(c.status_name)
+        cols["plan"].append(_plan(c))
+        cols["tech"].append(connection.technology_code if connection else None)
+        cols["tract"].append(connection.tract if connection else None)
+        cols["lat"].append(point[0] if point else None)
+        cols["lon"].append(point[1] if point else None)
+        cols["cat"].append(category[_category(o, match, have_matches)])
+        cols["loc"].append(match.location_id if match else None)
+        cols["how"].append(_how(match, have_matches))
+        located = _located(match)
+        cols["flat"].append(located[0] if located else None)
+        cols["flon"].append(located[1] if located else None)
+    values: Json = {}
+    for name in CODED:
+        cols[name], values[name] = _coded(cols[name])
+    return dict(cols), values
+
+
+def _coded(column: list[object]) -> tuple[list[object], list[object]]:
+    """Each entry as the index of its value in the returned values (first seen first)."""
+    index: dict[object, int] = {}
+    codes: list[object] = [index.setdefault(v, len(index)) for v in column]
+    return codes, list(index)
+
+
+def _located(match: Match | None) -> tuple[float, float] | None:
+    if match is None or match.lat is None or match.lon is None:
+        return None
+    return round(match.lat, 6), round(match.lon, 6)
+
+
+def _plan(c: CustomerRow) -> str | None:
+    plan = fastest_plan(c.services)
+    if plan is None:
+        return None
+    speeds = f"{(plan.download_kbps or 0) / KBPS:g}/{(plan.upload_kbps or 0) / KBPS:g} Mbps"
+    return f"{plan.label()}: {speeds}"
 
 
 def _how(match: Match | None, have_matches: bool) -> str:

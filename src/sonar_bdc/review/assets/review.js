@@ -3,8 +3,18 @@
 // are untrusted: every text reaches the page through textContent, never innerHTML.
 "use strict";
 (function () {
+  // Each step of the opening is a performance measure "review:<step>" (bench/ prints them).
+  let mark = 0; // the first step counts from the navigation
+  function step(name) {
+    performance.measure(`review:${name}`, { start: mark });
+    mark = performance.now();
+  }
+  step("before the script"); // the HTML, the JSON block and Leaflet's script
   const D = JSON.parse(document.getElementById("review-data").textContent);
+  step("parse the data");
   const C = D.customers;
+  // Coded columns (name, status, plan, how) hold indexes into their list of values.
+  for (const [key, values] of Object.entries(D.customer_values)) C[key] = C[key].map((v) => values[v]);
   const H = D.headline;
   const N = C.id.length;
   const ROW_LIMIT = 500; // table rows drawn at once: the search narrows the rest
@@ -112,48 +122,154 @@
     overlays[swatch("#555", `census tracts (${features.length})`)] = layer;
   }
 
-  let drawn = 0;
-  function subscriberLayers() {
-    const groups = D.categories.map(() => L.featureGroup());
+  // Subscribers and their Fabric matches are painted on canvas tiles (an L.GridLayer)
+  // from arrays: Leaflet's vector layers cost an object and an event target per point,
+  // and 50,000 of them take seconds to build and to draw. Each point is projected once
+  // (pixels at zoom 0); a tile scales them to its zoom, and a click finds the topmost
+  // point under the pointer by a scan of the same arrays.
+  const RADIUS = 4; // pixels, as Leaflet's circle markers were
+  function project(lat, lon) {
+    const x = new Float64Array(N), y = new Float64Array(N);
     for (let i = 0; i < N; i++) {
-      if (C.lat[i] === null) continue;
-      const colour = COLOURS[D.categories[C.cat[i]].key];
-      L.circleMarker([C.lat[i], C.lon[i]], {
-        renderer, radius: 4, weight: 1, color: "#222", fillColor: colour, fillOpacity: 0.85, idx: i,
-      }).addTo(groups[C.cat[i]]);
-      bounds.extend([C.lat[i], C.lon[i]]);
-      drawn++;
+      if (lat[i] === null) { x[i] = y[i] = NaN; continue; }
+      const p = map.project([lat[i], lon[i]], 0);
+      x[i] = p.x; y[i] = p.y;
     }
+    return [x, y];
+  }
+  const [PX, PY] = project(C.lat, C.lon);
+
+  // A GridLayer whose tiles are painted by paint(ctx, left, top, scale, size): tile pixels
+  // are zoom-0 pixels times scale, minus the tile's left and top.
+  const CanvasTiles = L.GridLayer.extend({
+    createTile(coords) {
+      const tile = L.DomUtil.create("canvas", "leaflet-tile");
+      const size = this.getTileSize(), ratio = window.devicePixelRatio || 1;
+      tile.width = size.x * ratio;
+      tile.height = size.y * ratio;
+      const ctx = tile.getContext("2d");
+      ctx.scale(ratio, ratio);
+      this.options.paint(ctx, coords.x * size.x, coords.y * size.y, this._map.getZoomScale(coords.z, 0), size);
+      return tile;
+    },
+  });
+  function pane(name, zIndex) { map.createPane(name).style.zIndex = String(zIndex); return name; }
+  const inside = (x, y, size, margin) => x > -margin && y > -margin && x < size.x + margin && y < size.y + margin;
+
+  const byCategory = D.categories.map(() => []);
+  for (let i = 0; i < N; i++) if (!Number.isNaN(PX[i])) byCategory[C.cat[i]].push(i);
+  const shown = new Set(); // categories switched on in the layers control
+  const painted = new Uint8Array(N); // subscribers painted on some tile since the page opened
+  let drawn = 0;
+  // Each outcome's circle is drawn once on a small canvas (filled, then outlined, as
+  // Leaflet draws a circle marker) and stamped at every point: a later point covers the
+  // outlines beneath it, as before, at a fraction of the cost of a path per point.
+  const RATIO = window.devicePixelRatio || 1, SPRITE = 2 * RADIUS + 2; // CSS pixels
+  const sprites = D.categories.map((c) => {
+    const sprite = document.createElement("canvas");
+    sprite.width = sprite.height = SPRITE * RATIO;
+    const ctx = sprite.getContext("2d");
+    ctx.scale(RATIO, RATIO);
+    ctx.beginPath();
+    ctx.arc(SPRITE / 2, SPRITE / 2, RADIUS, 0, 2 * Math.PI);
+    ctx.fillStyle = COLOURS[c.key];
+    ctx.globalAlpha = 0.85;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#222";
+    ctx.stroke();
+    return sprite;
+  });
+  // Zoomed out, thousands of points fall on one pixel: one stamp per pixel and outcome
+  // per tile is enough. seen[pixel] holds the pass that stamped it last (no clearing).
+  const seen = new Uint32Array(512 * 512); // a 256-pixel tile and its margins
+  let pass = 0;
+  function paintSubscribers(ctx, left, top, scale, size) {
+    const half = SPRITE / 2;
     D.categories.forEach((c, k) => {
-      const count = groups[k].getLayers().length;
-      if (!count) return;
-      groups[k].on("click", (e) => select(e.layer.options.idx, false));
-      groups[k].addTo(map);
-      overlays[swatch(COLOURS[c.key], `${c.label} (${count.toLocaleString("en-US")})`)] = groups[k];
+      if (!shown.has(k)) return;
+      pass++;
+      for (const i of byCategory[k]) {
+        const x = Math.round(PX[i] * scale - left - half), y = Math.round(PY[i] * scale - top - half);
+        if (!inside(x + half, y + half, size, half)) continue;
+        painted[i] = 1;
+        const pixel = (y + 128) * 512 + x + 128;
+        if (seen[pixel] === pass) continue;
+        seen[pixel] = pass;
+        ctx.drawImage(sprites[k], x, y, SPRITE, SPRITE); // whole pixels: a plain copy
+      }
     });
   }
-  function fabricLayer() {
-    let matched = 0;
-    for (let i = 0; i < N; i++) if (C.flat[i] !== null && C.lat[i] !== null) matched++;
-    if (!matched) return;
-    const layer = L.layerGroup();
-    let filled = false;
-    function fill() {
-      if (filled) return;
-      filled = true;
-      for (let i = 0; i < N; i++) {
-        if (C.flat[i] === null || C.lat[i] === null) continue;
-        L.polyline([[C.lat[i], C.lon[i]], [C.flat[i], C.flon[i]]], { renderer, weight: 1, color: "#7b3294", interactive: false }).addTo(layer);
-        L.circleMarker([C.flat[i], C.flon[i]], { renderer, radius: 2, weight: 1, color: "#7b3294", fillOpacity: 1, interactive: false }).addTo(layer);
+  const subscribers = new CanvasTiles({ pane: pane("subscribers", 420), paint: paintSubscribers });
+  // One entry per category in the layers control: switching it repaints the tiles.
+  const Category = L.Layer.extend({
+    initialize(k) { this.k = k; },
+    onAdd() { shown.add(this.k); subscribers.redraw(); },
+    onRemove() { shown.delete(this.k); subscribers.redraw(); },
+  });
+  function pointAt(latlng) {
+    const zoom = map.getZoom(), scale = map.getZoomScale(zoom, 0), p = map.project(latlng, zoom);
+    const reach = (RADIUS + 0.5) ** 2; // Leaflet's click tolerance: half the stroke
+    for (let k = D.categories.length - 1; k >= 0; k--) {
+      if (!shown.has(k)) continue;
+      const list = byCategory[k];
+      for (let n = list.length - 1; n >= 0; n--) { // the last painted is on top
+        const i = list[n], dx = PX[i] * scale - p.x, dy = PY[i] * scale - p.y;
+        if (dx * dx + dy * dy <= reach) return i;
       }
     }
-    map.on("overlayadd", (e) => { if (e.layer === layer) fill(); });
-    overlays[swatch("#7b3294", `matched Fabric locations (${matched.toLocaleString("en-US")}), line to the subscriber`)] = layer;
-    if (matched <= FABRIC_DEFAULT_MAX) { fill(); layer.addTo(map); }
+    return undefined;
+  }
+  function subscriberLayers() {
+    let south = 90, west = 180, north = -90, east = -180;
+    D.categories.forEach((c, k) => {
+      const count = byCategory[k].length;
+      if (!count) return;
+      for (const i of byCategory[k]) {
+        south = Math.min(south, C.lat[i]); north = Math.max(north, C.lat[i]);
+        west = Math.min(west, C.lon[i]); east = Math.max(east, C.lon[i]);
+      }
+      drawn += count;
+      const layer = new Category(k).addTo(map);
+      overlays[swatch(COLOURS[c.key], `${c.label} (${count.toLocaleString("en-US")})`)] = layer;
+    });
+    if (drawn) bounds.extend([[south, west], [north, east]]);
+    subscribers.addTo(map);
+    map.on("click", (e) => { const i = pointAt(e.latlng); if (i !== undefined) select(i, false); });
+    map.on("mousemove", (e) => { map.getContainer().style.cursor = pointAt(e.latlng) === undefined ? "" : "pointer"; });
+  }
+  function fabricLayer() {
+    const matched = [];
+    for (let i = 0; i < N; i++) if (C.flat[i] !== null && C.lat[i] !== null) matched.push(i);
+    if (!matched.length) return;
+    let FX, FY; // projected when the layer is first shown (it starts off above 5,000)
+    function paint(ctx, left, top, scale, size) {
+      if (FX === undefined) [FX, FY] = project(C.flat, C.flon);
+      ctx.strokeStyle = ctx.fillStyle = "#7b3294";
+      ctx.lineWidth = 1;
+      const lines = new Path2D(), dots = new Path2D();
+      for (const i of matched) {
+        const ax = PX[i] * scale - left, ay = PY[i] * scale - top;
+        const bx = FX[i] * scale - left, by = FY[i] * scale - top;
+        if (Math.max(ax, bx) < -3 || Math.max(ay, by) < -3 || Math.min(ax, bx) > size.x + 3 || Math.min(ay, by) > size.y + 3) continue;
+        lines.moveTo(ax, ay);
+        lines.lineTo(bx, by);
+        if (inside(bx, by, size, 3)) { dots.moveTo(bx + 2, by); dots.arc(bx, by, 2, 0, 2 * Math.PI); }
+      }
+      ctx.stroke(lines);
+      ctx.fill(dots);
+      ctx.stroke(dots);
+    }
+    const layer = new CanvasTiles({ pane: pane("fabric", 410), paint });
+    overlays[swatch("#7b3294", `matched Fabric locations (${matched.length.toLocaleString("en-US")}), line to the subscriber`)] = layer;
+    if (matched.length <= FABRIC_DEFAULT_MAX) layer.addTo(map);
   }
 
   // ---- selection and the info panel --------------------------------------------
-  const highlight = L.circleMarker([0, 0], { renderer, radius: 10, weight: 3, color: "#000", fill: false, interactive: false });
+  const highlight = L.circleMarker([0, 0], {
+    renderer: L.canvas({ pane: pane("selected", 430) }), radius: 10, weight: 3, color: "#000", fill: false, interactive: false,
+  });
   const categoryOf = (i) => D.categories[C.cat[i]].label;
   const lists = { exclusions: new Map(), checks: new Map(), findings: new Map() };
   for (const key of Object.keys(lists)) {
@@ -263,17 +379,27 @@
       D.findings.map((f) => ({ ...f, name: nameOf(f.customer_id) })));
   }
 
-  window.review = { map, selected: null, select: (id) => select(idx.get(id), true), markers: 0 };
+  window.review = {
+    map, selected: null, select: (id) => select(idx.get(id), true), markers: 0,
+    painted: () => painted.reduce((a, b) => a + b, 0), // subscribers painted on the map's tiles
+  };
+  step("index the data");
   headline();
+  step("headline");
   coverageLayers();
   tractLayer();
-  fabricLayer(); // under the subscribers' points: the canvas draws in the order added
+  step("coverage and tracts");
+  fabricLayer(); // its pane lies under the subscribers' points
+  step("fabric layer");
   subscriberLayers();
+  step("subscriber layers");
   L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale().addTo(map);
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 });
   else map.setView([39.8, -98.6], 4); // the contiguous US: nothing to show
+  step("draw the map");
   tables();
+  step("tables");
   window.review.markers = drawn;
   document.querySelector('[data-figure="markers"]').textContent = fmt(drawn);
   document.body.setAttribute("data-markers", String(drawn));
