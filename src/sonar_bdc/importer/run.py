@@ -151,10 +151,18 @@ def _record_end(
         "failed_ids": list(summary.failed),
         "message": _message(error),
     }
+    outcome = run_outcome(summary, error)
     try:
-        store.finish_run(run_id, run_outcome(summary, error), counts)
+        store.finish_run(run_id, outcome, counts)
     except StoreError as exc:
         log.warning("could not record the end of this import (%s): it will show as killed", exc)
+        return
+    changed = summary.new or summary.updated or summary.newly_deleted
+    if outcome in ("complete", "failed_customers") and changed and not store.dry_run:
+        try:
+            store.analyze()
+        except StoreError as exc:  # the data is in: only the next queries may be slower
+            log.warning("%s", exc)
 
 
 def _message(error: BaseException | None) -> str | None:

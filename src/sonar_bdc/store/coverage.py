@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import ConfigError
+from sonar_bdc.store import queries
 from sonar_bdc.store.db import ConnInfo, PrefixDb, connect_warned, scalar, translated
 from sonar_bdc.store.migrate import ensure_schema
 from sonar_bdc.store.prefix import Prefix
@@ -151,6 +152,7 @@ class CoverageDb(PrefixDb):
                     ],
                 ).rowcount
                 total = int(scalar(self.conn, count_sql(self.prefix), [offer.technology]) or 0)
+                self.conn.execute(queries.analyze_sql(self.prefix, AREAS))
                 self.conn.commit()
         except BaseException:
             self.conn.rollback()

@@ -264,6 +264,7 @@ class MatchDb(PrefixDb):
                 set_meta = queries.set_meta_sql(self.prefix)
                 self.conn.execute(set_meta, [META_MATCH_RELEASE, release])
                 self.conn.execute(set_meta, [META_MATCHED_AT, matched_at])
+                self.conn.execute(queries.analyze_sql(self.prefix, "fabric_matches"))
                 self.conn.commit()
         except BaseException:
             self.conn.rollback()

@@ -77,6 +77,12 @@ def count_sql(prefix: Prefix, table: str) -> sql.Composed:
     return sql.SQL("SELECT count(*) FROM {}").format(prefix.table(table))
 
 
+def analyze_sql(prefix: Prefix, table: str) -> sql.Composed:
+    """Fresh planner statistics after a bulk write: without them the first queries after
+    an import or a load plan for empty tables (seconds instead of a fraction)."""
+    return sql.SQL("ANALYZE {}").format(prefix.table(table))
+
+
 def is_empty_sql(prefix: Prefix, table: str) -> sql.Composed:
     return sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(prefix.table(table))
 

@@ -25,6 +25,10 @@ from sonar_bdc.store.writer import Writer
 CANCEL_TIMEOUT = 5.0  # seconds to wait for the server to stop an interrupted command
 
 
+# The tables an import writes in bulk, analysed at the end of a run that changed them.
+ANALYZED = ("customers", "services", "customer_groups", "customer_inventory", "inventory_items")
+
+
 class Store(Closing):
     """One connection to PostGIS, the tables under one prefix, and the write path."""
 
@@ -139,6 +143,13 @@ class Store(Closing):
             self._session.rollback(quiet=True)
         with translated("recording the end of the import"):
             self._session.conn.execute(runs.finish_run_sql(self.prefix), params)
+            self._session.commit()
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the tables an import writes."""
+        with translated("refreshing the imported tables' statistics"):
+            for table in ANALYZED:
+                self._session.conn.execute(queries.analyze_sql(self.prefix, table))
             self._session.commit()
 
     def _mid_command(self) -> bool:
