@@ -69,8 +69,11 @@ class Batch:
     name: str  # the file, for messages
     table: str
     columns: Sequence[str]
-    rows: Iterable[Sequence[str | None]]
+    rows: Iterable[Sequence[str | None]] = ()
     where: Callable[[], str] | None = None  # "FILE line N" of the row last read
+    # Or the rows already in COPY's text format (tab-separated, backslash escapes, an
+    # empty field for NULL), in blocks of whole lines: written as they are.
+    text: Iterable[str] = ()
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class FabricDb:
         statement = copy_sql(self.prefix, batch.table, batch.columns)
         try:
             with self.conn.cursor() as cur, cur.copy(statement) as copy:
+                for block in batch.text:
+                    copy.write(block)
                 write = copy.write_row
                 for row in batch.rows:
                     write(row)
