@@ -107,6 +107,7 @@ def load_fabric(
             raise duplicate_error(plan, exc) from exc
         finally:
             bar.close()
+    log.debug("load steps: %s", ", ".join(f"{k} {v:.2f} s" for k, v in replaced.steps.items()))
     return FabricLoaded(str(prefix), plan.release, replaced, len(plan.files),
                         time.monotonic() - start)  # fmt: skip
 
