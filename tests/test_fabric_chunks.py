@@ -62,7 +62,7 @@ def test_text_that_is_not_utf8_names_its_line() -> None:
 def test_a_row_csv_cannot_read_names_its_line() -> None:
     huge = "x" * (csv.field_size_limit() + 1)  # a field past csv's limit
     data = f'a,b\n1,2\n3,"{huge}"\n'.encode()
-    with pytest.raises(CsvProblem, match="not a CSV row .*field larger") as caught:
+    with pytest.raises(CsvProblem, match=r"not a CSV row .*field larger") as caught:
         list(chunks(io.BytesIO(data), 1 << 18))
     assert caught.value.line == 3
 

@@ -249,6 +249,9 @@ class Reader:
         at = self.layout.index.get(RELEASE)
         if at is None or row[at] == release or row[at].strip() == release:
             return None
+        return self._wrong_release(release)
+
+    def _wrong_release(self, release: str) -> FabricFileError:
         return FabricFileError(
             f"{self.where()}: fcc_rel is not {release}, the release of this load; "
             "load one release at a time; nothing changed"
@@ -273,11 +276,10 @@ class Reader:
                         continue
                     raise self._ragged(chunk, row)
                 location_id, bsl, units = row[at_id], row[at_bsl], row[at_units]
-                if expected is not None and row[at_release] != expected:
+                release_there = row[at_release]  # spaces around it are fine
+                if expected and release_there != expected and release_there.strip() != expected:
                     self._line = chunk.line_of(row)
-                    problem = self._release_differs(row, release)
-                    if problem is not None:
-                        raise problem
+                    raise self._wrong_release(release)
                 if not (len(location_id) == 10 and location_id.isdigit()
                         and location_id.isascii() and location_id[0] != "0"):  # fmt: skip
                     raise self._fail(chunk, row, f"location_id is not {ID_RULE}")
