@@ -4,13 +4,22 @@ Writes a look-alike Fabric ZIP of ``--rows`` generated locations (never real dat
 temporary directory, creates its own database (dropped at the end), and loads the file
 into an empty table, each alternative in a child process (its own peak RSS):
 
-- ``library``: the load as shipped: rows parsed and checked in Python, COPY FREEZE
-  straight into the table with the point as EWKT, key and indexes dropped and rebuilt;
-- ``keep-indexes``: the same rows, COPY into the table with its key and GiST index kept;
+- ``library``: the load as shipped: rows split in chunks and checked in Python, each
+  line of COPY text built in the loop (the point as hex EWKB), COPY FREEZE straight into
+  the table, key and indexes dropped and rebuilt; prints where the time went;
+- ``parse-only``: the library's reading and checking alone, no database (the client's
+  share of the COPY);
+- ``write-row``: the load's COPY as it was before (csv.reader, a tuple per row through
+  psycopg's ``write_row``, the point as EWKT), into the table without key or indexes:
+  compare with the library's "copy" step;
+- ``keep-indexes``: the library's COPY text into the table with its key and indexes kept;
 - ``staging``: the CSV bytes COPYed unparsed into a text staging table, then one
   INSERT ... SELECT with casts and ST_MakePoint (PostgreSQL parses; no checks per line).
 
     .venv/bin/python bench/bench_fabric_load.py --rows 2000000
+
+Each line gives wall seconds, rows/s, the child's own CPU seconds (the client's work;
+on a busy machine wall time grows, CPU time much less) and its peak RSS.
 
 The alternatives import psycopg directly: they are the things being compared against.
 """
@@ -18,6 +27,7 @@ The alternatives import psycopg directly: they are the things being compared aga
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import random
@@ -42,7 +52,8 @@ from sonar_bdc.store.fabric import FabricDb
 ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 HEADER = ",".join((*LOCATION_COLUMNS, "fcc_rel"))
 RELEASE = "06302025"
-ALTERNATIVES = ("library", "keep-indexes", "staging")
+ALTERNATIVES = ("library", "parse-only", "write-row", "keep-indexes", "staging")
+STEPS: dict[str, float] = {}  # the library's split, printed by the parent
 
 
 def write_fabric(path: Path, rows: int, seed: int = 1) -> None:
@@ -78,7 +89,34 @@ def settings_for(db: str, schema: str) -> Settings:
 
 def run_library(db: str, schema: str, path: Path) -> int:
     loaded = load_fabric(settings_for(db, schema), [path], progress=False)
+    STEPS.update(loaded.replaced.steps)
     return loaded.rows
+
+
+def run_parse_only(db: str, schema: str, path: Path) -> int:
+    (source,) = sources([path])
+    with reading(source) as reader:
+        return sum(block.count("\n") for block in reader.copy_text(RELEASE))
+
+
+def run_write_row(db: str, schema: str, path: Path) -> int:
+    """The COPY of the load before: csv.reader, write_row, EWKT (checks left out)."""
+    (source,) = sources([path])
+    cols = sql.SQL(", ").join(map(sql.Identifier, LOCATION_TABLE_COLUMNS))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FREEZE, NULL '')").format(_table(schema), cols)
+    with psycopg.connect(**{**ADMIN, "dbname": db}) as conn, source.open() as raw:
+        conn.execute(sql.SQL("TRUNCATE {}").format(_table(schema)))
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            _table(schema), sql.Identifier("fabric_locations_pkey")))  # fmt: skip
+        for index in ("fabric_locations_geom_idx", "fabric_locations_zip_idx"):
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, index)))
+        rows = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+        next(rows)
+        with conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row((*row[:14], row[16], f"SRID=4326;POINT({row[15]} {row[14]})"))
+            return cur.rowcount
 
 
 def _table(schema: str) -> sql.Composed:
@@ -91,8 +129,8 @@ def run_keep_indexes(db: str, schema: str, path: Path) -> int:
     statement = sql.SQL("COPY {} ({}) FROM STDIN (NULL '')").format(_table(schema), cols)
     with psycopg.connect(**{**ADMIN, "dbname": db}) as conn, reading(source) as reader:
         with conn.cursor() as cur, cur.copy(statement) as copy:
-            for row in reader.rows(RELEASE):
-                copy.write_row(row)
+            for block in reader.copy_text(RELEASE):
+                copy.write(block)
         return int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_table(schema)))
                    .fetchone()[0])  # type: ignore[index]  # fmt: skip
 
@@ -134,18 +172,21 @@ def child(alternative: str, db: str, path: Path) -> None:
     schema = f"b_{uuid.uuid4().hex[:8]}"
     conninfo = settings_for(db, schema).postgres_conninfo()
     FabricDb.connect(conninfo, parse_prefix(f"{schema}.")).close()  # the tables, empty
-    runner = {"library": run_library, "keep-indexes": run_keep_indexes, "staging": run_staging}
-    start = time.perf_counter()
+    runner = {"library": run_library, "parse-only": run_parse_only, "write-row": run_write_row,
+              "keep-indexes": run_keep_indexes, "staging": run_staging}  # fmt: skip
+    start, cpu = time.perf_counter(), time.process_time()
     rows = runner[alternative](db, schema, path)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     rss_mb = peak_rss_kb() / 1024
-    print(json.dumps({"rows": rows, "seconds": seconds, "rss_mb": rss_mb}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "rss_mb": rss_mb,
+                      "steps": STEPS}))  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000, help="locations (2,000,000)")
     parser.add_argument("--only", choices=ALTERNATIVES, action="append", help="run only these")
+    parser.add_argument("--file", type=Path, help="load this look-alike ZIP (else generate one)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -156,11 +197,12 @@ def main() -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "fabric.zip"
-            start = time.perf_counter()
-            write_fabric(path, args.rows)
-            print(f"generated {args.rows:,} look-alike rows in {time.perf_counter() - start:.1f} s",
-                  flush=True)  # fmt: skip
+            path = args.file or Path(tmp) / "fabric.zip"
+            if args.file is None:
+                start = time.perf_counter()
+                write_fabric(path, args.rows)
+                print(f"generated {args.rows:,} look-alike rows in "
+                      f"{time.perf_counter() - start:.1f} s", flush=True)  # fmt: skip
             for alternative in args.only or ALTERNATIVES:
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", alternative, db, str(path)],
@@ -168,8 +210,11 @@ def main() -> None:
                 ).stdout  # fmt: skip
                 r = json.loads(out.strip().splitlines()[-1])
                 print(f"{alternative:13} {r['rows']:>10,} rows  {r['seconds']:6.1f} s  "
-                      f"{r['rows'] / r['seconds']:>9,.0f} rows/s  peak RSS {r['rss_mb']:.0f} MB",
-                      flush=True)  # fmt: skip
+                      f"{r['rows'] / r['seconds']:>9,.0f} rows/s  client CPU {r['cpu']:5.1f} s  "
+                      f"peak RSS {r['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+                if r["steps"]:
+                    print("    " + ", ".join(f"{k} {v:.2f} s" for k, v in r["steps"].items()
+                                           if v >= 0.005), flush=True)  # fmt: skip
     finally:
         with psycopg.connect(**ADMIN, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(

@@ -335,3 +335,24 @@ def test_a_reader_holding_the_tables_makes_the_load_wait_then_exit_75(
         with pytest.raises(RunLocked, match="in use by another session"):
             fabric.load(fabric_zip(tmp_path, 10, "other", start=50))
     assert fabric.meta()["fabric_release"] == RELEASE
+
+
+def test_quoted_fields_and_escapes_reach_the_table_as_written(fabric, tmp_path) -> None:
+    odd = ["1 MAIN ST, APT 2", "TAB\tHERE", "BACK\\SLASH", "TWO\nLINES", "CR\r\nLF"]
+    rows = [location(n) for n in range(3)]
+    rows += [location(10 + n, address_primary=text) for n, text in enumerate(odd)]
+    path = tmp_path / "quoted.csv"
+    path.write_bytes(csv_text(rows, LOC_HEADER).replace("\n", "\r\n").encode())
+    fabric.load(path)
+    stored = fabric.query("SELECT address_primary FROM fabric_locations WHERE location_id"
+                          " >= 1100000010 ORDER BY location_id")  # fmt: skip
+    assert [text for (text,) in stored] == [t.replace("\n", "\r\n") for t in odd]
+
+
+def test_a_bad_row_after_blank_and_quoted_lines_names_its_own_line(fabric, tmp_path) -> None:
+    rows = [location(1, address_primary="TWO\nLINES"), location(2), location(3, bsl_flag="x")]
+    text = csv_text(rows, LOC_HEADER)
+    path = tmp_path / "lines.csv"
+    path.write_text(text.replace("\n", "\n\n", 1))  # a blank line after the header
+    with pytest.raises(FabricFileError, match=r"lines.csv line 6: bsl_flag"):
+        fabric.load(path)

@@ -14,9 +14,10 @@ and line, and which column is wrong, never the row's values.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
+import itertools
 import logging
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import IO
 
 from sonar_bdc.errors import FabricFileError, FabricNotRecognised
+
+from .chunks import Chunk, CsvProblem, chunks
 
 log = logging.getLogger("sonar_bdc.fabric")
 
@@ -49,6 +52,17 @@ ZIP_MAGIC = b"PK\x03\x04"
 ID_RULE = "a 10-digit integer of at least 1000000000 (the BDC system rejects other ids)"
 # What a damaged ZIP raises while a member is read: CRC mismatch, cut deflate stream.
 DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
+POINT_RULE = (
+    "latitude/longitude are not a point (numbers, latitude -90 to 90, longitude -180 to 180)"
+)
+NAN = float("nan")
+NUL_BYTE = "a field holds a NUL byte (a damaged file?)"
+# The point as EWKB (little-endian; a Point with an SRID; the SRID; x, y): 25 bytes, sent
+# as hex, which PostGIS reads far faster than the EWKT text "SRID=4326;POINT(x y)".
+_ewkb = struct.Struct("<BIIdd").pack
+EWKB_POINT = 0x20000001
+SRID = 4326
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 Row = tuple[str, ...]
 
@@ -167,46 +181,49 @@ class Reader:
 
     def __init__(self, source: Source, stream: IO[bytes]) -> None:
         self.source = source
-        self._text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        self._csv = csv.reader(self._text)
-        header = self._next()
-        if header is None:
+        self._line = 0  # the line of the row last read, for messages
+        self._chunks = self._read(chunks(stream))
+        first = next(self._chunks, None)
+        header = next(first.rows(), None) if first is not None else None
+        if first is None or header is None:
             raise FabricFileError(f"{source.name}: empty file, not a Fabric file; nothing changed")
+        self._line = first.line(0)
         self.layout = recognise(header, source.name)
+        self._chunks = itertools.chain((first.without_first(),), self._chunks)
 
     @property
     def line(self) -> int:
-        return self._csv.line_num
+        return self._line
 
     def where(self) -> str:
-        return f"{self.source.name} line {self.line}"
+        return f"{self.source.name} line {self._line}"
 
-    def _next(self) -> list[str] | None:
+    def _read(self, found: Iterator[Chunk]) -> Iterator[Chunk]:
         try:
-            return next(self._csv, None)
-        except UnicodeDecodeError as exc:
-            raise FabricFileError(f"{self.where()}: not UTF-8 text; nothing changed") from exc
-        except csv.Error as exc:
-            message = f"{self.where()}: not a CSV row ({exc}); nothing changed"
-            raise FabricFileError(message) from exc
+            yield from found
+        except CsvProblem as exc:
+            self._line = exc.line
+            raise FabricFileError(f"{self.where()}: {exc.what}; nothing changed") from exc
+
+    def _fail(self, chunk: Chunk, row: list[str], what: str) -> FabricFileError:
+        self._line = chunk.line_of(row)
+        return FabricFileError(f"{self.where()}: {what}")
+
+    def _ragged(self, chunk: Chunk, row: list[str]) -> FabricFileError:
+        what = f"{len(row)} fields where the header has {self.layout.width}"
+        return self._fail(chunk, row, f"{what} (a damaged or truncated file?); nothing changed")
 
     def raw_rows(self) -> Iterator[list[str]]:
         """Every data row with the header's number of fields; blank lines skipped."""
         width = self.layout.width
-        try:
-            for row in self._csv:
-                if len(row) != width and row:
-                    raise FabricFileError(
-                        f"{self.where()}: {len(row)} fields where the header has {width} "
-                        "(a damaged or truncated file?); nothing changed"
-                    )
-                if row:
-                    yield row
-        except UnicodeDecodeError as exc:
-            raise FabricFileError(f"{self.where()}: not UTF-8 text; nothing changed") from exc
-        except csv.Error as exc:
-            message = f"{self.where()}: not a CSV row ({exc}); nothing changed"
-            raise FabricFileError(message) from exc
+        for chunk in self._chunks:
+            for at, row in enumerate(chunk.rows()):
+                if len(row) != width:
+                    if not row:
+                        continue
+                    raise self._ragged(chunk, row)
+                self._line = chunk.line(at)
+                yield row
 
     def first_release(self) -> str | None:
         """The fcc_rel of the first data row; None without the column or without rows."""
@@ -215,60 +232,78 @@ class Reader:
         at = self.layout.index[RELEASE]
         return next((row[at].strip() for row in self.raw_rows()), None)
 
+    def copy_text(self, release: str) -> Iterator[str]:
+        """An Active BSL/NoBSL file as COPY text (``LOCATION_TABLE_COLUMNS``, tab-separated,
+        an empty field for NULL), a block per chunk, every row checked; ``release`` fills
+        fcc_rel and the point is hex EWKB."""
+        assert self.layout.kind is Kind.LOCATIONS
+        return self._location_text(release)
+
     def rows(self, release: str) -> Iterator[Row]:
-        """The rows for the kind's table, every one checked; ``release`` fills fcc_rel.
-        An empty field stays "": the COPY reads it as NULL."""
-        if self.layout.kind is Kind.LOCATIONS:
-            return self._location_rows(release)
+        """A Secondary/Supplemental file's rows for its table, every one checked;
+        ``release`` fills fcc_rel. An empty field stays "": the COPY reads it as NULL."""
+        assert self.layout.kind is Kind.ADDRESSES
         return self._address_rows(release)
 
     def _release_differs(self, row: list[str], release: str) -> FabricFileError | None:
         at = self.layout.index.get(RELEASE)
         if at is None or row[at] == release or row[at].strip() == release:
             return None
+        return self._wrong_release(release)
+
+    def _wrong_release(self, release: str) -> FabricFileError:
         return FabricFileError(
             f"{self.where()}: fcc_rel is not {release}, the release of this load; "
             "load one release at a time; nothing changed"
         )
 
-    def _location_rows(self, release: str) -> Iterator[Row]:
-        # The hot loop of a load (millions of rows): checks inline, no call per field.
-        index = self.layout.index
+    def _location_text(self, release: str) -> Iterator[str]:
+        # The hot loop of a load (millions of rows): checks inline, no call per field,
+        # and the COPY line built here (psycopg's write_row would double the loop's time).
+        index, width = self.layout.index, self.layout.width
         columns = self.layout.pick(LOCATION_COLUMNS[:14])
         at_id, at_bsl, at_units = index["location_id"], index["bsl_flag"], index["unit_count"]
         at_lat, at_lon = index["latitude"], index["longitude"]
         at_release = index.get(RELEASE, at_id)  # without the column: a check that never fails
         expected = release if RELEASE in index else None
-        tail_release = (release,)
-        for row in self.raw_rows():
-            location_id, bsl, units = row[at_id], row[at_bsl], row[at_units]
-            if expected is not None and row[at_release] != expected:
-                problem = self._release_differs(row, release)
-                if problem is not None:
-                    raise problem
-            if not (len(location_id) == 10 and location_id.isdigit()
-                    and location_id.isascii() and location_id[0] != "0"):  # fmt: skip
-                raise FabricFileError(f"{self.where()}: location_id is not {ID_RULE}")
-            if bsl != "True" and bsl != "False":
-                raise FabricFileError(f"{self.where()}: bsl_flag is neither True nor False")
-            if units and not (len(units) <= 9 and units.isascii() and units.isdigit()):
-                raise FabricFileError(f"{self.where()}: unit_count is not a whole number")
-            yield columns(row) + tail_release + (self._point(row[at_lat], row[at_lon]),)
+        tail = "\t" + copy_escape(release) + "\t"
+        join = "\t".join
+        for chunk in self._chunks:
+            lines: list[str] = []
+            for row in chunk.rows():
+                if len(row) != width:
+                    if not row:
+                        continue
+                    raise self._ragged(chunk, row)
+                location_id, bsl, units = row[at_id], row[at_bsl], row[at_units]
+                release_there = row[at_release]  # spaces around it are fine
+                if expected and release_there != expected and release_there.strip() != expected:
+                    self._line = chunk.line_of(row)
+                    raise self._wrong_release(release)
+                if not (len(location_id) == 10 and location_id.isdigit()
+                        and location_id.isascii() and location_id[0] != "0"):  # fmt: skip
+                    raise self._fail(chunk, row, f"location_id is not {ID_RULE}")
+                if bsl != "True" and bsl != "False":
+                    raise self._fail(chunk, row, "bsl_flag is neither True nor False")
+                if units and not (len(units) <= 9 and units.isascii() and units.isdigit()):
+                    raise self._fail(chunk, row, "unit_count is not a whole number")
+                try:
+                    y, x = float(row[at_lat]), float(row[at_lon])
+                except ValueError:
+                    y = x = NAN
+                if not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):  # NaN fails too
+                    raise self._fail(chunk, row, POINT_RULE)
+                text = join(columns(row)) if chunk.plain else self._escaped(chunk, row, columns)
+                lines.append(text + tail + _ewkb(1, EWKB_POINT, SRID, x, y).hex() + "\n")
+            if lines:
+                self._line = chunk.last
+                yield "".join(lines)
 
-    def _point(self, lat: str, lon: str) -> str:
-        """The location as EWKT; FabricFileError unless both are numbers in range."""
-        try:
-            y, x = float(lat), float(lon)
-        except ValueError:
-            y = x = float("nan")
-        if not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):  # NaN fails too
-            raise FabricFileError(
-                f"{self.where()}: latitude/longitude are not a point (numbers, latitude "
-                "-90 to 90, longitude -180 to 180)"
-            )
-        # The text as written (float() accepted it; repr would cost a third of the loop):
-        # the rare form PostGIS reads differently is refused by the COPY, with its row.
-        return f"SRID=4326;POINT({lon} {lat})"
+    def _escaped(self, chunk: Chunk, row: list[str], columns: Callable[[list[str]], Row]) -> str:
+        fields = columns(row)
+        if any("\x00" in field for field in fields):
+            raise self._fail(chunk, row, f"{NUL_BYTE}; nothing changed")
+        return "\t".join(map(copy_escape, fields))
 
     def _address_rows(self, release: str) -> Iterator[Row]:
         pick = self.layout.pick(ADDRESS_COLUMNS)
@@ -286,6 +321,13 @@ class Reader:
             ):
                 raise FabricFileError(f"{self.where()}: address_id is not a whole number")
             yield values + tail_release
+
+
+def copy_escape(field: str) -> str:
+    """``field`` for COPY's text format: backslash, tab and line ends escaped."""
+    if "\\" in field or "\t" in field or "\n" in field or "\r" in field:
+        return field.translate(_COPY_ESCAPES)
+    return field
 
 
 def valid_location_id(text: str) -> bool:

@@ -107,6 +107,7 @@ def load_fabric(
             raise duplicate_error(plan, exc) from exc
         finally:
             bar.close()
+    log.debug("load steps: %s", ", ".join(f"{k} {v:.2f} s" for k, v in replaced.steps.items()))
     return FabricLoaded(str(prefix), plan.release, replaced, len(plan.files),
                         time.monotonic() - start)  # fmt: skip
 
@@ -187,14 +188,12 @@ def _batches(plan: Plan, bar: Progress, stop: threading.Event) -> Iterator[Batch
     for source, kind in plan.files:
         with reading(source, bar.update) as reader:
             log.debug("%s: %s", source.name, kind.value)
-            table, columns = (
-                (LOCATIONS, LOCATION_TABLE_COLUMNS)
-                if kind is Kind.LOCATIONS
-                else (ADDRESSES, ADDRESS_TABLE_COLUMNS)
-            )
-            yield Batch(source.name, table, columns,
-                        stopping.until_stopped(reader.rows(plan.release), stop),
-                        reader.where)  # fmt: skip
+            if kind is Kind.LOCATIONS:
+                text = stopping.until_stopped(reader.copy_text(plan.release), stop)
+                yield Batch(source.name, LOCATIONS, LOCATION_TABLE_COLUMNS, text=text)
+            else:
+                rows = stopping.until_stopped(reader.rows(plan.release), stop)
+                yield Batch(source.name, ADDRESSES, ADDRESS_TABLE_COLUMNS, rows, reader.where)
 
 
 def duplicate_error(plan: Plan, exc: FabricDuplicateLocation) -> FabricFileError:

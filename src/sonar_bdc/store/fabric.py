@@ -13,8 +13,10 @@ The index definitions repeat schema v5's (``ddl.v5``); a test compares the two.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
 
@@ -69,8 +71,11 @@ class Batch:
     name: str  # the file, for messages
     table: str
     columns: Sequence[str]
-    rows: Iterable[Sequence[str | None]]
+    rows: Iterable[Sequence[str | None]] = ()
     where: Callable[[], str] | None = None  # "FILE line N" of the row last read
+    # Or the rows already in COPY's text format (tab-separated, backslash escapes, an
+    # empty field for NULL), in blocks of whole lines: written as they are.
+    text: Iterable[str] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,9 @@ class Replaced:
     nobsl: int
     addresses: int
     matches_cleared: int  # fabric_matches rows emptied
+    # Seconds each step took ("copy", "primary key", "index <name>", "record", "commit"):
+    # where a load's time goes, for -v and bench/.
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 def lock_sql(prefix: Prefix) -> sql.Composed:
@@ -175,20 +183,26 @@ class FabricDb:
         stop request) rolls everything back, as does any error, ours from ``batches``
         included. FabricDuplicateLocation names the id two rows share.
         """
+        steps: dict[str, float] = {}
         try:
             with translated(f"loading the Fabric into {self.prefix}"):
-                previous, cleared = self._empty()
+                with _timed(steps, "empty"):
+                    previous, cleared = self._empty()
                 for batch in batches:
                     proceed()
-                    self._copy(batch)
+                    with _timed(steps, "copy"):
+                        self._copy(batch)
                 proceed()
-                self._rebuild()
-                replaced = self._record(release, previous, cleared)
+                self._rebuild(steps)
+                with _timed(steps, "record"):
+                    replaced = self._record(release, previous, cleared)
                 proceed()
-                self.conn.commit()
+                with _timed(steps, "commit"):
+                    self.conn.commit()
         except BaseException:
             self._rollback()
             raise
+        replaced.steps.update(steps)
         return replaced
 
     def _empty(self) -> tuple[str | None, int]:
@@ -214,6 +228,8 @@ class FabricDb:
         statement = copy_sql(self.prefix, batch.table, batch.columns)
         try:
             with self.conn.cursor() as cur, cur.copy(statement) as copy:
+                for block in batch.text:
+                    copy.write(block)
                 write = copy.write_row
                 for row in batch.rows:
                     write(row)
@@ -222,10 +238,11 @@ class FabricDb:
                 raise FabricFileError(unsendable_message(batch.where(), exc)) from exc
             raise FabricFileError(refused_message(batch.name, exc)) from exc
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, steps: dict[str, float]) -> None:
         self.conn.execute(INDEX_MEMORY)
         try:
-            self.conn.execute(add_pkey_sql(self.prefix))
+            with _timed(steps, "primary key"):
+                self.conn.execute(add_pkey_sql(self.prefix))
         except psycopg.errors.UniqueViolation as exc:
             found = _KEY.search(getattr(exc.diag, "message_detail", None) or "")
             location_id = int(found.group(1)) if found else 0
@@ -233,7 +250,8 @@ class FabricDb:
                 f"location_id {location_id} is on two rows; nothing changed", location_id
             ) from exc
         for index in INDEXES:
-            self.conn.execute(create_index_sql(self.prefix, index))
+            with _timed(steps, f"index {index.table}_{index.suffix}"):
+                self.conn.execute(create_index_sql(self.prefix, index))
 
     def _record(self, release: str, previous: str | None, cleared: int) -> Replaced:
         row = self.conn.execute(location_counts_sql(self.prefix)).fetchone()
@@ -268,6 +286,15 @@ class FabricDb:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - start
 
 
 def unsendable_message(where: str, exc: psycopg.Error) -> str:
