@@ -282,6 +282,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
 def test_a_missing_file_or_one_given_twice_is_refused(fabric, tmp_path) -> None:
     with pytest.raises(FabricFileError, match="no such file"):
         fabric.load(tmp_path / "absent.zip")
+    with pytest.raises(FabricFileError, match="a directory; give the Fabric ZIP or CSV files"):
+        fabric.load(tmp_path)
     path = fabric_zip(tmp_path)
     with pytest.raises(FabricFileError, match="given twice"):
         fabric.load(path, path)

@@ -116,6 +116,10 @@ def sources(paths: list[Path]) -> list[Source]:
     """Every CSV in ``paths``: plain files and the CSV members of ZIPs (told by content)."""
     found: list[Source] = []
     for path in paths:
+        if path.is_dir():
+            raise FabricFileError(
+                f"{path}: a directory; give the Fabric ZIP or CSV files in it (e.g. {path}/*.zip)"
+            )
         if not path.is_file():
             raise FabricFileError(f"{path}: no such file")
         if _starts_like_zip(path):
