@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -120,3 +120,14 @@ def test_matches_older_than_the_import_or_of_another_release_are_a_notice() -> N
     assert said.startswith("Fabric release 06302026 is loaded but its locations were not matched")
     never = FabricState("06302026", loaded, None, None)
     assert notices(state(fabric=never)) == notices(state(fabric=unmatched))
+
+
+def test_status_marks_a_trial_file_as_not_a_filing() -> None:
+    from sonar_bdc.status import _filing_line
+    from sonar_bdc.store.runs import FilingRecord
+
+    def line(as_of: date) -> str:
+        return _filing_line(FilingRecord("subscription", as_of, REPORT, "/f.csv", 3, 9, {}))
+
+    assert "trial" not in line(date(2026, 6, 30)) and "trial" not in line(date(2025, 12, 31))
+    assert "(a trial date, --any-date: not a filing)" in line(date(2026, 7, 1))

@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the CLI reads the default below without loading psycopg
     from sonar_bdc.store.runs import ImportState, RunRecord
 
+FILING_DATES = ((6, 30), (12, 31))  # (month, day) of the BDC's as-of dates
+
+
+def is_filing_date(as_of: date) -> bool:
+    """June 30 or December 31: another as-of date makes a trial file, not a filing."""
+    return (as_of.month, as_of.day) in FILING_DATES
+
+
 MAX_DETAIL_AGE_DAYS = 14.0  # account detail this much older than the report or as-of is too old
 FILING_PARTS = ("report", "catalogs", "detail")  # what the subscription file is built from
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from sonar_bdc import readiness
-from sonar_bdc.readiness import when
+from sonar_bdc.readiness import is_filing_date, when
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.runs import (
@@ -138,8 +138,9 @@ def _filing_line(filing: FilingRecord | None) -> str:
     if filing is None:
         return "none recorded"
     excluded = ", ".join(f"{reason} {n}" for reason, n in sorted(filing.excluded.items()))
+    trial = "" if is_filing_date(filing.as_of) else " (a trial date, --any-date: not a filing)"
     return (
-        f"{filing.kind} as of {filing.as_of} written {when(filing.written_at)} to "
+        f"{filing.kind} as of {filing.as_of}{trial} written {when(filing.written_at)} to "
         f"{filing.csv_path}: {filing.connections} connections; excluded: {excluded or 'none'}"
     )
 
@@ -168,6 +169,7 @@ def _filing_json(filing: FilingRecord | None) -> dict[str, object] | None:
     return {
         "kind": filing.kind,
         "as_of": filing.as_of.isoformat(),
+        "trial": not is_filing_date(filing.as_of),
         "written_at": _iso(filing.written_at),
         "file": filing.csv_path,
         "rows": filing.rows,

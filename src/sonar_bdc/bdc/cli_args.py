@@ -15,14 +15,13 @@ from typing import Protocol, TypeVar
 
 from sonar_bdc.cli_common import add_common, common_settings
 from sonar_bdc.errors import ConfigError
-from sonar_bdc.readiness import MAX_DETAIL_AGE_DAYS
+from sonar_bdc.readiness import FILING_DATES, MAX_DETAIL_AGE_DAYS, is_filing_date
 from sonar_bdc.settings import MAX_DAYS, Settings, valid_days
 
 log = logging.getLogger("sonar_bdc.bdc")
 
 COMMANDS = ("bdc", "tracts")
 P = TypeVar("P", bound=argparse.ArgumentParser)  # the CLI's own parser class
-FILING_DATES = ((6, 30), (12, 31))  # (month, day) of the BDC's as-of dates
 SUBSCRIPTION_DESCRIPTION = (
     "Write the BDC fixed broadband subscription file (one row per census tract, technology "
     "and advertised speeds) from the tables `sonar-bdc import` fills, and next to it "
@@ -234,7 +233,7 @@ def previous_filing_date(today: date) -> date:
 
 def check_as_of(as_of: date, any_date: bool) -> None:
     """BDC filings are as of June 30 or December 31; another date only with --any-date."""
-    if (as_of.month, as_of.day) in FILING_DATES:
+    if is_filing_date(as_of):
         return
     if not any_date:
         raise ConfigError(
