@@ -7,7 +7,7 @@ the key and indexes (sorted builds, far faster than keeping them up row by row),
 the release in ``metadata``, commit. Readers wait on the lock and then see the new
 release; an error or Ctrl-C rolls everything back, old release and indexes included.
 
-The index definitions repeat schema v5's (``ddl.v5``); a test compares the two.
+The index definitions repeat schema v5's (``ddl.schema_v5``); a test compares the two.
 """
 
 from __future__ import annotations
@@ -18,14 +18,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from types import TracebackType
 
 import psycopg
 from psycopg import sql
 
 from sonar_bdc.errors import FabricDuplicateLocation, FabricFileError, RunLocked
 from sonar_bdc.store import queries
-from sonar_bdc.store.db import ConnInfo, connect, scalar, translated, warn_if_lookalike
+from sonar_bdc.store.db import (
+    ConnInfo,
+    PrefixDb,
+    connect,
+    scalar,
+    translated,
+    warn_if_lookalike,
+)
 from sonar_bdc.store.migrate import ensure_schema
 from sonar_bdc.store.prefix import Prefix
 
@@ -146,12 +152,8 @@ def location_counts_sql(prefix: Prefix) -> sql.Composed:
     ).format(prefix.table(LOCATIONS))
 
 
-class FabricDb:
+class FabricDb(PrefixDb):
     """A connection for ``fabric load``: the schema ensured, then one release replaced."""
-
-    def __init__(self, conn: psycopg.Connection, prefix: Prefix) -> None:
-        self.conn = conn
-        self.prefix = prefix
 
     @classmethod
     def connect(cls, conninfo: ConnInfo, prefix: Prefix) -> FabricDb:
@@ -272,20 +274,6 @@ class FabricDb:
             self.conn.rollback()
         except psycopg.Error:
             self.conn.close()
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> FabricDb:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @contextmanager
