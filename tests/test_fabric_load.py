@@ -358,3 +358,19 @@ def test_a_bad_row_after_blank_and_quoted_lines_names_its_own_line(fabric, tmp_p
     path.write_text(text.replace("\n", "\n\n", 1))  # a blank line after the header
     with pytest.raises(FabricFileError, match=r"lines.csv line 6: bsl_flag"):
         fabric.load(path)
+
+
+def test_a_file_with_only_its_header_holds_no_release_to_disagree_with(fabric, tmp_path) -> None:
+    """A county with no Secondary address comes as a header alone: the load goes on."""
+    locs = [location(n) for n in range(6)]
+    path = write_zip(tmp_path / "headers.zip", {
+        "FCC_Active_BSL_a.csv": csv_text(locs, LOC_HEADER),
+        "FCC_Secondary_a.csv": csv_text([], ADDR_HEADER),
+    })  # fmt: skip
+    loaded = fabric.load(path)
+    assert loaded.release == RELEASE and loaded.rows == 6
+    assert fabric.query("SELECT count(*) FROM fabric_addresses") == [(0,)]
+    empty = write_zip(tmp_path / "empty.zip", {"FCC_Active_BSL_a.csv": csv_text([], LOC_HEADER)})
+    with pytest.raises(FabricFileError, match="the files hold no rows, only headers"):
+        fabric.load(empty)
+    assert fabric.query("SELECT count(*) FROM fabric_locations") == [(6,)]

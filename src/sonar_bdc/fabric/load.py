@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sonar_bdc import stopping
 from sonar_bdc.errors import FabricDuplicateLocation, FabricFileError, FabricNotRecognised
@@ -114,7 +115,7 @@ def load_fabric(
 
 def make_plan(paths: list[Path], release: str | None) -> Plan:
     """Recognise every file and settle the release; FabricFileError before any change."""
-    found: list[tuple[Source, Kind, str | None]] = []
+    found: list[Found] = []
     zips_with_fabric: dict[Path, int] = {}
     seen: set[str] = set()
     for source in sources(paths):
@@ -125,7 +126,8 @@ def make_plan(paths: list[Path], release: str | None) -> Plan:
             zips_with_fabric.setdefault(source.path, 0)
         try:
             with reading(source) as reader:
-                found.append((source, reader.layout.kind, reader.first_release()))
+                layout = reader.layout
+                found.append(Found(source, layout.kind, layout.has_release, reader.first_release()))
         except FabricNotRecognised:
             if source.member is None:
                 raise
@@ -139,32 +141,47 @@ def make_plan(paths: list[Path], release: str | None) -> Plan:
                 f"{path}: no Fabric CSV in the ZIP (no Active BSL/NoBSL or "
                 "Secondary/Supplemental header); nothing changed"
             )
-    if not any(kind is Kind.LOCATIONS for _, kind, _ in found):
+    if not any(f.kind is Kind.LOCATIONS for f in found):
         raise FabricFileError(
             "no Active BSL/NoBSL file among the files: a load replaces the whole release, "
             "so give all of its files at once; nothing changed"
         )
-    return Plan(settle_release(found, release), [(s, k) for s, k, _ in found])
+    return Plan(settle_release(found, release), [(f.source, f.kind) for f in found])
 
 
-def settle_release(found: list[tuple[Source, Kind, str | None]], option: str | None) -> str:
+class Found(NamedTuple):
+    """One CSV of a load: its kind, and the fcc_rel of its first row (None: no column, or
+    a file with the column but no rows, which holds no release to disagree with)."""
+
+    source: Source
+    kind: Kind
+    has_column: bool
+    release: str | None
+
+
+def settle_release(found: list[Found], option: str | None) -> str:
     """The one release of the load: --release, else the files' common fcc_rel."""
     if option is not None:
         option = check_release(option)
-        for source, _, release in found:
-            if release is not None and release != option:
+        for f in found:
+            if f.release is not None and f.release != option:
                 raise FabricFileError(
-                    f"{source.name} holds release {release}, not --release {option}: "
+                    f"{f.source.name} holds release {f.release}, not --release {option}: "
                     "load one release at a time; nothing changed"
                 )
         return option
-    lacking = [source.name for source, _, release in found if release is None]
+    lacking = [f.source.name for f in found if not f.has_column]
     if lacking:
         raise FabricFileError(
-            f"{lacking[0]} has no fcc_rel column (or no rows): pass --release NAME, the "
+            f"{lacking[0]} has no fcc_rel column: pass --release NAME, the "
             "release the files belong to (e.g. the Fabric's as-of date); nothing changed"
         )
-    releases = {release: source.name for source, _, release in reversed(found) if release}
+    releases = {f.release: f.source.name for f in reversed(found) if f.release}
+    if not releases:
+        raise FabricFileError(
+            "the files hold no rows, only headers: a load replaces the whole release, so "
+            "give the release's files with their rows; nothing changed"
+        )
     if len(releases) > 1:
         listed = ", ".join(f"{rel} in {name}" for rel, name in sorted(releases.items()))
         raise FabricFileError(
