@@ -15,18 +15,15 @@ import argparse
 import resource
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
+from scratch import database_settings, scratch_database
 from sonar_bdc.bdc.availability import AvailabilityOptions, availability
-from sonar_bdc.settings import Settings
 from sonar_bdc.store import Store
 
-ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 PREFIX = "bench."
 CONFIG = """
 [offers."70"]
@@ -68,11 +65,7 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=2_000_000)
     parser.add_argument("--polygons", type=int, default=50)
     args = parser.parse_args()
-    name = f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    conninfo = {**ADMIN, "dbname": name}
-    try:
+    with scratch_database() as conninfo:
         started = time.perf_counter()
         fill(conninfo, args.locations, args.polygons)
         print(f"filled {args.locations:,} locations, {args.polygons} polygons "
@@ -80,8 +73,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "bdc.toml"
             config.write_text(CONFIG)
-            settings = Settings(prefix=PREFIX, postgres_host=ADMIN["host"],
-                                postgres_user=ADMIN["user"], postgres_db=name)  # fmt: skip
+            settings = database_settings(conninfo, PREFIX)
             options = AvailabilityOptions(
                 date(2024, 6, 30), 123456, "Bench", Path(tmp) / "a.csv", config,
                 allow_incomplete_import=True,
@@ -94,11 +86,6 @@ def main() -> None:
         print(f"availability file: {summary.written.rows:,} rows, "
               f"{summary.written.locations:,} locations, {size / 1e6:.0f} MB "
               f"in {elapsed:.1f} s; peak memory of this process {peak:.0f} MB")  # fmt: skip
-    finally:
-        with psycopg.connect(**ADMIN, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 if __name__ == "__main__":

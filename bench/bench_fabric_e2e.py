@@ -17,24 +17,19 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from sonar_bdc.fabric.load import load_fabric
 from sonar_bdc.fabric.match import MatchOptions, match
-from sonar_bdc.importer import run_import
-from sonar_bdc.settings import Settings
-from sonar_bdc.simulator import Simulator, generate
+from sonar_bdc.simulator import generate
 from sonar_bdc.simulator.fabric import make_fabric
 from sonar_bdc.simulator.fabric_files import write_fabric
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from expected_fabric import score  # the tests' oracle
-
-ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
+from scratch import import_simulated, scratch_database
 
 
 def peak_mb() -> float:
@@ -43,19 +38,7 @@ def peak_mb() -> float:
 
 def run(conninfo: dict, accounts: int, filler: int, where: Path) -> None:
     dataset = generate(accounts=accounts, seed=1)
-    base = {
-        "postgres_host": conninfo["host"], "postgres_port": conninfo["port"],
-        "postgres_user": conninfo["user"], "postgres_db": conninfo["dbname"],
-        "prefix": "bench.", "log_file": None, "workers": 10,
-    }  # fmt: skip
-    started = time.perf_counter()
-    with Simulator(dataset) as sim:
-        settings = Settings(
-            **base, sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
-            sonar_username="admin", sonar_password="sonar",
-        )  # fmt: skip
-        run_import(settings, show_progress=False)
-    print(f"import of {accounts} accounts: {time.perf_counter() - started:.1f} s")
+    settings = import_simulated(conninfo, dataset, "bench.")
     started = time.perf_counter()
     fabric = make_fabric(dataset, seed=1)
     path = write_fabric(fabric, where, filler=filler)
@@ -63,7 +46,7 @@ def run(conninfo: dict, accounts: int, filler: int, where: Path) -> None:
           f"{path.stat().st_size / 1e6:.0f} MB ZIP")  # fmt: skip
     before = peak_mb()
     loaded = load_fabric(settings, [path], progress=False)
-    rows = loaded.replaced.bsl + loaded.replaced.nobsl + loaded.replaced.addresses
+    rows = loaded.rows
     print(f"fabric load: {rows:,} rows in {loaded.seconds:.1f} s = "
           f"{rows / loaded.seconds:,.0f} rows/s (peak RSS {peak_mb():.0f} MB, "
           f"{before:.0f} MB before)")  # fmt: skip
@@ -88,18 +71,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--filler", type=int, default=2_000_000, help="extra Fabric rows")
     args = parser.parse_args()
-    name = f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    conninfo = {**ADMIN, "dbname": name}
-    try:
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        with tempfile.TemporaryDirectory() as tmp:
-            run(conninfo, args.accounts, args.filler, Path(tmp))
-    finally:
-        with psycopg.connect(**ADMIN, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database() as conninfo, tempfile.TemporaryDirectory() as tmp:
+        run(conninfo, args.accounts, args.filler, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -19,42 +19,27 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from sonar_bdc.coverage.run import load_coverage
-from sonar_bdc.importer import run_import
 from sonar_bdc.review.run import ReviewOptions, review
 from sonar_bdc.settings import Settings
-from sonar_bdc.simulator import Simulator, generate
+from sonar_bdc.simulator import generate
 from sonar_bdc.simulator.coverage import write_coverage
 from sonar_bdc.store.coverage import AreaOffer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from review_fabric import load_lookalike_fabric  # the tests' look-alike loader
+from scratch import database_settings, import_simulated, scratch_database
 
-ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 SCHEMA = "bench"
 
 
 def fill(conninfo: dict, accounts: int, where: Path) -> Settings:
     dataset = generate(accounts=accounts, seed=1)
-    base = {
-        "postgres_host": conninfo["host"], "postgres_port": conninfo["port"],
-        "postgres_user": conninfo["user"], "postgres_db": conninfo["dbname"],
-        "prefix": f"{SCHEMA}.", "log_file": None, "workers": 10,
-    }  # fmt: skip
-    started = time.perf_counter()
-    with Simulator(dataset) as sim:
-        settings = Settings(
-            **base, sonar_protocol="http", sonar_host=sim.base_url.removeprefix("http://"),
-            sonar_username="admin", sonar_password="sonar",
-        )  # fmt: skip
-        run_import(settings, show_progress=False)
-    print(f"import of {accounts} accounts: {time.perf_counter() - started:.1f} s")
+    settings = import_simulated(conninfo, dataset, f"{SCHEMA}.")
     started = time.perf_counter()
     with psycopg.connect(**conninfo) as conn:
         load_lookalike_fabric(conn, SCHEMA, dataset)
@@ -62,15 +47,7 @@ def fill(conninfo: dict, accounts: int, where: Path) -> Settings:
     started = time.perf_counter()
     load_coverage(settings, [write_coverage(dataset, where / "towers.geojson").path], AreaOffer(70))
     print(f"coverage loaded: {time.perf_counter() - started:.1f} s")
-    return settings_for(conninfo)
-
-
-def settings_for(conninfo: dict) -> Settings:
-    return Settings(
-        postgres_host=conninfo["host"], postgres_port=conninfo["port"],
-        postgres_user=conninfo["user"], postgres_db=conninfo["dbname"],
-        prefix=f"{SCHEMA}.", log_file=None,
-    )  # fmt: skip
+    return settings
 
 
 def open_page(path: Path, runs: int) -> None:
@@ -120,33 +97,21 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the database in place")
     parser.add_argument("--database", help="reuse a database a --keep run left (no import)")
     args = parser.parse_args()
-    name = args.database or f"sonar_bdc_bench_{uuid.uuid4().hex[:8]}"
-    conninfo = {**ADMIN, "dbname": name}
-    if args.database is None:
-        with psycopg.connect(**ADMIN, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.database is None:
-                with psycopg.connect(**conninfo, autocommit=True) as conn:
-                    conn.execute("CREATE EXTENSION postgis")
-                settings = fill(conninfo, args.accounts, Path(tmp))
-            else:
-                settings = settings_for(conninfo)
-            started = time.perf_counter()
-            result = review(settings, ReviewOptions(Path(tmp) / "review.html"))
-            print(f"page written in {time.perf_counter() - started:.1f} s: "
-                  f"{result.size / 1e6:.1f} MB (goal < 15 MB)")  # fmt: skip
-            for line in result.lines()[1:]:
-                print(line)
-            open_page(result.path, args.runs)
-    finally:
-        if args.keep:
-            print(f"database kept: {name} (--database {name} to reuse it)")
+    with (
+        scratch_database(args.database, args.keep) as conninfo,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        if args.database is None:
+            settings = fill(conninfo, args.accounts, Path(tmp))
         else:
-            with psycopg.connect(**ADMIN, autocommit=True) as admin:
-                drop = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-                admin.execute(drop)
+            settings = database_settings(conninfo, f"{SCHEMA}.")
+        started = time.perf_counter()
+        result = review(settings, ReviewOptions(Path(tmp) / "review.html"))
+        print(f"page written in {time.perf_counter() - started:.1f} s: "
+              f"{result.size / 1e6:.1f} MB (goal < 15 MB)")  # fmt: skip
+        for line in result.lines()[1:]:
+            print(line)
+        open_page(result.path, args.runs)
 
 
 if __name__ == "__main__":
