@@ -59,7 +59,7 @@ def test_an_old_block_alone_places_nobody() -> None:
 
 def _execute(settings: Settings, statement: str, *params: object) -> None:
     schema = settings.prefix.rstrip(".")
-    with psycopg.connect(**settings.postgres_conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+    with psycopg.connect(**settings.postgres_conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL(statement).format(s=sql.Identifier(schema)), params)
 
 

@@ -52,7 +52,7 @@ def imported(
 
 def stored(settings: Settings) -> dict[int, tuple[int | None, str | None]]:
     schema = settings.prefix.rstrip(".")
-    with psycopg.connect(**settings.postgres_conninfo()) as conn:  # type: ignore[arg-type]
+    with psycopg.connect(**settings.postgres_conninfo()) as conn:
         rows = conn.execute(
             sql.SQL("SELECT customer_id, location_id, reason FROM {}").format(
                 sql.Identifier(schema, "fabric_matches")
@@ -116,7 +116,7 @@ def test_status_and_the_files_say_when_the_matches_are_older_than_the_import(
     text = "\n".join(status(imported, 14).lines())
     assert "Fabric: release 12312025, loaded 20" in text and "matches (" not in text
     schema = imported.prefix.rstrip(".")
-    with psycopg.connect(**imported.postgres_conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+    with psycopg.connect(**imported.postgres_conninfo(), autocommit=True) as conn:
         conn.execute(
             sql.SQL("UPDATE {} SET value = '2020-01-01T00:00:00+00:00' WHERE key = %s").format(
                 sql.Identifier(schema, "metadata")
