@@ -61,3 +61,16 @@ def test_simulate_writes_the_coverage_file_or_says_why_not(
     assert features and "covers" in capsys.readouterr().out
     assert main(["simulate", "--accounts", "30", "--write-coverage", str(tmp_path / "no/x")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_simulate_writes_the_fabric_and_the_coverage_in_one_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sonar_bdc.cli import main
+
+    argv = ["simulate", "--accounts", "100", "--write-fabric", str(tmp_path / "f"),
+            "--write-coverage", str(tmp_path / "c.geojson")]  # fmt: skip
+    assert main(argv) == 0
+    assert list((tmp_path / "f").glob("*.zip")) and (tmp_path / "c.geojson").is_file()
+    out = capsys.readouterr().out
+    assert "covers" in out and "locations" in out

@@ -135,7 +135,7 @@ def _print_psql_hint(s: Settings) -> None:
     )
 
 
-def _write_fabric(args: argparse.Namespace, dataset: Dataset) -> int:
+def _write_fabric(args: argparse.Namespace, dataset: Dataset) -> None:
     """``simulate --write-fabric``: the look-alike Fabric of ``dataset``, one ZIP a release."""
     from .simulator.fabric import make_fabric
     from .simulator.fabric_files import write_fabric, write_truth
@@ -152,7 +152,20 @@ def _write_fabric(args: argparse.Namespace, dataset: Dataset) -> int:
             if len(args.fabric_release or ()) > 1:  # one truth file per release
                 truth = truth.with_name(f"{truth.stem}_{release}{truth.suffix}")
             print(f"wrote {write_truth(fabric, truth)} (for testing: the right answers)")
-    return 0
+
+
+def _write_coverage(args: argparse.Namespace, dataset: Dataset) -> None:
+    """``simulate --write-coverage``: coverage polygons of ``dataset`` (gaps and holes)."""
+    from .simulator.coverage import write_coverage
+
+    try:
+        plan = write_coverage(dataset, Path(args.write_coverage))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {args.write_coverage}: {exc.strerror or exc}; choose a writable file"
+        ) from exc
+    print(f"wrote {plan.path}: covers {len(plan.inside)} accounts, "
+          f"{len(plan.outside)} in its gaps and holes")  # fmt: skip
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -169,19 +182,11 @@ def simulate_command(args: argparse.Namespace) -> int:
         session_expiry_every=args.session_expiry,
     )
     dataset = generate(accounts=args.accounts, seed=args.seed, models=args.models)
-    if args.write_fabric is not None:
-        return _write_fabric(args, dataset)
-    if args.write_coverage is not None:
-        from .simulator.coverage import write_coverage
-
-        try:
-            plan = write_coverage(dataset, Path(args.write_coverage))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write {args.write_coverage}: {exc.strerror or exc}; choose a writable file"
-            ) from exc
-        print(f"wrote {plan.path}: covers {len(plan.inside)} accounts, "
-              f"{len(plan.outside)} in its gaps and holes")  # fmt: skip
+    if args.write_fabric is not None or args.write_coverage is not None:  # files, no server
+        if args.write_fabric is not None:
+            _write_fabric(args, dataset)
+        if args.write_coverage is not None:
+            _write_coverage(args, dataset)
         return 0
     if args.api == "v2":
         from .simulator.v2 import GraphQLSimulator
