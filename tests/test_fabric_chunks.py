@@ -70,3 +70,29 @@ def test_a_row_csv_cannot_read_names_its_line() -> None:
 def test_copy_escape_escapes_what_copy_text_format_reads_as_escapes() -> None:
     assert copy_escape("plain text, 12") == "plain text, 12"
     assert copy_escape("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+
+
+def as_blocks(data: bytes, size: int) -> list[bytes]:
+    from sonar_bdc.fabric.files import record_blocks
+
+    return list(record_blocks(io.BytesIO(data), size))
+
+
+@pytest.mark.parametrize("text", [PLAIN, QUOTED, CRLF, CRLF_QUOTED, NO_LAST_NEWLINE])
+@pytest.mark.parametrize("size", [1, 3, 7, 64, 1 << 18])
+def test_blocks_for_postgres_end_where_a_record_ends(text: str, size: int) -> None:
+    """Each block PostgreSQL gets holds whole records: csv.reader reads the blocks one
+    by one as it reads the file whole (a quoted line end never splits a record)."""
+    blocks = as_blocks(text.encode(), size)
+    assert b"".join(blocks) == text.encode()
+    one_by_one = [row for b in blocks for row in csv.reader(io.StringIO(b.decode(), newline=""))]
+    assert one_by_one == list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_a_stray_quote_holds_back_no_more_than_64_blocks() -> None:
+    """An unclosed quote has no record end: the rest still goes (PostgreSQL refuses it)
+    instead of the whole file piling up in memory."""
+    text = ('1,"open\n' + "2,x\n" * 400).encode()
+    blocks = as_blocks(text, 16)
+    assert b"".join(blocks) == text
+    assert max(map(len, blocks)) < 64 * 16 + 16

@@ -87,6 +87,7 @@ def fabric(pg_schema: tuple[dict, str], settings: Callable[..., Settings]) -> It
 
     class Fabric:
         prefix = f"{schema}."
+        db_schema, db_params = pg_schema[1], pg_schema[0]
         config = settings(None, schema)
 
         def load(self, *files: Path, release: str | None = None) -> Any:
@@ -96,6 +97,24 @@ def fabric(pg_schema: tuple[dict, str], settings: Callable[..., Settings]) -> It
             with psycopg.connect(**params) as conn:
                 conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
                 return conn.execute(text).fetchall()  # type: ignore[arg-type]
+
+        def staged(self) -> list[tuple[Any, ...]]:
+            """The staging tables a load left (none, once it has ended)."""
+            return self.query("SELECT tablename FROM pg_tables WHERE schemaname ="
+                              " current_schema() AND tablename LIKE 'fabric_load%'")  # fmt: skip
+
+        def columns(self, table: str) -> list[tuple[Any, ...]]:
+            """What a table's columns and constraints are, as the catalog says."""
+            return self.query(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+                " a.attgenerated, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
+                " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+                f" WHERE a.attrelid = '{table}'::regclass AND a.attnum > 0"
+                " AND NOT a.attisdropped ORDER BY a.attnum"
+            ) + self.query(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                f" WHERE conrelid = '{table}'::regclass ORDER BY conname"
+            )
 
         def meta(self) -> dict[str, str]:
             return {k: v for k, v in self.query("SELECT key, value FROM metadata")}
@@ -277,6 +296,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     assert "EXAMPLE" not in err and "SAMPLETOWN" not in err  # never a row's address
     assert fabric.query("SELECT location_id FROM fabric_locations ORDER BY 1") == before
     assert fabric.meta()["fabric_release"] == "12312024"
+    assert fabric.staged() == []
 
 
 def test_a_missing_file_or_one_given_twice_is_refused(fabric, tmp_path) -> None:
@@ -374,3 +394,80 @@ def test_a_file_with_only_its_header_holds_no_release_to_disagree_with(fabric, t
     with pytest.raises(FabricFileError, match="the files hold no rows, only headers"):
         fabric.load(empty)
     assert fabric.query("SELECT count(*) FROM fabric_locations") == [(6,)]
+
+
+def test_the_tables_after_a_load_are_those_schema_v5_creates(fabric, tmp_path) -> None:
+    """The staging table's own columns (bsl_flag's text, latitude, longitude) and checks
+    are gone after the swap: the columns, types, order and constraints are v5's."""
+    from sonar_bdc.store.fabric import FabricDb
+
+    FabricDb.connect(fabric.config.postgres_conninfo(), parse_prefix(fabric.prefix)).close()
+    created = {t: fabric.columns(t) for t in ("fabric_locations", "fabric_addresses")}
+    fabric.load(fabric_zip(tmp_path))
+    fabric.load(fabric_zip(tmp_path, 20, "other", start=100))  # a load replacing a load
+    assert {t: fabric.columns(t) for t in created} == created
+    assert fabric.staged() == []
+
+
+def test_postgres_reads_a_delivered_file_and_python_never_splits_its_rows(
+    fabric, tmp_path, monkeypatch
+) -> None:
+    from sonar_bdc.fabric import load as fabric_load
+
+    def row_by_row(*args: object) -> None:
+        raise AssertionError("a delivered locations file was read row by row")
+
+    monkeypatch.setattr(fabric_load, "_copy_rows", row_by_row)
+    path = tmp_path / "FCC_Active_BSL.csv"
+    path.write_text(csv_text([location(n) for n in range(30)], LOC_HEADER))
+    assert fabric.load(path).rows == 30
+
+
+def test_rows_postgres_refuses_but_our_checks_take_are_loaded_row_by_row(
+    fabric, tmp_path, caplog
+) -> None:
+    """A blank line and a release with spaces around it: PostgreSQL's CSV reading
+    refuses them, our row checks take them; the load starts again, row by row."""
+    rows = [location(n) for n in range(8)]
+    rows[3]["fcc_rel"] = f" {RELEASE} "
+    path = tmp_path / "spaced.csv"
+    path.write_text(csv_text(rows, LOC_HEADER).replace("\n", "\n\n", 3))
+    with caplog.at_level("INFO", logger="sonar_bdc.fabric"):
+        loaded = fabric.load(path)
+    assert "loading every file row by row" in caplog.text
+    assert "EXAMPLE" not in caplog.text  # the refusal is named, never a value
+    assert loaded.rows == 8 and fabric.meta()["fabric_release"] == RELEASE
+    assert fabric.query("SELECT count(*), count(DISTINCT fcc_rel), min(fcc_rel)"
+                        " FROM fabric_locations") == [(8, 1, RELEASE)]  # fmt: skip
+
+
+def test_a_file_with_a_column_of_its_own_is_read_row_by_row(fabric, tmp_path) -> None:
+    header = [*LOC_HEADER[:3], "county_name", *LOC_HEADER[3:]]
+    path = tmp_path / "extra.csv"
+    path.write_text(csv_text([location(n, county_name="X") for n in range(6)], header))
+    assert fabric.load(path).rows == 6
+    ((lat, lon),) = fabric.query("SELECT ST_Y(geom), ST_X(geom) FROM fabric_locations"
+                                 " WHERE location_id = 1100000005")  # fmt: skip
+    assert (lat, lon) == (29.50005, -97.90005)
+
+
+def test_a_killed_loads_staging_tables_are_dropped_by_the_next(fabric, tmp_path) -> None:
+    fabric.load(fabric_zip(tmp_path, 10))
+    with psycopg.connect(**fabric.db_params) as conn:
+        for table in ("fabric_load_loc", "fabric_load_addr"):  # as a kill -9 leaves them
+            conn.execute(sql.SQL("CREATE TABLE {} (x int)").format(
+                sql.Identifier(fabric.db_schema, table)))  # fmt: skip
+    assert len(fabric.staged()) == 2
+    fabric.load(fabric_zip(tmp_path, 10, "other", start=40))
+    assert fabric.staged() == [] and fabric.meta()["fabric_release"] == "other"
+
+
+def test_a_second_load_at_the_prefix_is_refused_with_exit_75(fabric, tmp_path) -> None:
+    fabric.load(fabric_zip(tmp_path, 10))
+    key = parse_prefix(fabric.prefix).lock_key("fabric load")
+    with psycopg.connect(**fabric.db_params) as other:  # a load running elsewhere
+        other.execute("SELECT pg_advisory_lock(%s)", [key])
+        with pytest.raises(RunLocked, match="another fabric load") as caught:
+            fabric.load(fabric_zip(tmp_path, 10, "other", start=40))
+    assert caught.value.exit_code == 75
+    assert fabric.meta()["fabric_release"] == RELEASE and fabric.staged() == []

@@ -118,6 +118,11 @@ class FabricNotRecognised(FabricFileError):
     """A CSV whose header is no Fabric file's (skipped with a warning inside a ZIP)."""
 
 
+class FabricRowsRefused(FabricFileError):
+    """PostgreSQL refused a row of a Fabric file; the message names the row, never its
+    values. The loader first asks its own row checks for the line and the reason."""
+
+
 class FabricDuplicateLocation(FabricFileError):
     """One location_id on two rows of one load; the loader names the two lines."""
 

@@ -17,7 +17,6 @@ import contextlib
 import io
 import itertools
 import logging
-import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -45,8 +44,11 @@ ADDRESS_COLUMNS = (
     "address", "city", "state", "zip", "zip_suffix", "address_source",
 )  # fmt: skip
 SUPPLEMENTAL_RENAMES = {"primary_supplemental": "primary_secondary"}
-# The table columns each kind's rows fill, in the order the rows carry them.
-LOCATION_TABLE_COLUMNS = (*LOCATION_COLUMNS[:14], RELEASE, "geom")
+# The staging columns each kind's rows fill, in the order the rows carry them: a
+# location's bsl_flag goes in as its text (the table reads True/False from it) and its
+# point as latitude and longitude (the table makes the geometry).
+STAGED_NAMES = {"bsl_flag": "bsl_text"}
+LOCATION_LOAD_COLUMNS = tuple(STAGED_NAMES.get(c, c) for c in (*LOCATION_COLUMNS, RELEASE))
 ADDRESS_TABLE_COLUMNS = (*ADDRESS_COLUMNS, RELEASE)
 ZIP_MAGIC = b"PK\x03\x04"
 ID_RULE = "a 10-digit integer of at least 1000000000 (the BDC system rejects other ids)"
@@ -57,11 +59,7 @@ POINT_RULE = (
 )
 NAN = float("nan")
 NUL_BYTE = "a field holds a NUL byte (a damaged file?)"
-# The point as EWKB (little-endian; a Point with an SRID; the SRID; x, y): 25 bytes, sent
-# as hex, which PostGIS reads far faster than the EWKT text "SRID=4326;POINT(x y)".
-_ewkb = struct.Struct("<BIIdd").pack
-EWKB_POINT = 0x20000001
-SRID = 4326
+BLOCK_BYTES = 1 << 18  # a CSV read by PostgreSQL is sent in blocks of about this size
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 Row = tuple[str, ...]
@@ -237,9 +235,10 @@ class Reader:
         return next((row[at].strip() for row in self.raw_rows()), None)
 
     def copy_text(self, release: str) -> Iterator[str]:
-        """An Active BSL/NoBSL file as COPY text (``LOCATION_TABLE_COLUMNS``, tab-separated,
+        """An Active BSL/NoBSL file as COPY text (``LOCATION_LOAD_COLUMNS``, tab-separated,
         an empty field for NULL), a block per chunk, every row checked; ``release`` fills
-        fcc_rel and the point is hex EWKB."""
+        fcc_rel and the point is the floats read (``repr``: PostgreSQL reads them back
+        exactly)."""
         assert self.layout.kind is Kind.LOCATIONS
         return self._location_text(release)
 
@@ -270,7 +269,7 @@ class Reader:
         at_lat, at_lon = index["latitude"], index["longitude"]
         at_release = index.get(RELEASE, at_id)  # without the column: a check that never fails
         expected = release if RELEASE in index else None
-        tail = "\t" + copy_escape(release) + "\t"
+        tail = "\t" + copy_escape(release) + "\n"
         join = "\t".join
         for chunk in self._chunks:
             lines: list[str] = []
@@ -298,7 +297,7 @@ class Reader:
                 if not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):  # NaN fails too
                     raise self._fail(chunk, row, POINT_RULE)
                 text = join(columns(row)) if chunk.plain else self._escaped(chunk, row, columns)
-                lines.append(text + tail + _ewkb(1, EWKB_POINT, SRID, x, y).hex() + "\n")
+                lines.append(f"{text}\t{y!r}\t{x!r}{tail}")
             if lines:
                 self._line = chunk.last
                 yield "".join(lines)
@@ -365,6 +364,57 @@ def reading(source: Source, on_bytes: Callable[[int], object] | None = None) -> 
             yield Reader(source, stream)
         else:
             yield Reader(source, io.BufferedReader(_Counted(stream, on_bytes), 1 << 16))
+
+
+def csv_columns(layout: Layout) -> list[str] | None:
+    """The staging columns of an Active BSL/NoBSL file's CSV in its header's order, for
+    PostgreSQL to read as it is; None when the header has a column PostgreSQL would have
+    nowhere to put (unknown, or twice): such a file is read row by row."""
+    known = set(LOCATION_COLUMNS) | {RELEASE}
+    if layout.kind is not Kind.LOCATIONS or len(layout.index) != layout.width:
+        return None
+    if not set(layout.index) <= known:
+        return None
+    by_place = sorted(layout.index, key=layout.index.__getitem__)
+    return [STAGED_NAMES.get(name, name) for name in by_place]
+
+
+@contextlib.contextmanager
+def csv_body(source: Source, on_bytes: Callable[[int], object]) -> Iterator[Iterator[bytes]]:
+    """``source``'s bytes after its header line, in blocks of whole CSV records."""
+    with source.open() as stream:
+        counted = io.BufferedReader(_Counted(stream, on_bytes), 1 << 16)
+        counted.readline()  # the header (and a byte-order mark), recognised already
+        yield record_blocks(counted)
+
+
+def record_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The stream in blocks that each end where a CSV record ends: after a line end
+    outside double quotes. A block with no such end (a stray quote) goes on to the next,
+    up to 64 times ``size``: PostgreSQL then says what is wrong with it."""
+    rest = b""
+    while data := stream.read(size):
+        data = rest + data
+        cut = record_end(data)
+        if not cut and len(data) >= 64 * size:
+            cut = len(data)
+        rest = data[cut:]
+        if cut:
+            yield data[:cut]
+    if rest:
+        yield rest
+
+
+def record_end(data: bytes) -> int:
+    """Where the last whole record of ``data`` ends (0: none): past the last line end
+    with an even number of quotes before it (a quoted field's quotes come in pairs)."""
+    end = data.rfind(b"\n")
+    odd = data.count(b'"', 0, end) % 2 if end >= 0 else 0
+    while end >= 0 and odd:
+        before = data.rfind(b"\n", 0, end)
+        odd ^= data.count(b'"', before + 1, end) % 2
+        end = before
+    return end + 1
 
 
 def lines_of(sources_: list[Source], location_id: str, kind: Kind, most: int = 2) -> list[str]:

@@ -2,10 +2,16 @@
 
 Before anything changes, every file is opened and recognised by its header, and the
 release of the load is settled: every file's ``fcc_rel`` (read from its first row) must
-be the same, and files without the column take ``--release``. Then the store replaces
-the loaded release in one transaction while the rows stream from the files (memory
-stays flat); every row is checked on the way, and any bad row, a duplicate id, Ctrl-C
-or SIGTERM rolls the whole load back: the old release stays as it was.
+be the same, and files without the column take ``--release``. Then the store builds the
+release in staging tables and swaps it in (``store/fabric.py``); the old release stays
+as it was until the swap, and whatever stops the load before it (a bad row, a duplicate
+id, Ctrl-C or SIGTERM) changes nothing.
+
+An Active BSL/NoBSL CSV is read by PostgreSQL itself, its checks in the staging table:
+a few times faster than taking millions of rows apart in Python. When PostgreSQL refuses
+a row, the file is read once more by our own row checks (``files.Reader``) to name the
+line and the reason; if they find nothing wrong (a blank line, a release with spaces
+around it), the load starts again reading every file row by row, as Secondary files are.
 """
 
 from __future__ import annotations
@@ -13,23 +19,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from sonar_bdc import stopping
-from sonar_bdc.errors import FabricDuplicateLocation, FabricFileError, FabricNotRecognised
+from sonar_bdc.errors import (
+    FabricDuplicateLocation,
+    FabricFileError,
+    FabricNotRecognised,
+    FabricRowsRefused,
+)
 from sonar_bdc.importer.progress import Progress, make_progress
 from sonar_bdc.settings import Settings
 from sonar_bdc.store import parse_prefix
-from sonar_bdc.store.fabric import ADDRESSES, LOCATIONS, Batch, FabricDb, Replaced
+from sonar_bdc.store.db import ConnInfo
+from sonar_bdc.store.fabric import ADDRESSES, LOCATIONS, Batch, FabricDb, Replaced, StagedLoad
 
 from .files import (
     ADDRESS_TABLE_COLUMNS,
-    LOCATION_TABLE_COLUMNS,
+    LOCATION_LOAD_COLUMNS,
     Kind,
+    Layout,
     Source,
+    csv_body,
+    csv_columns,
     lines_of,
     reading,
     sources,
@@ -44,7 +59,7 @@ class Plan:
     """What a load will read: its release and the Fabric CSVs with their kinds."""
 
     release: str
-    files: list[tuple[Source, Kind]]
+    files: list[tuple[Source, Layout]]
 
     @property
     def size(self) -> int:
@@ -92,25 +107,82 @@ def load_fabric(
     start = time.monotonic()
     plan = make_plan([Path(f) for f in files], release)
     prefix = parse_prefix(settings.prefix)
+    conninfo = settings.postgres_conninfo()
     with (
         stopping.stop_signals_as_flag() as stop,
-        FabricDb.connect(settings.postgres_conninfo(), prefix) as db,
+        FabricDb.connect(conninfo, prefix) as db,
     ):
 
         def proceed() -> None:
             if stop.is_set():
                 raise stopping.stopped()
 
-        bar = make_progress(plan.size, "Fabric", unit="B", enabled=progress)
         try:
-            replaced = db.replace(plan.release, _batches(plan, bar, stop), proceed)
+            try:
+                replaced = _load(db, conninfo, plan, proceed, stop, progress, by_postgres=True)
+            except _RowByRow as again:
+                log.info("%s: %s; loading every file row by row", again.name, again.why)
+                replaced = _load(db, conninfo, plan, proceed, stop, progress, by_postgres=False)
         except FabricDuplicateLocation as exc:
             raise duplicate_error(plan, exc) from exc
-        finally:
-            bar.close()
     log.debug("load steps: %s", ", ".join(f"{k} {v:.2f} s" for k, v in replaced.steps.items()))
     return FabricLoaded(str(prefix), plan.release, replaced, len(plan.files),
                         time.monotonic() - start)  # fmt: skip
+
+
+class _RowByRow(Exception):
+    """PostgreSQL refused a row our checks take: the load is to be read row by row."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name, why)
+        self.name, self.why = name, why
+
+
+def _load(
+    db: FabricDb, conninfo: ConnInfo, plan: Plan, proceed: Callable[[], None],
+    stop: threading.Event, progress: bool, *, by_postgres: bool,
+) -> Replaced:  # fmt: skip
+    with db.staged_load(conninfo, plan.release, proceed) as load:
+        bar = make_progress(plan.size, "Fabric", unit="B", enabled=progress)
+        try:
+            for source, layout in plan.files:
+                log.debug("%s: %s", source.name, layout.kind.value)
+                columns = csv_columns(layout) if by_postgres else None
+                if columns is None:
+                    _copy_rows(load, source, layout.kind, plan.release, bar, stop)
+                    continue
+                try:
+                    with csv_body(source, bar.update) as blocks:
+                        load.copy_csv(source.name, columns, blocks)
+                except FabricRowsRefused as exc:
+                    check_rows(source, plan.release)  # raises the line and the reason
+                    raise _RowByRow(source.name, str(exc)) from exc
+        finally:
+            bar.close()
+        log.info("Fabric: every row read; building the key and indexes")
+        return load.finish()
+
+
+def _copy_rows(
+    load: StagedLoad, source: Source, kind: Kind, release: str, bar: Progress,
+    stop: threading.Event,
+) -> None:  # fmt: skip
+    """One file read and checked row by row in Python."""
+    with reading(source, bar.update) as reader:
+        if kind is Kind.LOCATIONS:
+            text = stopping.until_stopped(reader.copy_text(release), stop)
+            load.copy_rows(Batch(source.name, LOCATIONS, LOCATION_LOAD_COLUMNS, text=text))
+        else:
+            rows = stopping.until_stopped(reader.rows(release), stop)
+            load.copy_rows(Batch(source.name, ADDRESSES, ADDRESS_TABLE_COLUMNS, rows, reader.where))
+
+
+def check_rows(source: Source, release: str) -> None:
+    """Every row of a locations file through our checks: FabricFileError at the first
+    bad one (only after PostgreSQL refused one: a second read is cheap then)."""
+    with reading(source) as reader:
+        for _ in reader.copy_text(release):
+            pass
 
 
 def make_plan(paths: list[Path], release: str | None) -> Plan:
@@ -127,7 +199,7 @@ def make_plan(paths: list[Path], release: str | None) -> Plan:
         try:
             with reading(source) as reader:
                 layout = reader.layout
-                found.append(Found(source, layout.kind, layout.has_release, reader.first_release()))
+                found.append(Found(source, layout, layout.has_release, reader.first_release()))
         except FabricNotRecognised:
             if source.member is None:
                 raise
@@ -141,20 +213,20 @@ def make_plan(paths: list[Path], release: str | None) -> Plan:
                 f"{path}: no Fabric CSV in the ZIP (no Active BSL/NoBSL or "
                 "Secondary/Supplemental header); nothing changed"
             )
-    if not any(f.kind is Kind.LOCATIONS for f in found):
+    if not any(f.layout.kind is Kind.LOCATIONS for f in found):
         raise FabricFileError(
             "no Active BSL/NoBSL file among the files: a load replaces the whole release, "
             "so give all of its files at once; nothing changed"
         )
-    return Plan(settle_release(found, release), [(f.source, f.kind) for f in found])
+    return Plan(settle_release(found, release), [(f.source, f.layout) for f in found])
 
 
 class Found(NamedTuple):
-    """One CSV of a load: its kind, and the fcc_rel of its first row (None: no column, or
+    """One CSV of a load: its layout, and the fcc_rel of its first row (None: no column, or
     a file with the column but no rows, which holds no release to disagree with)."""
 
     source: Source
-    kind: Kind
+    layout: Layout
     has_column: bool
     release: str | None
 
@@ -198,19 +270,6 @@ def check_release(release: str) -> str:
             f"release {release!r} is not a release name (printable, 1 to {MAX_RELEASE} characters)"
         )
     return text
-
-
-def _batches(plan: Plan, bar: Progress, stop: threading.Event) -> Iterator[Batch]:
-    """One Batch per file, opened only when the store reaches it (one file open at a time)."""
-    for source, kind in plan.files:
-        with reading(source, bar.update) as reader:
-            log.debug("%s: %s", source.name, kind.value)
-            if kind is Kind.LOCATIONS:
-                text = stopping.until_stopped(reader.copy_text(plan.release), stop)
-                yield Batch(source.name, LOCATIONS, LOCATION_TABLE_COLUMNS, text=text)
-            else:
-                rows = stopping.until_stopped(reader.rows(plan.release), stop)
-                yield Batch(source.name, ADDRESSES, ADDRESS_TABLE_COLUMNS, rows, reader.where)
 
 
 def duplicate_error(plan: Plan, exc: FabricDuplicateLocation) -> FabricFileError:

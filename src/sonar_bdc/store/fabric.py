@@ -1,30 +1,45 @@
 """The SQL of ``sonar-bdc fabric load``: one Fabric release per prefix, replaced whole.
 
-A load is one transaction: lock the three Fabric tables, empty them (the matches too:
-they name the old release's ids), drop their indexes and primary key, COPY every file
-straight into its table (FREEZE: the tables were emptied in this transaction), rebuild
-the key and indexes (sorted builds, far faster than keeping them up row by row), record
-the release in ``metadata``, commit. Readers wait on the lock and then see the new
-release; an error or Ctrl-C rolls everything back, old release and indexes included.
+A load builds the new release beside the old one, then swaps it in:
 
-The index definitions repeat schema v5's (``ddl.schema_v5``); a test compares the two.
+1. two staging tables (``fabric_load_loc``, ``fabric_load_addr``) are created empty;
+2. the rows are COPYed into them over two connections at once: PostgreSQL reads a
+   Fabric CSV itself, and two server processes keep two cores busy (one process, or
+   Python taking the rows apart, is what held a load to about 120,000 rows/s). The
+   locations' staging table carries the checks the Fabric's rules need (ids, True or
+   False, a point, the release) and computes the point from latitude and longitude;
+3. the key and indexes are built two at a time: the GiST index on one connection, the
+   rest on the other;
+4. one short transaction locks the live tables, drops them, renames the staging tables
+   and indexes into their places, empties the matches (they name the old release's
+   ids) and records the release in ``metadata``.
+
+Until step 4 the old release is untouched and readable. An error or Ctrl-C at any step
+drops the staging tables; a load killed outright leaves them for the next load to drop.
+The staging table's columns and the index definitions repeat schema v5's
+(``ddl.schema_v5``); tests compare the tables after a load with those it creates.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql
 
-from sonar_bdc.errors import FabricDuplicateLocation, FabricFileError, RunLocked
+from sonar_bdc.errors import FabricDuplicateLocation, FabricRowsRefused, RunLocked
 from sonar_bdc.store import queries
 from sonar_bdc.store.db import (
+    Closing,
     ConnInfo,
     PrefixDb,
     connect,
@@ -39,6 +54,9 @@ LOCATIONS = "fabric_locations"
 ADDRESSES = "fabric_addresses"
 MATCHES = "fabric_matches"
 TABLES = (LOCATIONS, ADDRESSES, MATCHES)
+STAGED = {LOCATIONS: "fabric_load_loc", ADDRESSES: "fabric_load_addr"}
+KEY = "fabric_load_key"  # the unique index that becomes the primary key at the swap
+COPY_CONNECTIONS = 2  # server processes reading rows at once: the cores of a small server
 
 # metadata keys a load writes (the match reads the release)
 META_RELEASE = "fabric_release"
@@ -47,35 +65,42 @@ META_NOBSL = "fabric_nobsl"
 META_ADDRESSES = "fabric_addresses"
 META_LOADED_AT = "fabric_loaded_at"
 
-# A reader (a fabric match) holding the tables this long is "in use": exit 75.
-LOCK_TIMEOUT = sql.SQL("SET LOCAL lock_timeout = '10s'")
+# A reader (a fabric match) holding the tables this long at the swap is "in use": exit
+# 75. Longer than a match takes: giving up throws the whole load's work away.
+LOCK_TIMEOUT = sql.SQL("SET LOCAL lock_timeout = '60s'")
 # Sorted index builds of millions of rows fit in memory with this (server side, per build).
-INDEX_MEMORY = sql.SQL("SET LOCAL maintenance_work_mem = '256MB'")
+INDEX_MEMORY = sql.SQL("SET maintenance_work_mem = '256MB'")
+UTF8 = sql.SQL("SET client_encoding TO 'UTF8'")  # the Fabric's CSVs are UTF-8
 _COPY_WHERE = re.compile(r"line (\d+)(?:, column (\w+))?")
 _KEY = re.compile(r"\(location_id\)=\((\d+)\)")
+# Refusals of a row's data (SQLSTATE classes 22 and 23); anything else is the database's.
+_DATA_CLASSES = ("22", "23")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Index:
     table: str
-    suffix: str  # the name is the prefixed f"{table}_{suffix}"
+    suffix: str  # the live name is the prefixed f"{table}_{suffix}"
+    staged: str  # its name while the load builds it
     method: str  # what follows ON <table>
+    lane: int  # the connection that builds it: the GiST index, the longest, has one alone
 
 
 INDEXES = (
-    Index(LOCATIONS, "geom_idx", "USING gist (geom)"),
-    Index(LOCATIONS, "zip_idx", "(zip)"),
-    Index(ADDRESSES, "loc_idx", "(location_id)"),
-    Index(ADDRESSES, "zip_idx", "(zip)"),
+    Index(LOCATIONS, "geom_idx", "fabric_load_geom", "USING gist (geom)", 0),
+    Index(LOCATIONS, "zip_idx", "fabric_load_zip", "(zip)", 1),
+    Index(ADDRESSES, "loc_idx", "fabric_load_addr_loc", "(location_id)", 1),
+    Index(ADDRESSES, "zip_idx", "fabric_load_addr_zip", "(zip)", 1),
 )
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One file's rows for one table, in ``columns`` order."""
+    """One file's rows for one staging table, in ``columns`` order."""
 
     name: str  # the file, for messages
-    table: str
+    table: str  # the live table the rows are for
     columns: Sequence[str]
     rows: Iterable[Sequence[str | None]] = ()
     where: Callable[[], str] | None = None  # "FILE line N" of the row last read
@@ -91,9 +116,17 @@ class Replaced:
     nobsl: int
     addresses: int
     matches_cleared: int  # fabric_matches rows emptied
-    # Seconds each step took ("copy", "primary key", "index <name>", "record", "commit"):
-    # where a load's time goes, for -v and bench/.
+    # Seconds each step took ("copy", "indexes", "swap", and each index, built two at
+    # a time): where a load's time goes, for -v and bench/.
     steps: dict[str, float] = field(default_factory=dict)
+
+
+def _staged(prefix: Prefix, table: str) -> sql.Identifier:
+    return prefix.table(STAGED[table])
+
+
+def _named(prefix: Prefix, name: str) -> sql.Identifier:
+    return sql.Identifier(prefix.schema_name, prefix.name(name))
 
 
 def lock_sql(prefix: Prefix) -> sql.Composed:
@@ -101,55 +134,106 @@ def lock_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(tables)
 
 
-def truncate_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(prefix.table(t) for t in TABLES))
+def drop_staged_sql(prefix: Prefix) -> sql.Composed:
+    tables = sql.SQL(", ").join(_staged(prefix, t) for t in STAGED)
+    return sql.SQL("DROP TABLE IF EXISTS {}").format(tables)
 
 
-def _index_name(prefix: Prefix, index: Index) -> str:
-    return prefix.name(f"{index.table}_{index.suffix}")
+def create_staged_locations_sql(prefix: Prefix, release: str) -> sql.Composed:
+    """schema v5's fabric_locations with the columns a Fabric row gives: bsl_flag read
+    from its text (only True or False), the point computed from latitude and longitude,
+    fcc_rel the load's release (the default for files without the column). Dropping
+    bsl_text, latitude and longitude at the swap leaves v5's columns in v5's order."""
+    return sql.SQL(
+        "CREATE TABLE {table} ("
+        " location_id bigint NOT NULL CONSTRAINT {id_check}"
+        " CHECK (location_id BETWEEN 1000000000 AND 9999999999),"
+        " address_primary text, city text, state text, zip text, zip_suffix text,"
+        " unit_count integer CONSTRAINT {units_check} CHECK (unit_count >= 0),"
+        " bsl_text text NOT NULL CHECK (bsl_text IN ('True', 'False')),"
+        " bsl_flag boolean NOT NULL GENERATED ALWAYS AS (bsl_text = 'True') STORED,"
+        " building_type_code text, land_use_code text, address_confidence_code text,"
+        " county_geoid text, block_geoid text, h3_9 text,"
+        " latitude double precision NOT NULL CHECK (latitude BETWEEN -90 AND 90),"
+        " longitude double precision NOT NULL CHECK (longitude BETWEEN -180 AND 180),"
+        " fcc_rel text NOT NULL DEFAULT {release}"
+        " CONSTRAINT {release_check} CHECK (fcc_rel = {release}),"
+        " geom geometry(Point, 4326) NOT NULL GENERATED ALWAYS AS"
+        " (ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)) STORED)"
+    ).format(
+        table=_staged(prefix, LOCATIONS),
+        id_check=sql.Identifier(prefix.name(f"{LOCATIONS}_location_id_check")),
+        units_check=sql.Identifier("fabric_load_units"),
+        release_check=sql.Identifier("fabric_load_release"),
+        release=sql.Literal(release),
+    )
 
 
-def drop_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
-    name = sql.Identifier(prefix.schema_name, _index_name(prefix, index))
-    return sql.SQL("DROP INDEX IF EXISTS {}").format(name)
+def unstage_locations_sql(prefix: Prefix) -> sql.Composed:
+    """The staging table made v5's fabric_locations: catalog changes only, no rewrite."""
+    return sql.SQL(
+        "ALTER TABLE {} ALTER COLUMN bsl_flag DROP EXPRESSION,"
+        " ALTER COLUMN geom DROP EXPRESSION, ALTER COLUMN fcc_rel DROP DEFAULT,"
+        " DROP CONSTRAINT fabric_load_units, DROP CONSTRAINT fabric_load_release,"
+        " DROP COLUMN bsl_text, DROP COLUMN latitude, DROP COLUMN longitude"
+    ).format(_staged(prefix, LOCATIONS))
+
+
+def create_staged_addresses_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
+        _staged(prefix, ADDRESSES), prefix.table(ADDRESSES)
+    )
 
 
 def create_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
     return sql.SQL("CREATE INDEX {} ON {} {}").format(
-        sql.Identifier(_index_name(prefix, index)),
-        prefix.table(index.table),
+        sql.Identifier(prefix.name(index.staged)),
+        _staged(prefix, index.table),
         sql.SQL(index.method),  # one of INDEXES' constants, never input
     )
 
 
-def _pkey(prefix: Prefix) -> sql.Identifier:
-    return sql.Identifier(prefix.name(f"{LOCATIONS}_pkey"))
+def create_key_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL("CREATE UNIQUE INDEX {} ON {} (location_id)").format(
+        sql.Identifier(prefix.name(KEY)), _staged(prefix, LOCATIONS)
+    )
 
 
-def drop_pkey_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-        prefix.table(LOCATIONS), _pkey(prefix)
+def rename_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
+    return sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+        _named(prefix, index.staged), sql.Identifier(prefix.name(f"{index.table}_{index.suffix}"))
     )
 
 
 def add_pkey_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (location_id)").format(
-        prefix.table(LOCATIONS), _pkey(prefix)
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
+        prefix.table(LOCATIONS),
+        sql.Identifier(prefix.name(f"{LOCATIONS}_pkey")),
+        sql.Identifier(prefix.name(KEY)),
     )
 
 
 def copy_sql(prefix: Prefix, table: str, columns: Sequence[str]) -> sql.Composed:
-    """COPY FREEZE: legal because the load emptied the table in its own transaction.
-    An empty field is NULL (the Fabric's CSVs know no other NULL)."""
-    return sql.SQL("COPY {} ({}) FROM STDIN (FREEZE, NULL '')").format(
-        prefix.table(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    """COPY text into a staging table: an empty field is NULL (the Fabric's CSVs know no
+    other NULL)."""
+    return sql.SQL("COPY {} ({}) FROM STDIN (NULL '')").format(
+        _staged(prefix, table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def copy_csv_sql(prefix: Prefix, columns: Sequence[str]) -> sql.Composed:
+    """COPY a Fabric CSV's rows as they are into the locations' staging table; an empty
+    field is NULL, quoted or not (as Python's csv reads it)."""
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, FORCE_NULL ({}))").format(
+        _staged(prefix, LOCATIONS), names, names
     )
 
 
 def location_counts_sql(prefix: Prefix) -> sql.Composed:
     return sql.SQL(
         "SELECT count(*) FILTER (WHERE bsl_flag), count(*) FILTER (WHERE NOT bsl_flag) FROM {}"
-    ).format(prefix.table(LOCATIONS))
+    ).format(_staged(prefix, LOCATIONS))
 
 
 class FabricDb(PrefixDb):
@@ -176,104 +260,281 @@ class FabricDb(PrefixDb):
             self.conn.rollback()
         return None if value is None else str(value)
 
-    def replace(
-        self, release: str, batches: Iterable[Batch], proceed: Callable[[], None]
-    ) -> Replaced:
-        """Replace whatever release is loaded with ``batches``, in one transaction.
+    @contextmanager
+    def staged_load(
+        self, conninfo: ConnInfo, release: str, proceed: Callable[[], None]
+    ) -> Iterator[StagedLoad]:
+        """A load of ``release`` into staging tables, swapped in by ``finish``; whatever
+        happens before, the staging tables are dropped and the old release stays."""
+        with translated(f"loading the Fabric into {self.prefix}"):
+            load = StagedLoad(self, conninfo, release, proceed)
+            try:
+                yield load
+            finally:
+                load.close()
 
-        ``proceed`` is called between steps and before the commit: what it raises (a
-        stop request) rolls everything back, as does any error, ours from ``batches``
-        included. FabricDuplicateLocation names the id two rows share.
-        """
-        steps: dict[str, float] = {}
+
+class StagedLoad(Closing):
+    """One load in progress: its staging tables and the connections that fill them."""
+
+    def __init__(
+        self, db: FabricDb, conninfo: ConnInfo, release: str, proceed: Callable[[], None]
+    ) -> None:
+        self.conn, self.prefix, self.release, self.proceed = db.conn, db.prefix, release, proceed
+        self.steps: dict[str, float] = {}
+        self._key = self.prefix.lock_key("fabric load")
+        if not scalar(self.conn, queries.TRY_LOCK, [self._key]):
+            self.conn.rollback()
+            raise RunLocked(
+                f"another fabric load at {self.prefix} is running: try again when it has "
+                "finished; nothing changed"
+            )
+        self._staged = True
         try:
-            with translated(f"loading the Fabric into {self.prefix}"):
-                with _timed(steps, "empty"):
-                    previous, cleared = self._empty()
-                for batch in batches:
-                    proceed()
-                    with _timed(steps, "copy"):
-                        self._copy(batch)
-                proceed()
-                self._rebuild(steps)
-                with _timed(steps, "record"):
-                    replaced = self._record(release, previous, cleared)
-                proceed()
-                with _timed(steps, "commit"):
-                    self.conn.commit()
+            self.conn.execute(drop_staged_sql(self.prefix))  # a killed load's leftovers
+            self.conn.execute(create_staged_locations_sql(self.prefix, release))
+            self.conn.execute(create_staged_addresses_sql(self.prefix))
+            self.conn.commit()
+            self.lanes = Lanes(conninfo, proceed)
         except BaseException:
-            self._rollback()
+            self.close()
             raise
-        replaced.steps.update(steps)
-        return replaced
 
-    def _empty(self) -> tuple[str | None, int]:
-        """Lock and empty the tables, drop their key and indexes; the release and the
-        matches count before."""
-        self.conn.execute(LOCK_TIMEOUT)
+    def copy_csv(self, name: str, columns: Sequence[str], blocks: Iterable[bytes]) -> None:
+        """A locations CSV (its header left out), read by PostgreSQL over every lane; a
+        row it refuses raises FabricRowsRefused."""
+        with _timed(self.steps, "copy"), _refusals(name):
+            self.lanes.copy(copy_csv_sql(self.prefix, columns), blocks)
+
+    def copy_rows(self, batch: Batch) -> None:
+        """Rows checked by Python, on the first lane's connection (from this thread)."""
+        statement = copy_sql(self.prefix, batch.table, batch.columns)
+        conn = self.lanes.conns[0]
+        with (
+            _timed(self.steps, "copy"),
+            _refusals(batch.name, batch.where),
+            conn.cursor() as cur,
+            cur.copy(statement) as copy,
+        ):
+            for block in batch.text:
+                self.proceed()
+                copy.write(block)
+            write = copy.write_row
+            for row in batch.rows:
+                write(row)
+
+    def finish(self) -> Replaced:
+        """Commit the rows, build the key and indexes, swap the release in."""
+        self.lanes.commit()
+        self.proceed()
+        with _timed(self.steps, "indexes"):
+            counts = self.lanes.run([self._gist_lane, self._other_lane])[1]
+        assert counts is not None
+        bsl, nobsl, addresses = counts
+        self.proceed()
+        with _timed(self.steps, "swap"):
+            previous, cleared = self._swap(bsl, nobsl, addresses)
+        self._staged = False
+        return Replaced(previous, bsl, nobsl, addresses, cleared, dict(self.steps))
+
+    def _gist_lane(self, conn: psycopg.Connection) -> tuple[int, int, int] | None:
+        self._indexes(conn, 0)
+        return None
+
+    def _other_lane(self, conn: psycopg.Connection) -> tuple[int, int, int] | None:
+        """The key first (a duplicate id stops the load soonest), the other indexes,
+        then the counts the metadata records."""
+        with _timed(self.steps, "index primary key"):
+            try:
+                conn.execute(create_key_sql(self.prefix))
+            except psycopg.errors.UniqueViolation as exc:
+                found = _KEY.search(getattr(exc.diag, "message_detail", None) or "")
+                location_id = int(found.group(1)) if found else 0
+                raise FabricDuplicateLocation(
+                    f"location_id {location_id} is on two rows; nothing changed", location_id
+                ) from exc
+        self._indexes(conn, 1)
+        row = conn.execute(location_counts_sql(self.prefix)).fetchone()
+        bsl, nobsl = (int(row[0]), int(row[1])) if row else (0, 0)
+        addresses = int(scalar(conn, queries.count_sql(self.prefix, STAGED[ADDRESSES])) or 0)
+        conn.commit()
+        return bsl, nobsl, addresses
+
+    def _indexes(self, conn: psycopg.Connection, lane: int) -> None:
+        conn.execute(INDEX_MEMORY)
+        for index in INDEXES:
+            if index.lane == lane:
+                with _timed(self.steps, f"index {index.table}_{index.suffix}"):
+                    conn.execute(create_index_sql(self.prefix, index))
+        conn.commit()
+
+    def _swap(self, bsl: int, nobsl: int, addresses: int) -> tuple[str | None, int]:
+        """One transaction: the live tables locked, replaced by the staged ones."""
+        conn, prefix = self.conn, self.prefix
+        conn.execute(LOCK_TIMEOUT)
         try:
-            self.conn.execute(lock_sql(self.prefix))
+            conn.execute(lock_sql(prefix))
         except psycopg.errors.LockNotAvailable as exc:
             raise RunLocked(
-                f"the Fabric tables at {self.prefix} are in use by another session (a fabric "
-                "load or match?): try again when it has finished; nothing changed"
+                f"the Fabric tables at {prefix} are in use by another session (a fabric "
+                "match?): try again when it has finished; nothing changed"
             ) from exc
-        previous = scalar(self.conn, queries.get_meta_sql(self.prefix), [META_RELEASE])
-        cleared = int(scalar(self.conn, queries.count_sql(self.prefix, MATCHES)) or 0)
-        self.conn.execute(truncate_sql(self.prefix))
+        previous = scalar(conn, queries.get_meta_sql(prefix), [META_RELEASE])
+        cleared = int(scalar(conn, queries.count_sql(prefix, MATCHES)) or 0)
+        conn.execute(unstage_locations_sql(prefix))
+        conn.execute(sql.SQL("DROP TABLE {}, {}").format(
+            prefix.table(LOCATIONS), prefix.table(ADDRESSES)))  # fmt: skip
+        conn.execute(sql.SQL("TRUNCATE {}").format(prefix.table(MATCHES)))
+        for table, staged in STAGED.items():
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                prefix.table(staged), sql.Identifier(prefix.name(table))))  # fmt: skip
         for index in INDEXES:
-            self.conn.execute(drop_index_sql(self.prefix, index))
-        self.conn.execute(drop_pkey_sql(self.prefix))
-        return (None if previous is None else str(previous)), cleared
-
-    def _copy(self, batch: Batch) -> None:
-        statement = copy_sql(self.prefix, batch.table, batch.columns)
-        try:
-            with self.conn.cursor() as cur, cur.copy(statement) as copy:
-                for block in batch.text:
-                    copy.write(block)
-                write = copy.write_row
-                for row in batch.rows:
-                    write(row)
-        except psycopg.errors.DataError as exc:
-            if exc.sqlstate is None and batch.where is not None:  # refused before sending
-                raise FabricFileError(unsendable_message(batch.where(), exc)) from exc
-            raise FabricFileError(refused_message(batch.name, exc)) from exc
-
-    def _rebuild(self, steps: dict[str, float]) -> None:
-        self.conn.execute(INDEX_MEMORY)
-        try:
-            with _timed(steps, "primary key"):
-                self.conn.execute(add_pkey_sql(self.prefix))
-        except psycopg.errors.UniqueViolation as exc:
-            found = _KEY.search(getattr(exc.diag, "message_detail", None) or "")
-            location_id = int(found.group(1)) if found else 0
-            raise FabricDuplicateLocation(
-                f"location_id {location_id} is on two rows; nothing changed", location_id
-            ) from exc
-        for index in INDEXES:
-            with _timed(steps, f"index {index.table}_{index.suffix}"):
-                self.conn.execute(create_index_sql(self.prefix, index))
-
-    def _record(self, release: str, previous: str | None, cleared: int) -> Replaced:
-        row = self.conn.execute(location_counts_sql(self.prefix)).fetchone()
-        bsl, nobsl = (int(row[0]), int(row[1])) if row else (0, 0)
-        addresses = int(scalar(self.conn, queries.count_sql(self.prefix, ADDRESSES)) or 0)
+            conn.execute(rename_index_sql(prefix, index))
+        conn.execute(add_pkey_sql(prefix))
         loaded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for key, value in (
-            (META_RELEASE, release), (META_BSL, str(bsl)), (META_NOBSL, str(nobsl)),
+            (META_RELEASE, self.release), (META_BSL, str(bsl)), (META_NOBSL, str(nobsl)),
             (META_ADDRESSES, str(addresses)), (META_LOADED_AT, loaded_at),
         ):  # fmt: skip
-            self.conn.execute(queries.set_meta_sql(self.prefix), [key, value])
-        return Replaced(previous, bsl, nobsl, addresses, cleared)
+            conn.execute(queries.set_meta_sql(prefix), [key, value])
+        self.proceed()
+        conn.commit()
+        return (None if previous is None else str(previous)), cleared
 
-    def _rollback(self) -> None:
-        """Undo the load; a connection left mid-command is closed (the server then rolls
-        back), so the old release stays whatever interrupted us."""
+    def close(self) -> None:
+        """Drop what was staged (unless swapped in), free the lock and the lanes."""
+        lanes = getattr(self, "lanes", None)
+        if lanes is not None:
+            lanes.close()
         try:
             self.conn.rollback()
+            if self._staged:
+                self.conn.execute(drop_staged_sql(self.prefix))
+                self.conn.commit()
+            self.conn.execute(queries.UNLOCK, [self._key])
+            self.conn.commit()
         except psycopg.Error:
-            self.conn.close()
+            self.conn.close()  # the server drops the session's lock; the next load, the tables
+
+
+class Lanes(Closing):
+    """``COPY_CONNECTIONS`` connections, each used by one thread of its own at a time.
+
+    Work waits here with ``proceed`` called every 0.2 s: a stop request cancels the
+    statements running on the lanes and rolls them back.
+    """
+
+    def __init__(self, conninfo: ConnInfo, proceed: Callable[[], None]) -> None:
+        self.proceed = proceed
+        self.conns: list[psycopg.Connection] = []
+        try:
+            for _ in range(COPY_CONNECTIONS):
+                self.conns.append(connect(conninfo, "sonar-bdc fabric"))
+                self.conns[-1].execute(UTF8)
+        except BaseException:
+            self.close()
+            raise
+        self._pool = ThreadPoolExecutor(len(self.conns), thread_name_prefix="fabric-load")
+
+    def run(self, jobs: Sequence[Callable[[psycopg.Connection], T]]) -> list[T]:
+        """Each job on its own lane, all at once; the first error raised once all end."""
+        futures = [self._pool.submit(job, conn) for job, conn in zip(jobs, self.conns, strict=True)]
+        self._wait(futures)
+        return [f.result() for f in futures]
+
+    def copy(self, statement: sql.Composed, blocks: Iterable[bytes]) -> None:
+        """COPY ``blocks`` over every lane, each block to the lane with the least waiting."""
+        queues: list[queue.Queue[bytes | None]] = [queue.Queue(4) for _ in self.conns]
+        abort = threading.Event()
+        futures = [
+            self._pool.submit(_copy_from, conn, statement, q, abort)
+            for conn, q in zip(self.conns, queues, strict=True)
+        ]
+        try:
+            for block in blocks:
+                self.proceed()
+                self._put(min(queues, key=queue.Queue.qsize), block, futures)
+            for q in queues:
+                self._put(q, None, futures)
+        except BaseException:
+            abort.set()
+            wait(futures)
+            raise
+        self._wait(futures)
+
+    def _put(
+        self, q: queue.Queue[bytes | None], item: bytes | None, futures: Sequence[Future[T]]
+    ) -> None:
+        while True:
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                self.proceed()
+                for f in futures:
+                    if f.done():
+                        f.result()  # a lane that failed raises here
+
+    def _wait(self, futures: Sequence[Future[T]]) -> None:
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                for f in done:
+                    f.result()
+                self.proceed()
+        except BaseException:
+            for conn in self.conns:
+                conn.cancel_safe()
+            wait(futures)
+            raise
+
+    def commit(self) -> None:
+        for conn in self.conns:
+            conn.commit()
+
+    def close(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        for conn in self.conns:
+            conn.close()  # uncommitted work is rolled back by the server
+
+
+def _copy_from(
+    conn: psycopg.Connection, statement: sql.Composed, blocks: queue.Queue[bytes | None],
+    abort: threading.Event,
+) -> None:  # fmt: skip
+    """One lane's COPY: blocks until None; ``abort`` ends it with the COPY failed."""
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        while True:
+            try:
+                block = blocks.get(timeout=0.2)
+            except queue.Empty:
+                block = b""
+            if abort.is_set():
+                raise _Aborted()
+            if block is None:
+                return
+            if block:
+                copy.write(block)
+
+
+class _Aborted(Exception):
+    """The load stopped while this lane was copying."""
+
+
+@contextmanager
+def _refusals(name: str, where: Callable[[], str] | None = None) -> Iterator[None]:
+    """A row PostgreSQL (or psycopg) refused, as FabricRowsRefused naming where."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if exc.sqlstate is None and isinstance(exc, psycopg.DataError) and where is not None:
+            raise FabricRowsRefused(unsendable_message(where(), exc)) from exc
+        if exc.sqlstate is not None and exc.sqlstate[:2] in _DATA_CLASSES:
+            raise FabricRowsRefused(refused_message(name, exc)) from exc
+        raise
 
 
 @contextmanager

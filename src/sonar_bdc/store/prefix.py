@@ -45,9 +45,11 @@ class Prefix:
         """The schema-qualified identifier of ``table``."""
         return sql.Identifier(self.schema_name, self.name(table))
 
-    def lock_key(self) -> int:
-        """A stable signed 64-bit key for advisory locks on this prefix."""
-        digest = hashlib.blake2b(f"sonar-bdc:{self}".encode(), digest_size=8).digest()
+    def lock_key(self, purpose: str = "") -> int:
+        """A stable signed 64-bit key for advisory locks on this prefix (one per
+        ``purpose``: the import's is the empty one)."""
+        name = f"sonar-bdc:{self}:{purpose}" if purpose else f"sonar-bdc:{self}"
+        digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big", signed=True)
 
     def __str__(self) -> str:
