@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 from typing import TYPE_CHECKING, TextIO
 
 from tqdm import tqdm
@@ -70,7 +71,16 @@ class TqdmHandler(_StreamHandler):
     """A console handler that writes through ``tqdm.write``: a line logged while a bar
     is drawn clears the bar, prints on a line of its own, and the bar is drawn again."""
 
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        # Without a stream of its own, standard error of the moment: a handler set up
+        # once outlives a replaced sys.stderr (an in-process caller's, pytest's capture)
+        # and must not write to a closed one.
+        self._follow_stderr = stream is None
+
     def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
         try:
             tqdm.write(self.format(record), file=self.stream)
             self.flush()
