@@ -146,7 +146,7 @@ def test_a_zip_as_delivered_loads_every_kind_with_points_and_metadata(fabric, tm
     assert meta["fabric_loaded_at"]
 
 
-def test_the_key_and_indexes_are_those_of_schema_v5_after_a_load(fabric, tmp_path) -> None:
+def test_the_key_and_indexes_are_those_of_the_schema_after_a_load(fabric, tmp_path) -> None:
     fabric.load(fabric_zip(tmp_path))
     prefix = parse_prefix(fabric.prefix)
     names = {prefix.name(f"{i.table}_{i.suffix}") for i in INDEXES}
@@ -396,9 +396,9 @@ def test_a_file_with_only_its_header_holds_no_release_to_disagree_with(fabric, t
     assert fabric.query("SELECT count(*) FROM fabric_locations") == [(6,)]
 
 
-def test_the_tables_after_a_load_are_those_schema_v5_creates(fabric, tmp_path) -> None:
+def test_the_tables_after_a_load_are_those_the_schema_creates(fabric, tmp_path) -> None:
     """The staging table's own columns (bsl_flag's text, latitude, longitude) and checks
-    are gone after the swap: the columns, types, order and constraints are v5's."""
+    are gone after the swap: the columns, types, order and constraints are the schema's."""
     from sonar_bdc.store.fabric import FabricDb
 
     FabricDb.connect(fabric.config.postgres_conninfo(), parse_prefix(fabric.prefix)).close()
@@ -471,3 +471,42 @@ def test_a_second_load_at_the_prefix_is_refused_with_exit_75(fabric, tmp_path) -
             fabric.load(fabric_zip(tmp_path, 10, "other", start=40))
     assert caught.value.exit_code == 75
     assert fabric.meta()["fabric_release"] == RELEASE and fabric.staged() == []
+
+
+def test_schema_v7_drops_the_zip_indexes_of_a_loaded_v6_prefix(fabric, tmp_path) -> None:
+    """A prefix loaded before v7 keeps its rows and loses only the two zip indexes."""
+    from sonar_bdc.store import migrate
+
+    prefix = parse_prefix(fabric.prefix)
+    with psycopg.connect(**fabric.db_params) as conn:
+        migrate.ensure_postgis(conn)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(fabric.db_schema)))  # fmt: skip
+        for version in range(1, 7):
+            migrate.apply_version(conn, prefix, version)
+    zips = ("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND indexname LIKE '%zip_idx'")  # fmt: skip
+    assert len(fabric.query(zips)) == 2
+    fabric.load(fabric_zip(tmp_path, 10))  # the load migrates first
+    assert fabric.query(zips) == []
+    assert fabric.query("SELECT count(*) FROM fabric_locations") == [(10,)]
+
+
+def test_privileges_granted_on_the_fabric_tables_outlive_a_load(fabric, tmp_path) -> None:
+    """The swap replaces the tables: what others were granted goes to the new ones."""
+    fabric.load(fabric_zip(tmp_path, 10))
+    role = "sonar_bdc_test_reader"
+    with psycopg.connect(**fabric.db_params, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        for table in ("fabric_locations", "fabric_addresses"):
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+                sql.Identifier(fabric.db_schema, table), sql.Identifier(role)))  # fmt: skip
+    fabric.load(fabric_zip(tmp_path, 10, "other", start=40))
+    granted = fabric.query(
+        f"SELECT has_table_privilege('{role}', 'fabric_locations', 'SELECT'),"
+        f" has_table_privilege('{role}', 'fabric_addresses', 'SELECT'),"
+        f" has_table_privilege('{role}', 'fabric_locations', 'DELETE')"
+    )
+    assert granted == [(True, True, False)]

@@ -95,9 +95,9 @@ def test_ddl_uses_only_qualified_identifiers() -> None:
 
 
 def test_migration_plan() -> None:
-    assert ddl.migration_plan(0) == [1, 2, 3, 4, 5, 6]
-    assert ddl.migration_plan(2) == [3, 4, 5, 6]
-    assert ddl.migration_plan(5) == [6]
+    assert ddl.migration_plan(0) == [1, 2, 3, 4, 5, 6, 7]
+    assert ddl.migration_plan(2) == [3, 4, 5, 6, 7]
+    assert ddl.migration_plan(5) == [6, 7]
     assert ddl.migration_plan(ddl.LATEST_VERSION) == []
 
 

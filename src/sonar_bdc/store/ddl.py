@@ -297,8 +297,22 @@ def schema_v6(prefix: Prefix) -> list[sql.Composed]:
     ]
 
 
+def schema_v7(prefix: Prefix) -> list[sql.Composed]:
+    """The Fabric's zip indexes go: a match finds its address candidates with one query
+    whose scan of the ZIPs costs the same without them (bench/bench_fabric_match.py,
+    2 million locations, 50,000 customers: 20.4-21.5 s without, 21.7-22.1 s with), and
+    building them took 2-2.5 s of every load, beside the GiST index it slowed down."""
+    return [
+        sql.SQL("DROP INDEX IF EXISTS {}").format(
+            sql.Identifier(prefix.schema_name, prefix.name(f"{table}_zip_idx"))
+        )
+        for table in ("fabric_locations", "fabric_addresses")
+    ]
+
+
 MIGRATIONS: dict[int, Callable[[Prefix], list[sql.Composed]]] = {
     1: schema_v1, 2: schema_v2, 3: schema_v3, 4: schema_v4, 5: schema_v5, 6: schema_v6,
+    7: schema_v7,
 }  # fmt: skip
 LATEST_VERSION = max(MIGRATIONS)
 

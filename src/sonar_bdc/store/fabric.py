@@ -9,15 +9,16 @@ A load builds the new release beside the old one, then swaps it in:
    locations' staging table carries the checks the Fabric's rules need (ids, True or
    False, a point, the release) and computes the point from latitude and longitude;
 3. the key and indexes are built two at a time: the GiST index on one connection, the
-   rest on the other;
+   key, the addresses' index and the counts on the other;
 4. one short transaction locks the live tables, drops them, renames the staging tables
    and indexes into their places, empties the matches (they name the old release's
    ids) and records the release in ``metadata``.
 
 Until step 4 the old release is untouched and readable. An error or Ctrl-C at any step
 drops the staging tables; a load killed outright leaves them for the next load to drop.
-The staging table's columns and the index definitions repeat schema v5's
-(``ddl.schema_v5``); tests compare the tables after a load with those it creates.
+The staging table's columns and the index definitions repeat those of the schema
+(``ddl.schema_v5``, less the zip indexes v7 dropped); tests compare the tables after a
+load with those the schema creates.
 """
 
 from __future__ import annotations
@@ -89,9 +90,7 @@ class Index:
 
 INDEXES = (
     Index(LOCATIONS, "geom_idx", "fabric_load_geom", "USING gist (geom)", 0),
-    Index(LOCATIONS, "zip_idx", "fabric_load_zip", "(zip)", 1),
     Index(ADDRESSES, "loc_idx", "fabric_load_addr_loc", "(location_id)", 1),
-    Index(ADDRESSES, "zip_idx", "fabric_load_addr_zip", "(zip)", 1),
 )
 
 
@@ -202,6 +201,33 @@ def create_key_sql(prefix: Prefix) -> sql.Composed:
 def rename_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
     return sql.SQL("ALTER INDEX {} RENAME TO {}").format(
         _named(prefix, index.staged), sql.Identifier(prefix.name(f"{index.table}_{index.suffix}"))
+    )
+
+
+# The privileges others hold on a table (its owner's come with ownership): a swap hands
+# them to the table that replaces it, or a reporting role granted SELECT would lose it.
+GRANTS_SQL = sql.SQL(
+    "SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END,"
+    " a.privilege_type, a.is_grantable"
+    " FROM pg_catalog.pg_class c, aclexplode(c.relacl) a"
+    " WHERE c.oid = %s::regclass AND a.grantee <> c.relowner"
+)
+PRIVILEGES = frozenset(
+    ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN")
+)
+
+
+def grant_sql(
+    table: sql.Identifier, role: str | None, privilege: str, grantable: bool
+) -> sql.Composed:
+    """GRANT one privilege read from the catalog (``role`` None: PUBLIC)."""
+    if privilege not in PRIVILEGES:
+        raise ValueError(f"unknown privilege {privilege!r}")
+    return sql.SQL("GRANT {} ON {} TO {}{}").format(
+        sql.SQL(privilege),  # one of PRIVILEGES, never input
+        table,
+        sql.SQL("PUBLIC") if role is None else sql.Identifier(role),
+        sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL(""),
     )
 
 
@@ -342,7 +368,7 @@ class StagedLoad(Closing):
         return None
 
     def _other_lane(self, conn: psycopg.Connection) -> tuple[int, int, int] | None:
-        """The key first (a duplicate id stops the load soonest), the other indexes,
+        """The key first (a duplicate id stops the load soonest), the addresses' index,
         then the counts the metadata records."""
         with _timed(self.steps, "index primary key"):
             try:
@@ -382,6 +408,7 @@ class StagedLoad(Closing):
         previous = scalar(conn, queries.get_meta_sql(prefix), [META_RELEASE])
         cleared = int(scalar(conn, queries.count_sql(prefix, MATCHES)) or 0)
         conn.execute(unstage_locations_sql(prefix))
+        self._hand_over_grants()
         conn.execute(sql.SQL("DROP TABLE {}, {}").format(
             prefix.table(LOCATIONS), prefix.table(ADDRESSES)))  # fmt: skip
         conn.execute(sql.SQL("TRUNCATE {}").format(prefix.table(MATCHES)))
@@ -400,6 +427,15 @@ class StagedLoad(Closing):
         self.proceed()
         conn.commit()
         return (None if previous is None else str(previous)), cleared
+
+    def _hand_over_grants(self) -> None:
+        for table in STAGED:
+            live = self.prefix.table(table)
+            qualified = live.as_string(self.conn)
+            for role, privilege, grantable in self.conn.execute(GRANTS_SQL, [qualified]).fetchall():
+                self.conn.execute(
+                    grant_sql(_staged(self.prefix, table), role, privilege, grantable)
+                )
 
     def close(self) -> None:
         """Drop what was staged (unless swapped in), free the lock and the lanes."""
