@@ -47,8 +47,9 @@ def run_fabric_command(args: argparse.Namespace) -> int:
 LOAD_DESCRIPTION = (
     "Load your licensed Fabric (CostQuest, through the BDC system) from the ZIPs as "
     "delivered or their CSV files, recognised by their header: Active BSL/NoBSL and "
-    "Secondary/Supplemental. Give every file of one release at once: the load replaces "
-    "the release loaded before, in one transaction, and empties the matches."
+    "Secondary/Supplemental. Give every file of one release at once: the load builds "
+    "the release beside the one loaded before, which stays readable, then replaces it "
+    "in one short transaction and empties the matches."
 )
 
 
