@@ -224,6 +224,11 @@ def broken_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         return path
 
     good = [location(n) for n in range(5)]
+
+    def with_addresses(name: str, rows: list[dict[str, str]]) -> Path:
+        return write_zip(tmp_path / name, {"l.csv": csv_text(good, LOC_HEADER),
+                                           "s.csv": csv_text(rows, ADDR_HEADER)})  # fmt: skip
+
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(fabric_zip(tmp_path, 200).read_bytes()[:900])
     corrupt = tmp_path / "corrupt.zip"
@@ -260,6 +265,12 @@ def broken_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "no locations": (write_zip(tmp_path / "addr.zip", {"s.csv": csv_text([address(1)],
                                                                             ADDR_HEADER)}),
                          "no Active BSL/NoBSL file"),
+        "address id": (with_addresses("ai.zip", [address(1), address(2, location_id="12")]),
+                       "ai.zip:s.csv line 3: location_id is not a 10-digit"),
+        "address_id": (with_addresses("ad.zip", [address(1), address(2, address_id="x1")]),
+                       "ad.zip:s.csv line 3: address_id is not a whole number"),
+        "address release": (with_addresses("ar.zip", [address(1), address(2, fcc_rel="o")]),
+                            "ar.zip:s.csv line 3: fcc_rel is not"),
     }  # fmt: skip
 
 
@@ -277,7 +288,7 @@ BAD = [
     "not fabric", "missing column", "truncated zip", "corrupt zip", "zip without fabric",
     "zip without csv", "short id", "id below 1e9", "id not a number", "latitude",
     "longitude text", "bsl_flag", "duplicate", "release inside a file", "ragged row",
-    "not utf-8", "no locations", "nul byte",
+    "not utf-8", "no locations", "nul byte", "address id", "address_id", "address release",
 ]  # fmt: skip
 
 
@@ -409,7 +420,7 @@ def test_the_tables_after_a_load_are_those_the_schema_creates(fabric, tmp_path) 
     assert fabric.staged() == []
 
 
-def test_postgres_reads_a_delivered_file_and_python_never_splits_its_rows(
+def test_postgres_reads_delivered_files_and_python_never_splits_their_rows(
     fabric, tmp_path, monkeypatch
 ) -> None:
     from sonar_bdc.fabric import load as fabric_load
@@ -418,9 +429,12 @@ def test_postgres_reads_a_delivered_file_and_python_never_splits_its_rows(
         raise AssertionError("a delivered locations file was read row by row")
 
     monkeypatch.setattr(fabric_load, "_copy_rows", row_by_row)
-    path = tmp_path / "FCC_Active_BSL.csv"
-    path.write_text(csv_text([location(n) for n in range(30)], LOC_HEADER))
-    assert fabric.load(path).rows == 30
+    loaded = fabric.load(fabric_zip(tmp_path, 30))  # BSL, NoBSL and Secondary files
+    assert (loaded.replaced.bsl, loaded.replaced.nobsl, loaded.replaced.addresses) == (24, 6, 10)
+    assert fabric.query(
+        "SELECT address_id, address, zip_suffix, fcc_rel FROM fabric_addresses"
+        " WHERE location_id = 1100000003"
+    ) == [(3, "3 EXAMPLE ROAD", None, RELEASE)]
 
 
 def test_rows_postgres_refuses_but_our_checks_take_are_loaded_row_by_row(

@@ -367,16 +367,15 @@ def reading(source: Source, on_bytes: Callable[[int], object] | None = None) -> 
 
 
 def csv_columns(layout: Layout) -> list[str] | None:
-    """The staging columns of an Active BSL/NoBSL file's CSV in its header's order, for
-    PostgreSQL to read as it is; None when the header has a column PostgreSQL would have
-    nowhere to put (unknown, or twice): such a file is read row by row."""
-    known = set(LOCATION_COLUMNS) | {RELEASE}
-    if layout.kind is not Kind.LOCATIONS or len(layout.index) != layout.width:
-        return None
-    if not set(layout.index) <= known:
+    """The staging columns of a Fabric CSV in its header's order, for PostgreSQL to read
+    as it is; None when the header has a column PostgreSQL would have nowhere to put
+    (unknown, or twice): such a file is read row by row."""
+    locations = layout.kind is Kind.LOCATIONS
+    known = {*(LOCATION_COLUMNS if locations else ADDRESS_COLUMNS), RELEASE}
+    if len(layout.index) != layout.width or not set(layout.index) <= known:
         return None
     by_place = sorted(layout.index, key=layout.index.__getitem__)
-    return [STAGED_NAMES.get(name, name) for name in by_place]
+    return [STAGED_NAMES.get(name, name) if locations else name for name in by_place]
 
 
 @contextlib.contextmanager

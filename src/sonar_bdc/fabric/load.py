@@ -7,11 +7,11 @@ release in staging tables and swaps it in (``store/fabric.py``); the old release
 as it was until the swap, and whatever stops the load before it (a bad row, a duplicate
 id, Ctrl-C or SIGTERM) changes nothing.
 
-An Active BSL/NoBSL CSV is read by PostgreSQL itself, its checks in the staging table:
-a few times faster than taking millions of rows apart in Python. When PostgreSQL refuses
-a row, the file is read once more by our own row checks (``files.Reader``) to name the
-line and the reason; if they find nothing wrong (a blank line, a release with spaces
-around it), the load starts again reading every file row by row, as Secondary files are.
+A Fabric CSV is read by PostgreSQL itself, its checks in the staging table: a few times
+faster than taking millions of rows apart in Python. When PostgreSQL refuses a row, the
+file is read once more by our own row checks (``files.Reader``) to name the line and the
+reason; if they find nothing wrong (a blank line, a release with spaces around it), the
+load starts again reading every file row by row, as a file with a column of its own is.
 """
 
 from __future__ import annotations
@@ -151,11 +151,12 @@ def _load(
                 if columns is None:
                     _copy_rows(load, source, layout.kind, plan.release, bar, stop)
                     continue
+                table = LOCATIONS if layout.kind is Kind.LOCATIONS else ADDRESSES
                 try:
                     with csv_body(source, bar.update) as blocks:
-                        load.copy_csv(source.name, columns, blocks)
+                        load.copy_csv(source.name, table, columns, blocks)
                 except FabricRowsRefused as exc:
-                    check_rows(source, plan.release)  # raises the line and the reason
+                    check_rows(source, layout.kind, plan.release)  # the line and the reason
                     raise _RowByRow(source.name, str(exc)) from exc
         finally:
             bar.close()
@@ -177,11 +178,12 @@ def _copy_rows(
             load.copy_rows(Batch(source.name, ADDRESSES, ADDRESS_TABLE_COLUMNS, rows, reader.where))
 
 
-def check_rows(source: Source, release: str) -> None:
-    """Every row of a locations file through our checks: FabricFileError at the first
-    bad one (only after PostgreSQL refused one: a second read is cheap then)."""
+def check_rows(source: Source, kind: Kind, release: str) -> None:
+    """Every row of a file through our checks: FabricFileError at the first bad one
+    (only after PostgreSQL refused one: a second read is cheap then)."""
     with reading(source) as reader:
-        for _ in reader.copy_text(release):
+        rows = reader.copy_text(release) if kind is Kind.LOCATIONS else reader.rows(release)
+        for _ in rows:
             pass
 
 

@@ -178,10 +178,31 @@ def unstage_locations_sql(prefix: Prefix) -> sql.Composed:
     ).format(_staged(prefix, LOCATIONS))
 
 
-def create_staged_addresses_sql(prefix: Prefix) -> sql.Composed:
-    return sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
-        _staged(prefix, ADDRESSES), prefix.table(ADDRESSES)
-    )
+def create_staged_addresses_sql(prefix: Prefix, release: str) -> list[sql.Composed]:
+    """schema v5's fabric_addresses with the checks a Secondary/Supplemental row needs
+    when PostgreSQL reads it: the id's range, a whole address_id, the load's release (also
+    the default for files without the column). ``unstage_addresses_sql`` drops them."""
+    table = _staged(prefix, ADDRESSES)
+    return [
+        sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES)").format(
+            table, prefix.table(ADDRESSES)
+        ),
+        sql.SQL(
+            "ALTER TABLE {table} ALTER COLUMN fcc_rel SET DEFAULT {release},"
+            " ADD CONSTRAINT fabric_load_addr_id"
+            " CHECK (location_id BETWEEN 1000000000 AND 9999999999),"
+            " ADD CONSTRAINT fabric_load_addr_address CHECK (address_id >= 0),"
+            " ADD CONSTRAINT fabric_load_addr_release CHECK (fcc_rel = {release})"
+        ).format(table=table, release=sql.Literal(release)),
+    ]
+
+
+def unstage_addresses_sql(prefix: Prefix) -> sql.Composed:
+    return sql.SQL(
+        "ALTER TABLE {} ALTER COLUMN fcc_rel DROP DEFAULT,"
+        " DROP CONSTRAINT fabric_load_addr_id, DROP CONSTRAINT fabric_load_addr_address,"
+        " DROP CONSTRAINT fabric_load_addr_release"
+    ).format(_staged(prefix, ADDRESSES))
 
 
 def create_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
@@ -247,12 +268,12 @@ def copy_sql(prefix: Prefix, table: str, columns: Sequence[str]) -> sql.Composed
     )
 
 
-def copy_csv_sql(prefix: Prefix, columns: Sequence[str]) -> sql.Composed:
-    """COPY a Fabric CSV's rows as they are into the locations' staging table; an empty
+def copy_csv_sql(prefix: Prefix, table: str, columns: Sequence[str]) -> sql.Composed:
+    """COPY a Fabric CSV's rows as they are into ``table``'s staging table; an empty
     field is NULL, quoted or not (as Python's csv reads it)."""
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, FORCE_NULL ({}))").format(
-        _staged(prefix, LOCATIONS), names, names
+        _staged(prefix, table), names, names
     )
 
 
@@ -319,18 +340,21 @@ class StagedLoad(Closing):
         try:
             self.conn.execute(drop_staged_sql(self.prefix))  # a killed load's leftovers
             self.conn.execute(create_staged_locations_sql(self.prefix, release))
-            self.conn.execute(create_staged_addresses_sql(self.prefix))
+            for statement in create_staged_addresses_sql(self.prefix, release):
+                self.conn.execute(statement)
             self.conn.commit()
             self.lanes = Lanes(conninfo, proceed)
         except BaseException:
             self.close()
             raise
 
-    def copy_csv(self, name: str, columns: Sequence[str], blocks: Iterable[bytes]) -> None:
-        """A locations CSV (its header left out), read by PostgreSQL over every lane; a
-        row it refuses raises FabricRowsRefused."""
+    def copy_csv(
+        self, name: str, table: str, columns: Sequence[str], blocks: Iterable[bytes]
+    ) -> None:
+        """A CSV for ``table`` (its header left out), read by PostgreSQL over every lane;
+        a row it refuses raises FabricRowsRefused."""
         with _timed(self.steps, "copy"), _refusals(name):
-            self.lanes.copy(copy_csv_sql(self.prefix, columns), blocks)
+            self.lanes.copy(copy_csv_sql(self.prefix, table, columns), blocks)
 
     def copy_rows(self, batch: Batch) -> None:
         """Rows checked by Python, on the first lane's connection (from this thread)."""
@@ -408,6 +432,7 @@ class StagedLoad(Closing):
         previous = scalar(conn, queries.get_meta_sql(prefix), [META_RELEASE])
         cleared = int(scalar(conn, queries.count_sql(prefix, MATCHES)) or 0)
         conn.execute(unstage_locations_sql(prefix))
+        conn.execute(unstage_addresses_sql(prefix))
         self._hand_over_grants()
         conn.execute(sql.SQL("DROP TABLE {}, {}").format(
             prefix.table(LOCATIONS), prefix.table(ADDRESSES)))  # fmt: skip
