@@ -420,7 +420,10 @@ def test_under_cron_the_rate_limited_listing_and_id_fetches_report_while_waiting
     monkeypatch.setattr(progress, "INTERVAL", 0.05)
     caplog.set_level(logging.INFO, logger="sonar_bdc.progress")
     with GraphQLSimulator(generate(accounts=150, seed=3)) as slow:
-        full = settings(slow, schema, rate_limit=8.0)  # 1/8 s before each request
+        # 1/3 s between requests, so the light run's customers phase waits on the limiter
+        # even when the steps before it were slow (at 1/8 s, on a loaded machine, it once
+        # finished before the first timer line: a flaky test).
+        full = settings(slow, schema, rate_limit=3.0)
         run_import_v2(full, show_progress=True)
         light = dataclasses.replace(full, days=0, limit=10)  # a light listing, 10 by id
         run_import_v2(light, show_progress=True)

@@ -527,14 +527,14 @@ class Lanes(Closing):
         self, q: queue.Queue[bytes | None], item: bytes | None, futures: Sequence[Future[T]]
     ) -> None:
         while True:
+            for f in futures:  # a lane that failed (a refused row) stops the copy at once
+                if f.done():
+                    f.result()
             try:
                 q.put(item, timeout=0.2)
                 return
             except queue.Full:
                 self.proceed()
-                for f in futures:
-                    if f.done():
-                        f.result()  # a lane that failed raises here
 
     def _wait(self, futures: Sequence[Future[T]]) -> None:
         try:
