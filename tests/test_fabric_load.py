@@ -524,3 +524,31 @@ def test_privileges_granted_on_the_fabric_tables_outlive_a_load(fabric, tmp_path
         f" has_table_privilege('{role}', 'fabric_locations', 'DELETE')"
     )
     assert granted == [(True, True, False)]
+
+
+def test_a_file_quoting_every_field_loads_as_one_quoting_none(
+    fabric, tmp_path, monkeypatch
+) -> None:
+    """Every field in quotes, "" for empty: PostgreSQL reads it (FORCE_NULL makes "" a
+    NULL, as csv gives an empty field) to the same rows as the plain file."""
+    from sonar_bdc.fabric import load as fabric_load
+
+    def row_by_row(*args: object) -> None:
+        raise AssertionError("a quoted file was read row by row")
+
+    monkeypatch.setattr(fabric_load, "_copy_rows", row_by_row)
+    rows = [location(n) for n in range(12)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(LOC_HEADER)
+    writer.writerows([[row[c] for c in LOC_HEADER] for row in rows])
+    path = tmp_path / "all_quoted.csv"
+    path.write_text(out.getvalue(), newline="")
+    assert '"1100000003","3 EXAMPLE RD"' in out.getvalue() and ',"",' in out.getvalue()
+    assert fabric.load(path).rows == 12
+    quoted = fabric.query("SELECT * FROM fabric_locations ORDER BY location_id")
+    plain = tmp_path / "plain.csv"
+    plain.write_text(csv_text(rows, LOC_HEADER))
+    fabric.load(plain)
+    assert fabric.query("SELECT * FROM fabric_locations ORDER BY location_id") == quoted
+    assert fabric.query("SELECT count(*) FROM fabric_locations WHERE zip_suffix IS NULL") == [(12,)]
