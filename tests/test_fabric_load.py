@@ -552,3 +552,13 @@ def test_a_file_quoting_every_field_loads_as_one_quoting_none(
     fabric.load(plain)
     assert fabric.query("SELECT * FROM fabric_locations ORDER BY location_id") == quoted
     assert fabric.query("SELECT count(*) FROM fabric_locations WHERE zip_suffix IS NULL") == [(12,)]
+
+
+def test_a_server_older_than_postgresql_13_is_named_before_any_work() -> None:
+    from sonar_bdc.errors import StoreUnavailable
+    from sonar_bdc.store.fabric import check_server
+
+    check_server(130000)
+    check_server(150019)
+    with pytest.raises(StoreUnavailable, match="needs PostgreSQL 13 or newer; this server runs 12"):
+        check_server(120022)

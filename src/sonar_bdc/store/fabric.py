@@ -37,7 +37,12 @@ from typing import TypeVar
 import psycopg
 from psycopg import sql
 
-from sonar_bdc.errors import FabricDuplicateLocation, FabricRowsRefused, RunLocked
+from sonar_bdc.errors import (
+    FabricDuplicateLocation,
+    FabricRowsRefused,
+    RunLocked,
+    StoreUnavailable,
+)
 from sonar_bdc.store import queries
 from sonar_bdc.store.db import (
     Closing,
@@ -58,6 +63,7 @@ TABLES = (LOCATIONS, ADDRESSES, MATCHES)
 STAGED = {LOCATIONS: "fabric_load_loc", ADDRESSES: "fabric_load_addr"}
 KEY = "fabric_load_key"  # the unique index that becomes the primary key at the swap
 COPY_CONNECTIONS = 2  # server processes reading rows at once: the cores of a small server
+MIN_SERVER = 130000  # PostgreSQL 13: ALTER COLUMN ... DROP EXPRESSION
 
 # metadata keys a load writes (the match reads the release)
 META_RELEASE = "fabric_release"
@@ -321,12 +327,23 @@ class FabricDb(PrefixDb):
                 load.close()
 
 
+def check_server(server_version: int) -> None:
+    """The staging table needs stored generated columns and ALTER ... DROP EXPRESSION."""
+    if server_version < MIN_SERVER:
+        raise StoreUnavailable(
+            f"fabric load needs PostgreSQL {MIN_SERVER // 10000} or newer; this server runs "
+            f"{server_version // 10000}: upgrade PostgreSQL (or load the Fabric into a "
+            "database on a newer server); nothing changed"
+        )
+
+
 class StagedLoad(Closing):
     """One load in progress: its staging tables and the connections that fill them."""
 
     def __init__(
         self, db: FabricDb, conninfo: ConnInfo, release: str, proceed: Callable[[], None]
     ) -> None:
+        check_server(db.conn.info.server_version)
         self.conn, self.prefix, self.release, self.proceed = db.conn, db.prefix, release, proceed
         self.steps: dict[str, float] = {}
         self._key = self.prefix.lock_key("fabric load")
