@@ -7,6 +7,8 @@ into an empty prefix, each alternative in a child process (its own peak RSS):
 - ``library``: the load as shipped: PostgreSQL reads the CSV itself over two connections
   into a staging table that checks every row, the key and indexes are built two at a
   time, then swapped in; prints where the time went;
+- ``one-connection``: the library with one connection: PostgreSQL reads the CSV in one
+  process, then the key and indexes are built one after the other;
 - ``rows``: the same load with every file read row by row in Python (what a file with
   unknown columns gets, and the whole load before this design): rows split, checked
   and written as COPY text over one connection;
@@ -44,13 +46,14 @@ from sonar_bdc.fabric import load as fabric_load
 from sonar_bdc.fabric.files import LOCATION_COLUMNS, reading, sources
 from sonar_bdc.fabric.load import load_fabric
 from sonar_bdc.settings import Settings
+from sonar_bdc.store import fabric as store_fabric
 from sonar_bdc.store import parse_prefix
 from sonar_bdc.store.fabric import FabricDb
 
 ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 HEADER = ",".join((*LOCATION_COLUMNS, "fcc_rel"))
 RELEASE = "06302025"
-ALTERNATIVES = ("library", "rows", "parse-only", "staging")
+ALTERNATIVES = ("library", "one-connection", "rows", "parse-only", "staging")
 STEPS: dict[str, float] = {}  # the library's split, printed by the parent
 
 
@@ -95,6 +98,12 @@ def run_parse_only(db: str, schema: str, path: Path) -> int:
     (source,) = sources([path])
     with reading(source) as reader:
         return sum(block.count("\n") for block in reader.copy_text(RELEASE))
+
+
+def run_one_connection(db: str, schema: str, path: Path) -> int:
+    """The library with one connection to copy and build the indexes on, in turn."""
+    store_fabric.COPY_CONNECTIONS = 1
+    return run_library(db, schema, path)
 
 
 def run_rows(db: str, schema: str, path: Path) -> int:
@@ -144,8 +153,8 @@ def child(alternative: str, db: str, path: Path) -> None:
     schema = f"b_{uuid.uuid4().hex[:8]}"
     conninfo = settings_for(db, schema).postgres_conninfo()
     FabricDb.connect(conninfo, parse_prefix(f"{schema}.")).close()  # the tables, empty
-    runner = {"library": run_library, "rows": run_rows, "parse-only": run_parse_only,
-              "staging": run_staging}  # fmt: skip
+    runner = {"library": run_library, "one-connection": run_one_connection, "rows": run_rows,
+              "parse-only": run_parse_only, "staging": run_staging}  # fmt: skip
     start, cpu = time.perf_counter(), time.process_time()
     rows = runner[alternative](db, schema, path)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -181,7 +190,7 @@ def main() -> None:
                     check=True, capture_output=True, text=True,
                 ).stdout  # fmt: skip
                 r = json.loads(out.strip().splitlines()[-1])
-                print(f"{alternative:13} {r['rows']:>10,} rows  {r['seconds']:6.1f} s  "
+                print(f"{alternative:14} {r['rows']:>10,} rows  {r['seconds']:6.1f} s  "
                       f"{r['rows'] / r['seconds']:>9,.0f} rows/s  client CPU {r['cpu']:5.1f} s  "
                       f"peak RSS {r['rss_mb']:.0f} MB", flush=True)  # fmt: skip
                 if r["steps"]:

@@ -562,3 +562,12 @@ def test_a_server_older_than_postgresql_13_is_named_before_any_work() -> None:
     check_server(150019)
     with pytest.raises(StoreUnavailable, match="needs PostgreSQL 13 or newer; this server runs 12"):
         check_server(120022)
+
+
+def test_with_one_connection_the_load_does_the_same_in_turn(fabric, tmp_path, monkeypatch) -> None:
+    from sonar_bdc.store import fabric as store_fabric
+
+    monkeypatch.setattr(store_fabric, "COPY_CONNECTIONS", 1)
+    loaded = fabric.load(fabric_zip(tmp_path, 50))
+    assert (loaded.replaced.bsl, loaded.replaced.nobsl, loaded.replaced.addresses) == (40, 10, 17)
+    assert fabric.staged() == []

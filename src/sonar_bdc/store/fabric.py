@@ -515,10 +515,17 @@ class Lanes(Closing):
         self._pool = ThreadPoolExecutor(len(self.conns), thread_name_prefix="fabric-load")
 
     def run(self, jobs: Sequence[Callable[[psycopg.Connection], T]]) -> list[T]:
-        """Each job on its own lane, all at once; the first error raised once all end."""
-        futures = [self._pool.submit(job, conn) for job, conn in zip(jobs, self.conns, strict=True)]
+        """Job i on lane i (modulo the lanes, in order), the lanes at once; the results in
+        the jobs' order; the first error raised once every lane has stopped."""
+        lanes = len(self.conns)
+
+        def lane(at: int) -> list[T]:
+            return [job(self.conns[at]) for job in jobs[at::lanes]]
+
+        futures = [self._pool.submit(lane, at) for at in range(min(lanes, len(jobs)))]
         self._wait(futures)
-        return [f.result() for f in futures]
+        results = [f.result() for f in futures]
+        return [results[i % lanes][i // lanes] for i in range(len(jobs))]
 
     def copy(self, statement: sql.Composed, blocks: Iterable[bytes]) -> None:
         """COPY ``blocks`` over every lane, each block to the lane with the least waiting."""
