@@ -121,7 +121,8 @@ def load_fabric(
             try:
                 replaced = _load(db, conninfo, plan, proceed, stop, progress, by_postgres=True)
             except _RowByRow as again:
-                log.info("%s: %s; loading every file row by row", again.name, again.why)
+                log.info("%s, though our row checks take it; loading every file row by row",
+                         again.why)  # fmt: skip
                 replaced = _load(db, conninfo, plan, proceed, stop, progress, by_postgres=False)
         except FabricDuplicateLocation as exc:
             raise duplicate_error(plan, exc) from exc
@@ -133,9 +134,9 @@ def load_fabric(
 class _RowByRow(Exception):
     """PostgreSQL refused a row our checks take: the load is to be read row by row."""
 
-    def __init__(self, name: str, why: str) -> None:
-        super().__init__(name, why)
-        self.name, self.why = name, why
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why  # where PostgreSQL refused, never a value
 
 
 def _load(
@@ -157,7 +158,8 @@ def _load(
                         load.copy_csv(source.name, table, columns, blocks)
                 except FabricRowsRefused as exc:
                     check_rows(source, layout.kind, plan.release)  # the line and the reason
-                    raise _RowByRow(source.name, str(exc)) from exc
+                    why = str(exc).removesuffix("; nothing changed")
+                    raise _RowByRow(why) from exc
         finally:
             bar.close()
         log.info("Fabric: every row read; building the key and indexes")
