@@ -360,10 +360,12 @@ def reading(source: Source, on_bytes: Callable[[int], object] | None = None) -> 
     """``source`` open as a Reader, closed after the block; ``on_bytes`` hears of every
     chunk read."""
     with source.open() as stream:
-        if on_bytes is None:
-            yield Reader(source, stream)
-        else:
-            yield Reader(source, io.BufferedReader(_Counted(stream, on_bytes), 1 << 16))
+        yield Reader(source, stream if on_bytes is None else counted(stream, on_bytes))
+
+
+def counted(stream: IO[bytes], on_bytes: Callable[[int], object]) -> IO[bytes]:
+    """``stream``, buffered, telling ``on_bytes`` of every read (progress by size)."""
+    return io.BufferedReader(_Counted(stream, on_bytes), 1 << 16)
 
 
 def csv_columns(layout: Layout) -> list[str] | None:
@@ -382,9 +384,9 @@ def csv_columns(layout: Layout) -> list[str] | None:
 def csv_body(source: Source, on_bytes: Callable[[int], object]) -> Iterator[Iterator[bytes]]:
     """``source``'s bytes after its header line, in blocks of whole CSV records."""
     with source.open() as stream:
-        counted = io.BufferedReader(_Counted(stream, on_bytes), 1 << 16)
-        counted.readline()  # the header (and a byte-order mark), recognised already
-        yield record_blocks(counted)
+        body = counted(stream, on_bytes)
+        body.readline()  # the header (and a byte-order mark), recognised already
+        yield record_blocks(body)
 
 
 def record_blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:

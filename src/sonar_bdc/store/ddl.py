@@ -303,9 +303,7 @@ def schema_v7(prefix: Prefix) -> list[sql.Composed]:
     2 million locations, 50,000 customers: 20.4-21.5 s without, 21.7-22.1 s with), and
     building them took 2-2.5 s of every load, beside the GiST index it slowed down."""
     return [
-        sql.SQL("DROP INDEX IF EXISTS {}").format(
-            sql.Identifier(prefix.schema_name, prefix.name(f"{table}_zip_idx"))
-        )
+        sql.SQL("DROP INDEX IF EXISTS {}").format(prefix.table(f"{table}_zip_idx"))
         for table in ("fabric_locations", "fabric_addresses")
     ]
 

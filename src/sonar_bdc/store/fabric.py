@@ -80,6 +80,8 @@ INDEX_MEMORY = sql.SQL("SET maintenance_work_mem = '256MB'")
 UTF8 = sql.SQL("SET client_encoding TO 'UTF8'")  # the Fabric's CSVs are UTF-8
 _COPY_WHERE = re.compile(r"line (\d+)(?:, column (\w+))?")
 _KEY = re.compile(r"\(location_id\)=\((\d+)\)")
+# The ids the BDC system accepts (schema v5's check on fabric_locations).
+ID_RANGE = sql.SQL("location_id BETWEEN 1000000000 AND 9999999999")
 # Refusals of a row's data (SQLSTATE classes 22 and 23); anything else is the database's.
 _DATA_CLASSES = ("22", "23")
 T = TypeVar("T")
@@ -130,10 +132,6 @@ def _staged(prefix: Prefix, table: str) -> sql.Identifier:
     return prefix.table(STAGED[table])
 
 
-def _named(prefix: Prefix, name: str) -> sql.Identifier:
-    return sql.Identifier(prefix.schema_name, prefix.name(name))
-
-
 def lock_sql(prefix: Prefix) -> sql.Composed:
     tables = sql.SQL(", ").join(prefix.table(t) for t in TABLES)
     return sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(tables)
@@ -151,8 +149,7 @@ def create_staged_locations_sql(prefix: Prefix, release: str) -> sql.Composed:
     bsl_text, latitude and longitude at the swap leaves v5's columns in v5's order."""
     return sql.SQL(
         "CREATE TABLE {table} ("
-        " location_id bigint NOT NULL CONSTRAINT {id_check}"
-        " CHECK (location_id BETWEEN 1000000000 AND 9999999999),"
+        " location_id bigint NOT NULL CONSTRAINT {id_check} CHECK ({id_range}),"
         " address_primary text, city text, state text, zip text, zip_suffix text,"
         " unit_count integer CONSTRAINT {units_check} CHECK (unit_count >= 0),"
         " bsl_text text NOT NULL CHECK (bsl_text IN ('True', 'False')),"
@@ -168,6 +165,7 @@ def create_staged_locations_sql(prefix: Prefix, release: str) -> sql.Composed:
     ).format(
         table=_staged(prefix, LOCATIONS),
         id_check=sql.Identifier(prefix.name(f"{LOCATIONS}_location_id_check")),
+        id_range=ID_RANGE,
         units_check=sql.Identifier("fabric_load_units"),
         release_check=sql.Identifier("fabric_load_release"),
         release=sql.Literal(release),
@@ -195,11 +193,10 @@ def create_staged_addresses_sql(prefix: Prefix, release: str) -> list[sql.Compos
         ),
         sql.SQL(
             "ALTER TABLE {table} ALTER COLUMN fcc_rel SET DEFAULT {release},"
-            " ADD CONSTRAINT fabric_load_addr_id"
-            " CHECK (location_id BETWEEN 1000000000 AND 9999999999),"
+            " ADD CONSTRAINT fabric_load_addr_id CHECK ({id_range}),"
             " ADD CONSTRAINT fabric_load_addr_address CHECK (address_id >= 0),"
             " ADD CONSTRAINT fabric_load_addr_release CHECK (fcc_rel = {release})"
-        ).format(table=table, release=sql.Literal(release)),
+        ).format(table=table, release=sql.Literal(release), id_range=ID_RANGE),
     ]
 
 
@@ -227,7 +224,7 @@ def create_key_sql(prefix: Prefix) -> sql.Composed:
 
 def rename_index_sql(prefix: Prefix, index: Index) -> sql.Composed:
     return sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-        _named(prefix, index.staged), sql.Identifier(prefix.name(f"{index.table}_{index.suffix}"))
+        prefix.table(index.staged), sql.Identifier(prefix.name(f"{index.table}_{index.suffix}"))
     )
 
 
